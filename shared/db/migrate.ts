@@ -1,0 +1,102 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Db } from './pool.js';
+import { qualified, type SchemaName } from './identifiers.js';
+import { hasPgCode, PgErrorCode } from './pg-errors.js';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const MIGRATION_FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+export interface MigrateResult {
+  applied: string[];
+  current: number;
+}
+
+/** The migrations shipped with this version, in order. */
+export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
+  const files = (await readdir(dir)).filter((file) => file.endsWith('.sql')).sort();
+  return Promise.all(
+    files.map(async (file) => {
+      const match = MIGRATION_FILE.exec(file);
+      if (!match) throw new Error(`migration file ${file} is not named NNNN_name.sql`);
+      return { id: Number(match[1]), name: match[2]!, sql: await readFile(`${dir}/${file}`, 'utf8') };
+    }),
+  );
+}
+
+/**
+ * Applies every migration not yet recorded in `<schema>.migrations`, each in its own transaction
+ * that also records it. Two runners at once settle on the migrations primary key: the loser's
+ * insert waits for the winner's commit, fails with a unique violation, and moves on.
+ *
+ * @example await migrate(pool, vetSchemaName('chores'))
+ */
+export async function migrate(db: Db, schema: SchemaName, migrations?: Migration[]): Promise<MigrateResult> {
+  const all = migrations ?? (await loadMigrations());
+  await ensureMigrationsTable(db, schema);
+  const done = await appliedMigrationIds(db, schema);
+  const applied: string[] = [];
+  for (const migration of all.filter((m) => !done.has(m.id))) {
+    if (await applyOne(db, schema, migration)) applied.push(`${migration.id}_${migration.name}`);
+  }
+  return { applied, current: all.at(-1)?.id ?? 0 };
+}
+
+export async function appliedMigrationIds(db: Db, schema: SchemaName): Promise<Set<number>> {
+  try {
+    const { rows } = await db.query<{ id: number }>(`SELECT id FROM ${qualified(schema, 'migrations')}`);
+    return new Set(rows.map((row) => row.id));
+  } catch (error) {
+    if (hasPgCode(error, PgErrorCode.undefinedTable)) return new Set();
+    throw error;
+  }
+}
+
+async function ensureMigrationsTable(db: Db, schema: SchemaName): Promise<void> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    // CREATE ... IF NOT EXISTS is not safe against a concurrent twin (it can still raise a
+    // unique violation on the catalog), so the bootstrap alone is serialised by a lock.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [`chores.migrate.${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${qualified(schema, 'migrations')} (
+      id integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function applyOne(db: Db, schema: SchemaName, migration: Migration): Promise<boolean> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL search_path TO "${schema}", public`);
+    await client.query(`INSERT INTO ${qualified(schema, 'migrations')} (id, name) VALUES ($1::int, $2::text)`, [
+      migration.id,
+      migration.name,
+    ]);
+    await client.query(migration.sql);
+    await client.query('COMMIT');
+    return true;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    if (hasPgCode(error, PgErrorCode.uniqueViolation)) return false; // a concurrent runner applied it
+    throw new Error(`migration ${migration.id}_${migration.name} failed: ${(error as Error).message}`, { cause: error });
+  } finally {
+    client.release();
+  }
+}

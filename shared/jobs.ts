@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { DEFAULT_BATCH_SIZE } from './results/cleanup.js';
+
+/**
+ * The one registry of jobs. The CDK stack, the local runner, the CLI and the docs all read it:
+ * a job removed here loses its function, schedule and alarms everywhere at once.
+ */
+
+/** A threshold on one of a job's stats, turned into a CloudWatch alarm (and checked locally). */
+export interface AlarmRule {
+  stat: string;
+  /** Fires when the stat is above this value ... */
+  above: number;
+  /** ... for this many consecutive runs. */
+  runs: number;
+  why: string;
+}
+
+export interface JobDefinition<Settings extends z.ZodType = z.ZodType> {
+  description: string;
+  /** EventBridge Scheduler expression: `rate(…)` or `cron(min hour dom month dow year)`. */
+  schedule: string;
+  timezone: string;
+  /** Manual-invoke payload schema. Scheduled runs send `{}`, so every field has a default. */
+  settings: Settings;
+  timeoutSeconds: number;
+  memoryMb: number;
+  alarms: AlarmRule[];
+}
+
+const resultsCleanupSettings = z.strictObject({
+  dryRun: z.boolean().default(false),
+  batchSize: z.int().min(1).max(50_000).default(DEFAULT_BATCH_SIZE),
+  olderThanDays: z.number().positive().optional(),
+});
+
+export const jobs = {
+  'results-cleanup': {
+    description: 'Deletes expired task results by ordered retention rules; optionally archives them first.',
+    schedule: 'cron(0 3 * * ? *)',
+    timezone: 'UTC',
+    settings: resultsCleanupSettings,
+    timeoutSeconds: 900,
+    memoryMb: 512,
+    alarms: [
+      {
+        stat: 'remaining',
+        above: 0,
+        runs: 2,
+        why: 'two daily runs in a row ended with expired results left: the table grows faster than cleanup keeps up',
+      },
+    ],
+  },
+} satisfies Record<string, JobDefinition>;
+
+export type JobName = keyof typeof jobs;
+export type JobSettings<Name extends JobName> = z.output<(typeof jobs)[Name]['settings']>;
+
+export const jobNames = Object.keys(jobs) as JobName[];
+
+export function isJobName(name: string): name is JobName {
+  return Object.hasOwn(jobs, name);
+}
+
+/** The task name a job's runs are recorded under in `task_results`. */
+export function runTaskName(job: JobName): string {
+  return `chores.${job}`;
+}

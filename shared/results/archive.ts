@@ -1,0 +1,37 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { ObjectStorage } from '../storage/port.js';
+
+// Keys sort by the time of archiving, which is what `restore --since` prunes on: a row archived
+// on day D finished before D, so no object from before the `since` day can hold a match.
+export const ARCHIVE_ROOT = 'results/';
+
+/** `results/2026/11/21/20261121T031500123Z-<run>-0007.jsonl.gz` */
+export function archiveKey(at: Date, runId: string, batch: number): string {
+  const iso = at.toISOString();
+  const day = iso.slice(0, 10).replaceAll('-', '/');
+  const stamp = iso.replace(/[-:.]/g, '');
+  return `${ARCHIVE_ROOT}${day}/${stamp}-${runId}-${String(batch).padStart(4, '0')}.jsonl.gz`;
+}
+
+/** The archive day of a key, `2026-11-21`, or undefined for keys chores did not write. */
+export function archiveDay(key: string): string | undefined {
+  const match = /^results\/(\d{4})\/(\d{2})\/(\d{2})\//.exec(key);
+  return match ? `${match[1]}-${match[2]}-${match[3]}` : undefined;
+}
+
+/** One JSON object per line, every column, gzipped: readable with `zcat | jq` anywhere. */
+export function encodeRows(rowsJson: string[]): Uint8Array {
+  return gzipSync(rowsJson.join('\n') + '\n');
+}
+
+export function decodeRows(body: Uint8Array): Record<string, unknown>[] {
+  return gunzipSync(body)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export async function writeArchive(storage: ObjectStorage, key: string, rowsJson: string[]): Promise<void> {
+  await storage.put(key, encodeRows(rowsJson), 'application/x-ndjson');
+}

@@ -1,0 +1,68 @@
+import type { Db } from '../db/pool.js';
+import type { SchemaName } from '../db/identifiers.js';
+import type { ObjectStorage } from '../storage/port.js';
+import { ARCHIVE_ROOT, archiveDay, decodeRows } from './archive.js';
+import { ArchiveReadError } from './errors.js';
+import { restoreRows } from './sql.js';
+
+export interface RestoreFilter {
+  taskIds?: string[];
+  /** Rows whose date_done (or date_created, if never done) is at or after this instant. */
+  since?: Date;
+}
+
+export interface RestoreStats {
+  objectsRead: number;
+  matched: number;
+  restored: number;
+  alreadyPresent: number;
+}
+
+// One INSERT per chunk keeps each statement's JSON parameter a few MB at most.
+const RESTORE_CHUNK = 1_000;
+
+/**
+ * Puts archived rows back into `task_results`. Idempotent: a row whose task_id is already present
+ * is counted, not overwritten, so a restore can be rerun or interrupted safely.
+ *
+ * @example await restoreResults({ db, schema, archive, filter: { since: new Date('2026-11-01') } })
+ */
+export async function restoreResults(input: {
+  db: Db;
+  schema: SchemaName;
+  archive: ObjectStorage;
+  filter: RestoreFilter;
+}): Promise<RestoreStats> {
+  const { taskIds, since } = input.filter;
+  if (!taskIds?.length && !since) throw new ArchiveReadError('say what to restore: task ids, a since date, or both');
+  const wanted = taskIds?.length ? new Set(taskIds) : undefined;
+  const sinceDay = since?.toISOString().slice(0, 10);
+
+  const keys = (await input.archive.list(ARCHIVE_ROOT)).filter((key) => {
+    const day = archiveDay(key);
+    return day !== undefined && (sinceDay === undefined || day >= sinceDay);
+  });
+  const stats: RestoreStats = { objectsRead: 0, matched: 0, restored: 0, alreadyPresent: 0 };
+  for (const key of keys) {
+    let rows: Record<string, unknown>[];
+    try {
+      rows = decodeRows(await input.archive.get(key));
+    } catch (error) {
+      throw new ArchiveReadError(`could not read archive object ${input.archive.url}/${key}: ${(error as Error).message}`, { cause: error });
+    }
+    stats.objectsRead += 1;
+    const matching = rows.filter((row) => {
+      if (wanted && !wanted.has(String(row.task_id))) return false;
+      const age = (row.date_done ?? row.date_created) as string;
+      return !since || new Date(age) >= since;
+    });
+    for (let i = 0; i < matching.length; i += RESTORE_CHUNK) {
+      const chunk = matching.slice(i, i + RESTORE_CHUNK);
+      const result = await input.db.query(restoreRows(input.schema, JSON.stringify(chunk)));
+      stats.matched += chunk.length;
+      stats.restored += result.rowCount ?? 0;
+      stats.alreadyPresent += chunk.length - (result.rowCount ?? 0);
+    }
+  }
+  return stats;
+}

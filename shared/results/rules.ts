@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+export const TASK_STATUSES = ['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** One retention rule, parsed. `keepMs` is null for `never`. */
+export interface RetentionRule {
+  label: string;
+  task?: string;
+  /** The task glob as a SQL LIKE pattern (`*` → `%`, `?` → `_`, LIKE metacharacters escaped). */
+  taskLike?: string;
+  status?: TaskStatus;
+  keep: string;
+  keepMs: number | null;
+}
+
+/** What teams replacing Celery's cleanup choose: REVOKED results go at once, the rest live 7 days. */
+export const DEFAULT_RULES_JSON = '[{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]';
+
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+const DURATION = /^(\d+)(s|m|h|d|w)$/;
+// Task names are dotted Python paths in practice; anything outside this set is more likely a
+// mistaken regex or shell glob ([abc], {a,b}) than a name, so it is refused rather than guessed at.
+const GLOB = /^[A-Za-z0-9_.:\-/*?]+$/;
+
+const RuleInput = z.strictObject({
+  task: z.string().optional(),
+  status: z.enum(TASK_STATUSES).optional(),
+  keep: z.string(),
+  label: z.string().min(1).optional(),
+});
+
+/** Parses a duration such as `0s`, `90m`, `36h`, `7d`, `2w`, or `never` (null). */
+export function parseKeep(text: string): number | null {
+  if (text === 'never') return null;
+  const match = DURATION.exec(text);
+  if (!match) throw new Error(`bad duration "${text}" — use a whole number with s, m, h, d or w (e.g. 0s, 90m, 36h, 7d), or "never"`);
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+export function globToLike(glob: string): string {
+  if (!GLOB.test(glob)) {
+    throw new Error(`bad task glob "${glob}" — use task-name characters with * and ? as the only wildcards`);
+  }
+  return glob.replace(/[\\%_]/g, (c) => `\\${c}`).replaceAll('*', '%').replaceAll('?', '_');
+}
+
+/**
+ * Parses `RESULTS_RULES`: an ordered JSON list, first match wins. Every problem names the rule
+ * (by position and text) and the variable, so a bad deploy fails at start with something to fix.
+ *
+ * @example parseRules('[{"task":"audit.*","keep":"never"},{"keep":"7d"}]', 'RESULTS_RULES')
+ */
+export function parseRules(json: string, variable = 'RESULTS_RULES'): RetentionRule[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (error) {
+    throw new ConfigError([`${variable}: not valid JSON (${(error as Error).message})`]);
+  }
+  if (!Array.isArray(raw)) throw new ConfigError([`${variable}: expected a JSON array of rules`]);
+
+  const problems: string[] = [];
+  const rules: RetentionRule[] = [];
+  raw.forEach((item, index) => {
+    const where = `${variable}[${index}] ${JSON.stringify(item)}`;
+    const parsed = RuleInput.safeParse(item);
+    if (!parsed.success) {
+      problems.push(`${where}: ${parsed.error.issues.map(describeIssue).join(', ')}`);
+      return;
+    }
+    try {
+      const { task, status, keep } = parsed.data;
+      rules.push({
+        label: parsed.data.label ?? defaultLabel(parsed.data),
+        ...(task !== undefined && { task, taskLike: globToLike(task) }),
+        ...(status !== undefined && { status }),
+        keep,
+        keepMs: parseKeep(keep),
+      });
+    } catch (error) {
+      problems.push(`${where}: ${(error as Error).message}`);
+    }
+  });
+  const labels = rules.map((rule) => rule.label);
+  for (const label of new Set(labels.filter((l, i) => labels.indexOf(l) !== i))) {
+    problems.push(`${variable}: two rules share the label "${label}" — give one a distinct "label"`);
+  }
+  if (labels.includes('expires_at')) problems.push(`${variable}: the label "expires_at" is reserved`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return rules;
+}
+
+function defaultLabel(rule: { task?: string; status?: string; keep: string }): string {
+  const parts = [rule.task && `task=${rule.task}`, rule.status && `status=${rule.status}`, `keep=${rule.keep}`];
+  return parts.filter(Boolean).join(' ');
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: task, status, keep, label)`;
+  const path = issue.path.join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { Context } from 'aws-lambda';
+import { runTaskName, type JobName, type JobSettings } from '../jobs.js';
+import { budgetFromContext, type TimeBudget } from './budget.js';
+import { addStatsMetrics } from './metrics.js';
+import { RunRecorder } from './record-run.js';
+import type { JobRuntime } from './runtime.js';
+import { parseSettings } from './settings.js';
+import { runExclusive } from './single-flight.js';
+
+/** What a job's service is handed for one run. */
+export interface JobRun<Name extends JobName> extends JobRuntime {
+  settings: JobSettings<Name>;
+  budget: TimeBudget;
+  /** The run's id: its task_id in `task_results`, and a tag for anything it writes. */
+  runId: string;
+}
+
+/** A service returns its domain stats; the factory adds `job` and `durationMs`. */
+export type JobService<Name extends JobName> = (run: JobRun<Name>) => Promise<{ truncated: boolean } & object>;
+
+export type JobStats = { job: string; durationMs: number; truncated: boolean } & Record<string, unknown>;
+export type JobOutcome = JobStats | { job: string; skipped: true; reason: string };
+
+/**
+ * Wraps a job's service as a Lambda handler (middy): validates the payload against the job's
+ * settings schema, logs with Powertools Logger, runs single-flight under a per-job advisory lock,
+ * gives the service a time budget from the Lambda context, records the run in `task_results`,
+ * and publishes every numeric stat as an EMF metric.
+ *
+ * @example export const handler = createJobHandler('results-cleanup', runtime, (run) => cleanupResults(…))
+ */
+export function createJobHandler<Name extends JobName>(job: Name, runtime: JobRuntime, service: JobService<Name>) {
+  const { db, config, logger, metrics } = runtime;
+  logger.appendPersistentKeys({ job });
+
+  const run = async (event: unknown, context: Context): Promise<JobOutcome> => {
+    const settings = parseSettings(job, event);
+    const budget = budgetFromContext(context);
+    const outcome = await runExclusive(db, config.schema, job, async () => {
+      const runId = randomUUID();
+      const recorder = new RunRecorder(db, config.schema, runId);
+      const started = performance.now();
+      await recorder.started(runTaskName(job), { settings, requestId: context.awsRequestId });
+      try {
+        const stats = await service({ ...runtime, settings, budget, runId });
+        const full: JobStats = { job, ...stats, durationMs: Math.round(performance.now() - started) };
+        await recorder.succeeded(full);
+        addStatsMetrics(metrics, job, full);
+        logger.info('run finished', { runId, stats: full });
+        return full;
+      } catch (error) {
+        // Recording must not mask the run's own error, which is what the operator needs to see.
+        await recorder.failed(error).catch((recordError) => logger.error('could not record the failed run', recordError as Error));
+        metrics.addDimension('Job', job);
+        metrics.addMetric('failed_runs', MetricUnit.Count, 1);
+        logger.error('run failed', error as Error);
+        throw error;
+      }
+    });
+    if (outcome.ran) return outcome.value;
+    const reason = `another ${job} run holds its lock; this invocation did nothing`;
+    metrics.addDimension('Job', job);
+    metrics.addMetric('skipped_runs', MetricUnit.Count, 1);
+    logger.warn('run skipped', { reason });
+    return { job, skipped: true, reason };
+  };
+
+  return middy(run).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+}

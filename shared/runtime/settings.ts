@@ -1,0 +1,26 @@
+import type { z } from 'zod';
+import { jobs, type JobName, type JobSettings } from '../jobs.js';
+import { InvalidPayloadError } from './errors.js';
+
+/**
+ * Validates a manual or scheduled payload against the job's settings schema. Unknown keys are
+ * refused (a typo such as `dryrun` must not silently run for real).
+ */
+export function parseSettings<Name extends JobName>(job: Name, payload: unknown): JobSettings<Name> {
+  const input = payload ?? {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new InvalidPayloadError(job, [`expected a JSON object, got ${Array.isArray(input) ? 'an array' : typeof input}`]);
+  }
+  const parsed = (jobs[job].settings as z.ZodType).safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidPayloadError(
+      job,
+      parsed.error.issues.map((issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown setting ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+          : `${issue.path.join('.') || 'payload'}: ${issue.message}`,
+      ),
+    );
+  }
+  return parsed.data as JobSettings<Name>;
+}

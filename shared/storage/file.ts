@@ -1,0 +1,60 @@
+import type { Dirent } from 'node:fs';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { ObjectNotFoundError, StorageError } from './errors.js';
+import type { ObjectStorage } from './port.js';
+
+/** A local directory standing in for a bucket: development, demos, tests, and on-prem archives. */
+export class FileStorage implements ObjectStorage {
+  readonly url: string;
+  constructor(private readonly root: string) {
+    this.url = `file://${resolve(root)}`;
+  }
+
+  // Content type is an S3 notion; a directory has nowhere to keep it.
+  async put(key: string, body: Uint8Array, _contentType: string): Promise<void> {
+    const path = this.pathOf(key);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      // Write then rename, so a reader never sees half an object and a crash leaves no torn file.
+      const partial = `${path}.partial-${process.pid}`;
+      await writeFile(partial, body);
+      await rename(partial, path);
+    } catch (error) {
+      throw new StorageError(`could not write ${this.url}/${key}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(`${this.url}/${key}`);
+      throw new StorageError(`could not read ${this.url}/${key}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(this.root, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new StorageError(`could not list ${this.url}: ${(error as Error).message}`, { cause: error });
+    }
+    return entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join('/'))
+      .filter((key) => key.startsWith(prefix) && !key.includes('.partial-'))
+      .sort();
+  }
+
+  private pathOf(key: string): string {
+    const path = resolve(this.root, key);
+    const inside = relative(resolve(this.root), path);
+    if (!key || inside.startsWith('..') || inside === '' || key.includes('\0')) {
+      throw new StorageError(`refusing key "${key}": it resolves outside ${this.url}`);
+    }
+    return join(path);
+  }
+}

@@ -1,0 +1,62 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { startLocalPostgres, type LocalPostgres } from '../shared/db/embedded.js';
+import { vetSchemaName } from '../shared/db/identifiers.js';
+import { migrate } from '../shared/db/migrate.js';
+import { createPool } from '../shared/db/pool.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Connection string to the server's maintenance database, for creating per-file databases. */
+    adminUrl: string;
+    /** The migrated database each test file clones. */
+    templateDatabase: string;
+  }
+}
+
+/**
+ * One Postgres for the whole run: DATABASE_URL's server when set (it needs CREATEDB), otherwise an
+ * embedded one in a temp dir. The schema is migrated once into a template database; each test file
+ * clones it (see test/helpers/db.ts), which is much faster than migrating per file.
+ */
+export default async function setup(project: TestProject) {
+  let local: LocalPostgres | undefined;
+  let dataDir: string | undefined;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    dataDir = await mkdtemp(join(tmpdir(), 'chores-test-pg-'));
+    // A port of its own per run, so parallel checkouts and a running `chores dev` do not collide.
+    const port = 55_000 + (process.pid % 5_000);
+    local = await startLocalPostgres({ dataDir, port, persistent: false });
+    adminUrl = local.urlFor('postgres');
+  }
+
+  const templateDatabase = `chores_template_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${templateDatabase}`);
+  await admin.query(`CREATE DATABASE ${templateDatabase}`);
+  const templateUrl = withDatabase(adminUrl, templateDatabase);
+  const pool = createPool(templateUrl, 2);
+  await migrate(pool, vetSchemaName('chores'));
+  await pool.end();
+
+  project.provide('adminUrl', adminUrl);
+  project.provide('templateDatabase', templateDatabase);
+
+  return async () => {
+    await admin.query(`DROP DATABASE IF EXISTS ${templateDatabase}`).catch(() => {});
+    await admin.end();
+    await local?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  };
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}

@@ -1,0 +1,140 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { decodeRows } from '../../shared/results/archive.js';
+import { cleanupResults } from '../../shared/results/cleanup.js';
+import { ArchiveWriteError } from '../../shared/results/errors.js';
+import { restoreResults } from '../../shared/results/restore.js';
+import { parseRules } from '../../shared/results/rules.js';
+import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
+import { FileStorage } from '../../shared/storage/file.js';
+import type { ObjectStorage } from '../../shared/storage/port.js';
+import { S3Storage } from '../../shared/storage/s3.js';
+import { schema, testDatabase } from '../helpers/db.js';
+import { localS3 } from '../helpers/s3.js';
+
+const { db } = await testDatabase();
+const s3 = await localS3(['archive']);
+const rules = parseRules('[{"keep":"7d"}]');
+
+// Every column, as text, so microseconds and JSON formatting are compared exactly.
+const SNAPSHOT = `SELECT task_id, task_name, status, result::text, traceback, date_created::text, date_done::text,
+  expires_at::text, worker, retries, meta::text FROM chores.task_results ORDER BY task_id`;
+
+async function seedVariedOldResults(count: number): Promise<void> {
+  await db.query(
+    `INSERT INTO chores.task_results (task_id, task_name, status, result, traceback, date_created, date_done, worker, retries, meta)
+     SELECT 'old-' || i, CASE WHEN i % 3 = 0 THEN NULL ELSE 'app.tasks.t' || i END,
+            (ARRAY['SUCCESS','FAILURE','REVOKED'])[1 + i % 3],
+            jsonb_build_object('n', i, 'nested', jsonb_build_array(1.5, 'two', NULL), 'unicode', 'zß水🙂'),
+            CASE WHEN i % 2 = 0 THEN E'Traceback (most recent call last):\\n  line "x"' END,
+            now() - interval '40 days' - i * interval '1.234567 seconds',
+            now() - interval '30 days' - i * interval '1.000001 seconds',
+            'worker@' || i, i % 4, CASE WHEN i % 5 = 0 THEN NULL ELSE jsonb_build_object('i', i) END
+     FROM generate_series(1, $1::int) AS i`,
+    [count],
+  );
+}
+
+function clean(archive: ObjectStorage, batchSize = 7) {
+  return cleanupResults({
+    db, schema, rules, archive, runId: 'run-1', budget: UNLIMITED_BUDGET,
+    settings: { dryRun: false, batchSize },
+  });
+}
+
+beforeEach(async () => {
+  await db.query('TRUNCATE chores.task_results');
+});
+
+const archives: [string, () => Promise<ObjectStorage>][] = [
+  ['a local directory', async () => new FileStorage(await mkdtemp(join(tmpdir(), 'chores-archive-')))],
+  ['S3 (s3rver)', async () => new S3Storage(s3.client, 'archive', `run-${Math.random().toString(36).slice(2)}`)],
+];
+
+describe.each(archives)('archiving results to %s', (_name, openArchive) => {
+  it('round-trips every column through archive, delete and restore', async () => {
+    await seedVariedOldResults(20);
+    const original = (await db.query(SNAPSHOT)).rows;
+    const archive = await openArchive();
+
+    const stats = await clean(archive);
+    const afterDelete = await db.query('SELECT count(*)::int AS n FROM chores.task_results');
+    const restore = await restoreResults({ db, schema, archive, filter: { since: new Date(0) } });
+
+    expect(stats).toMatchObject({ deleted: 20, archived: 20, batches: 3 });
+    expect(afterDelete.rows[0].n).toBe(0);
+    expect(restore).toEqual({ objectsRead: 3, matched: 20, restored: 20, alreadyPresent: 0 });
+    expect((await db.query(SNAPSHOT)).rows).toEqual(original);
+  });
+
+  it('writes one gzip JSON-lines object per batch, one row per line', async () => {
+    await seedVariedOldResults(10);
+    const archive = await openArchive();
+
+    await clean(archive, 4);
+    const keys = await archive.list('results/');
+    const lines = (await Promise.all(keys.map(async (key) => decodeRows(await archive.get(key))))).map((rows) => rows.length);
+
+    expect(keys.every((key) => /^results\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{9}Z-run-1-\d{4}\.jsonl\.gz$/.test(key))).toBe(true);
+    expect(lines).toEqual([4, 4, 2]);
+  });
+
+  it('restores idempotently and by task id', async () => {
+    await seedVariedOldResults(5);
+    const archive = await openArchive();
+    await clean(archive);
+
+    const first = await restoreResults({ db, schema, archive, filter: { taskIds: ['old-2', 'old-4'] } });
+    const second = await restoreResults({ db, schema, archive, filter: { taskIds: ['old-2', 'old-4'] } });
+    const { rows } = await db.query('SELECT task_id FROM chores.task_results ORDER BY task_id');
+
+    expect(first).toMatchObject({ matched: 2, restored: 2, alreadyPresent: 0 });
+    expect(second).toMatchObject({ matched: 2, restored: 0, alreadyPresent: 2 });
+    expect(rows.map((r) => r.task_id)).toEqual(['old-2', 'old-4']);
+  });
+});
+
+describe('when the archive cannot be written', () => {
+  it('rolls the batch back, deletes nothing and names the object', async () => {
+    await seedVariedOldResults(5);
+    const before = (await db.query(SNAPSHOT)).rows;
+    const notADirectory = join(await mkdtemp(join(tmpdir(), 'chores-archive-')), 'file');
+    await writeFile(notADirectory, 'x');
+
+    const run = clean(new FileStorage(notADirectory));
+
+    await expect(run).rejects.toThrow(ArchiveWriteError);
+    await expect(run).rejects.toThrow(/rolled back and nothing was deleted/);
+    expect((await db.query(SNAPSHOT)).rows).toEqual(before);
+  });
+
+  it('loses nothing when the bucket is missing either', async () => {
+    await seedVariedOldResults(5);
+
+    await expect(clean(new S3Storage(s3.client, 'missing-bucket', 'p'))).rejects.toThrow(/s3:\/\/missing-bucket\/p\/results\//);
+
+    expect((await db.query('SELECT count(*)::int AS n FROM chores.task_results')).rows[0].n).toBe(5);
+  });
+});
+
+describe('restoring', () => {
+  it('restores only rows finished at or after --since', async () => {
+    await db.query(`INSERT INTO chores.task_results (task_id, status, date_done) VALUES
+      ('older', 'SUCCESS', now() - interval '40 days'), ('newer', 'SUCCESS', now() - interval '10 days')`);
+    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-archive-')));
+    await clean(archive);
+
+    const stats = await restoreResults({ db, schema, archive, filter: { since: new Date(Date.now() - 20 * 86_400_000) } });
+
+    expect(stats).toMatchObject({ matched: 1, restored: 1 });
+    expect((await db.query('SELECT task_id FROM chores.task_results')).rows).toEqual([{ task_id: 'newer' }]);
+  });
+
+  it('refuses to restore without a filter', async () => {
+    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-archive-')));
+
+    await expect(restoreResults({ db, schema, archive, filter: {} })).rejects.toThrow(/say what to restore/);
+  });
+});

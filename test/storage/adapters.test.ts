@@ -1,0 +1,71 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ObjectNotFoundError, StorageError } from '../../shared/storage/errors.js';
+import { FileStorage } from '../../shared/storage/file.js';
+import type { ObjectStorage } from '../../shared/storage/port.js';
+import { S3Storage } from '../../shared/storage/s3.js';
+import { parseStorageUrl } from '../../shared/storage/url.js';
+import { localS3 } from '../helpers/s3.js';
+
+const s3 = await localS3(['archive']);
+const adapters: [string, () => Promise<ObjectStorage>][] = [
+  ['file', async () => new FileStorage(await mkdtemp(join(tmpdir(), 'chores-file-')))],
+  ['s3 (s3rver)', async () => new S3Storage(s3.client, 'archive', `p${Math.random().toString(36).slice(2)}`)],
+];
+
+describe.each(adapters)('the %s storage adapter', (_name, open) => {
+  it('reads back what it wrote, byte for byte', async () => {
+    const storage = await open();
+    const body = new Uint8Array([0, 1, 2, 250, 255]);
+
+    await storage.put('results/2026/11/21/a.jsonl.gz', body, 'application/gzip');
+
+    expect(Buffer.from(await storage.get('results/2026/11/21/a.jsonl.gz'))).toEqual(Buffer.from(body));
+  });
+
+  it('lists keys under a prefix in order', async () => {
+    const storage = await open();
+    for (const key of ['results/b', 'results/a', 'other/c']) await storage.put(key, new Uint8Array([1]), 'text/plain');
+
+    expect(await storage.list('results/')).toEqual(['results/a', 'results/b']);
+  });
+
+  it('reports a missing key as ObjectNotFoundError naming the object', async () => {
+    const storage = await open();
+
+    await expect(storage.get('results/none')).rejects.toThrow(ObjectNotFoundError);
+    await expect(storage.get('results/none')).rejects.toThrow(/results\/none/);
+  });
+});
+
+describe('storage failures and URLs', () => {
+  it('fails a write to a bucket that does not exist with a StorageError naming the object', async () => {
+    const storage = new S3Storage(s3.client, 'no-such-bucket', 'x');
+
+    await expect(storage.put('k', new Uint8Array([1]), 'text/plain')).rejects.toThrow(
+      /could not write s3:\/\/no-such-bucket\/x\/k/,
+    );
+  });
+
+  it('fails a file write under a path that is not a directory', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'chores-file-')), 'plain-file');
+    await writeFile(file, 'not a directory');
+
+    await expect(new FileStorage(file).put('a/b', new Uint8Array([1]), 'text/plain')).rejects.toThrow(StorageError);
+  });
+
+  it('refuses keys that would escape the directory', async () => {
+    const storage = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-file-')));
+
+    await expect(storage.put('../escape', new Uint8Array([1]), 'text/plain')).rejects.toThrow(/outside/);
+  });
+
+  it('parses s3 and file URLs and names the variable when one is wrong', () => {
+    expect(parseStorageUrl('s3://bucket/some/prefix/', 'X')).toMatchObject({ kind: 's3', bucket: 'bucket', prefix: 'some/prefix' });
+    expect(parseStorageUrl('file:///var/archive', 'X')).toMatchObject({ kind: 'file', dir: '/var/archive' });
+    expect(() => parseStorageUrl('ftp://host/x', 'RESULTS_ARCHIVE_URL')).toThrow(/RESULTS_ARCHIVE_URL: unsupported scheme "ftp:"/);
+    expect(() => parseStorageUrl('not a url', 'RESULTS_ARCHIVE_URL')).toThrow(/RESULTS_ARCHIVE_URL/);
+  });
+});
