@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db/app' });
+
+    expect(config.schema).toBe('chores');
+    expect(config.results.rules.map((r) => r.label)).toEqual(['status=REVOKED keep=0s', 'keep=7d']);
+    expect(config.results.archive).toBeUndefined();
+  });
+
+  it('names every variable that is missing or wrong, all at once', () => {
+    expectProblems({ CHORES_SCHEMA: 'Bad-Name', RESULTS_ARCHIVE_URL: 'ftp://x' }, [/DATABASE_URL: is not set/]);
+    expectProblems({ DATABASE_URL: 'postgres://x/y', CHORES_SCHEMA: 'Bad-Name', RESULTS_ARCHIVE_URL: 'ftp://x' }, [
+      /CHORES_SCHEMA/,
+      /RESULTS_ARCHIVE_URL/,
+    ]);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://x/y', RESULTS_RULES: '', RESULTS_ARCHIVE_URL: '' }).results.archive).toBeUndefined();
+  });
+});
+
+function expectProblems(env: Record<string, string>, expected: RegExp[]): void {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = (error as ConfigError).problems.join('\n');
+    for (const pattern of expected) expect(text).toMatch(pattern);
+    return;
+  }
+  throw new Error('expected loadConfig to throw');
+}
