@@ -39,7 +39,16 @@ export function createJobHandler<Name extends JobName>(job: Name, runtime: JobRu
   logger.appendPersistentKeys({ job });
 
   const run = async (event: unknown, context: Context): Promise<JobOutcome> => {
-    const settings = parseSettings(job, event);
+    let settings: JobSettings<Name>;
+    try {
+      settings = parseSettings(job, event);
+    } catch (error) {
+      // Counted, so a broken schedule input or console payload shows on a dashboard.
+      metrics.addDimension('Job', job);
+      metrics.addMetric('invalid_payloads', MetricUnit.Count, 1);
+      logger.error('invalid payload; nothing was run', error as Error);
+      throw error;
+    }
     const budget = budgetFromContext(context);
     const outcome = await runExclusive(db, config.schema, job, async () => {
       const runId = randomUUID();

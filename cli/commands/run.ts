@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { isJobName, jobNames } from '../../shared/jobs.js';
+import { ChoresError } from '../../shared/errors.js';
+import { formatStats, printJson } from '../output.js';
+import { parseSetOptions, runJobLocally } from '../run-job.js';
+import { withSession } from '../session.js';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description(`run a job here, against DATABASE_URL or the embedded database (jobs: ${jobNames.join(', ')})`)
+    .argument('<job>', 'job name')
+    .option('--dry-run', 'count what would change; change nothing')
+    .option('--set <key=value...>', 'override a setting for this run (repeatable)', [])
+    .option('--json', 'print only the stats object, as JSON')
+    .action(async (job: string, options: { dryRun?: boolean; set: string[]; json?: boolean }) => {
+      if (!isJobName(job)) throw new ChoresError(`unknown job "${job}" — jobs are: ${jobNames.join(', ')}`);
+      const payload = { ...parseSetOptions(options.set), ...(options.dryRun && { dryRun: true }) };
+      const outcome = await withSession(() => runJobLocally(job, payload));
+      if (options.json) printJson(outcome);
+      else console.log(formatStats(outcome));
+    });
+}

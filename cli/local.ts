@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import pg from 'pg';
+import { startLocalPostgres } from '../shared/db/embedded.js';
+
+/** Where `chores` keeps local state: the embedded database, demo uploads. Git-ignored. */
+export const LOCAL_DIR = join(process.cwd(), '.chores');
+// Off the default 5432, so a developer's own Postgres is never touched.
+const LOCAL_PORT = Number(process.env.CHORES_LOCAL_PG_PORT ?? 54320);
+const LOCAL_DATABASE = 'chores';
+
+export interface DatabaseTarget {
+  url: string;
+  /** True when this is the embedded database under .chores/ (safe to migrate and seed freely). */
+  local: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * `DATABASE_URL` when it is set; otherwise the embedded Postgres under `.chores/pg`, started on
+ * demand and stopped when the command ends (unless another command was already running it).
+ */
+export async function openDatabase(env: NodeJS.ProcessEnv = process.env): Promise<DatabaseTarget> {
+  if (env.DATABASE_URL) return { url: env.DATABASE_URL, local: false, close: async () => {} };
+  const server = await startLocalPostgres({ dataDir: join(LOCAL_DIR, 'pg'), port: LOCAL_PORT, persistent: true });
+  const admin = new pg.Client({ connectionString: server.urlFor('postgres') });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [LOCAL_DATABASE]);
+    if (!rowCount) await admin.query(`CREATE DATABASE ${LOCAL_DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  return { url: server.urlFor(LOCAL_DATABASE), local: true, close: () => server.stop() };
+}

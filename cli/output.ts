@@ -1,0 +1,30 @@
+/** Human output for stats objects of any job: one headline, then aligned `key  value` lines. */
+export function formatStats(stats: Record<string, unknown>): string {
+  if (stats.skipped) return `${stats.job}: skipped — ${stats.reason}`;
+  const { job, durationMs, ...rest } = stats;
+  const lines = [`${job} finished in ${durationMs} ms`];
+  const width = Math.max(...Object.keys(rest).map((k) => k.length));
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== null && typeof value === 'object') {
+      lines.push(`  ${key}:`);
+      const innerWidth = Math.max(...Object.keys(value).map((k) => k.length));
+      for (const [inner, innerValue] of Object.entries(value)) lines.push(`    ${inner.padEnd(innerWidth)}  ${innerValue}`);
+    } else {
+      lines.push(`  ${key.padEnd(width)}  ${value}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** "3 min ago", "2 h ago": enough precision for an operator glancing at run history. */
+export function ago(date: Date, now = new Date()): string {
+  const seconds = Math.round((now.getTime() - date.getTime()) / 1000);
+  if (seconds < 90) return `${seconds} s ago`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} d ago`;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { jobs, type JobName } from '../shared/jobs.js';
+import type { JobOutcome } from '../shared/runtime/handler.js';
+
+/**
+ * Invokes a job's real Lambda handler (functions/<job>.ts, the same module CDK bundles) in this
+ * process, with a context that gives it the job's full Lambda timeout.
+ */
+export async function runJobLocally(job: JobName, payload: object): Promise<JobOutcome> {
+  const module = (await import(`../functions/${job}.ts`)) as { handler: (event: unknown, context: Context) => Promise<JobOutcome> };
+  return module.handler(payload, localContext(job));
+}
+
+function localContext(job: JobName): Context {
+  const deadline = Date.now() + jobs[job].timeoutSeconds * 1000;
+  const functionName = `chores-${job}-local`;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: String(jobs[job].memoryMb),
+    awsRequestId: randomUUID(),
+    logGroupName: 'local',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+/** `--set batchSize=100 --set dryRun=true` → `{ batchSize: 100, dryRun: true }`; values are JSON when they parse as JSON. */
+export function parseSetOptions(pairs: string[]): Record<string, unknown> {
+  const settings: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--set expects key=value, got "${pair}"`);
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // Not JSON: keep it as the string it was typed as.
+    }
+    settings[pair.slice(0, eq)] = value;
+  }
+  return settings;
+}

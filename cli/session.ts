@@ -1,0 +1,48 @@
+import { loadConfig, type Config } from '../shared/config.js';
+import { ChoresError } from '../shared/errors.js';
+import { appliedMigrationIds, loadMigrations, migrate } from '../shared/db/migrate.js';
+import { createPool, type Db } from '../shared/db/pool.js';
+import { openDatabase, type DatabaseTarget } from './local.js';
+
+export interface Session {
+  target: DatabaseTarget;
+  config: Config;
+  db: Db;
+}
+
+/**
+ * Opens the database a command works on and validates the configuration against it. The embedded
+ * database is migrated on the spot; a real one must already be current (`chores migrate`), so a
+ * command never changes a shared schema as a side effect.
+ */
+export async function withSession<T>(
+  work: (session: Session) => Promise<T>,
+  options: { checkSchema: boolean } = { checkSchema: true },
+): Promise<T> {
+  const target = await openDatabase();
+  try {
+    // Handlers build their own config from process.env; point them at the same database.
+    process.env.DATABASE_URL = target.url;
+    const config = loadConfig(process.env);
+    const db = createPool(config.databaseUrl, 4);
+    try {
+      if (options.checkSchema && target.local) await migrate(db, config.schema);
+      else if (options.checkSchema) await requireCurrentSchema(db, config);
+      return await work({ target, config, db });
+    } finally {
+      await db.end();
+    }
+  } finally {
+    await target.close();
+  }
+}
+
+async function requireCurrentSchema(db: Db, config: Config): Promise<void> {
+  const applied = await appliedMigrationIds(db, config.schema);
+  const missing = (await loadMigrations()).filter((m) => !applied.has(m.id));
+  if (missing.length > 0) {
+    throw new ChoresError(
+      `schema "${config.schema}" is missing migrations ${missing.map((m) => `${m.id}_${m.name}`).join(', ')} — run \`chores migrate\``,
+    );
+  }
+}

@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { testDatabase } from '../helpers/db.js';
+import { seedResults } from '../helpers/results.js';
+
+const { db, url } = await testDatabase();
+const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
+
+async function chores(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', [BIN, ...args], {
+      env: { ...process.env, DATABASE_URL: url, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('the chores CLI', () => {
+  it('runs a job with --json printing only the stats object on stdout', async () => {
+    await seedResults(db, [{ taskId: 'cli-old', doneAgo: '9 days' }, { taskId: 'cli-revoked', status: 'REVOKED' }]);
+
+    const { code, stdout } = await chores(['run', 'results-cleanup', '--json']);
+
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ job: 'results-cleanup', deleted: 2, remaining: 0 });
+  });
+
+  it('passes --dry-run and --set through as the payload', async () => {
+    await seedResults(db, [{ taskId: 'cli-dry', doneAgo: '40 days' }, { taskId: 'cli-dry-young', doneAgo: '10 days' }]);
+
+    const { stdout } = await chores(['run', 'results-cleanup', '--dry-run', '--set', 'olderThanDays=30', '--json']);
+
+    expect(JSON.parse(stdout)).toMatchObject({ dryRun: true, deleted: 0, remaining: 1 });
+  });
+
+  it('exits non-zero with a one-line reason for an unknown job, a bad setting and bad rules', async () => {
+    const unknown = await chores(['run', 'nope']);
+    const badSetting = await chores(['run', 'results-cleanup', '--set', 'dryrun=true']);
+    const badRules = await chores(['run', 'results-cleanup'], { RESULTS_RULES: '[{"keep":"7y"}]' });
+
+    expect(unknown).toMatchObject({ code: 1, stderr: 'chores: unknown job "nope" — jobs are: results-cleanup\n' });
+    expect(badSetting.code).toBe(1);
+    expect(badSetting.stderr).toBe('chores: invalid payload for results-cleanup: unknown setting "dryrun"\n');
+    expect(badRules.code).toBe(1);
+    expect(badRules.stderr).toMatch(/^chores: invalid configuration: RESULTS_RULES\[0\].*bad duration "7y".*\n$/);
+  });
+
+  it('shows the last run of each job in status', async () => {
+    await chores(['run', 'results-cleanup']);
+
+    const { stdout } = await chores(['status', '--json']);
+
+    expect(JSON.parse(stdout)).toEqual([
+      { job: 'results-cleanup', lastRun: expect.objectContaining({ status: 'SUCCESS', result: expect.objectContaining({ job: 'results-cleanup' }) }) },
+    ]);
+  });
+
+  it('restores archived rows from the archive the run wrote', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chores-cli-archive-'));
+    await seedResults(db, [{ taskId: 'cli-archived', doneAgo: '30 days' }]);
+    await chores(['run', 'results-cleanup'], { RESULTS_ARCHIVE_URL: `file://${dir}` });
+
+    const restore = await chores(['results', 'restore', '--task-id', 'cli-archived', '--json'], { RESULTS_ARCHIVE_URL: `file://${dir}` });
+    const missingFrom = await chores(['results', 'restore', '--since', 'yesterday']);
+
+    expect(JSON.parse(restore.stdout)).toMatchObject({ matched: 1, restored: 1 });
+    expect((await db.query(`SELECT 1 FROM chores.task_results WHERE task_id = 'cli-archived'`)).rowCount).toBe(1);
+    expect(missingFrom).toMatchObject({ code: 1, stderr: expect.stringMatching(/--since "yesterday" is not a date/) });
+  });
+});
