@@ -15,6 +15,8 @@ export interface LocalPostgresOptions {
   port: number;
   /** Keep the data directory after stop (the CLI does; the test harness does not). */
   persistent: boolean;
+  /** Server settings, e.g. `['-c', 'shared_buffers=1GB']`. */
+  postgresFlags?: string[];
 }
 
 // Local-only credentials: the server listens on localhost and exists for development and tests.
@@ -38,6 +40,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     user: USER,
     password: PASSWORD,
     persistent: options.persistent,
+    postgresFlags: options.postgresFlags ?? [],
     // Postgres refuses to run as root; on root-run CI machines the package creates a `postgres` user.
     createPostgresUser: process.getuid?.() === 0,
     onLog: () => {},

@@ -170,6 +170,20 @@ describe('results-cleanup runs', () => {
     expect(await remainingTaskIds(db)).toEqual(['audit-40d', 'revoked-2d']);
   });
 
+  it('resumes each batch where the last stopped without missing rows that share an age', async () => {
+    // 30 deletable rows with only three distinct ages, interleaved with shielded audit rows, so
+    // batch boundaries fall inside runs of equal ages.
+    await db.query(`INSERT INTO chores.task_results (task_id, task_name, status, date_done)
+      SELECT 'r-' || i, CASE WHEN i % 2 = 0 THEN 'audit.x' ELSE 'app.x' END, 'SUCCESS',
+             date_trunc('day', now()) - interval '20 days' - (i % 3) * interval '1 day'
+      FROM generate_series(1, 60) AS i`);
+
+    const stats = await run('[{"task":"audit.*","keep":"never"},{"keep":"7d"}]', { settings: { dryRun: false, batchSize: 7 } });
+
+    expect(stats).toMatchObject({ deleted: 30, remaining: 0 });
+    expect((await remainingTaskIds(db)).every((id) => Number(id.slice(2)) % 2 === 0)).toBe(true);
+  });
+
   it('skips rows another transaction has locked instead of waiting for them', async () => {
     await seedResults(db, [
       { taskId: 'locked', doneAgo: '30 days' },

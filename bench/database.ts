@@ -1,0 +1,67 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startLocalPostgres } from '../shared/db/embedded.js';
+import { vetSchemaName } from '../shared/db/identifiers.js';
+import { migrate } from '../shared/db/migrate.js';
+import { createPool, type Db } from '../shared/db/pool.js';
+
+export const schema = vetSchemaName('chores');
+
+export interface BenchDatabase {
+  url: string;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated database: on DATABASE_URL's server when set, else an embedded Postgres. */
+export async function benchDatabase(name: string): Promise<BenchDatabase> {
+  let stopServer = async () => {};
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    const dataDir = await mkdtemp(join(tmpdir(), 'chores-bench-pg-'));
+    const server = await startLocalPostgres({
+      dataDir,
+      port: 54_400 + (process.pid % 500),
+      persistent: false,
+      postgresFlags: (process.env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
+    });
+    adminUrl = server.urlFor('postgres');
+    stopServer = async () => {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    };
+  }
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const db = createPool(url.toString(), 8);
+  await migrate(db, schema);
+  return {
+    url: url.toString(),
+    db,
+    close: async () => {
+      await db.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+      await stopServer();
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+export function verdict(ok: boolean): string {
+  return ok ? 'ok' : 'MISSED';
+}
