@@ -3,6 +3,8 @@ import { ConfigError } from './errors.js';
 import { vetSchemaName, type SchemaName } from './db/identifiers.js';
 import { DEFAULT_RULES_JSON, parseRules, type RetentionRule } from './results/rules.js';
 import { parseStorageUrl, type StorageLocation } from './storage/url.js';
+import { parseDuration } from './duration.js';
+import { buildAllowList } from './outbox/ssrf.js';
 
 /** Everything chores reads from its environment, validated once at start. */
 export interface Config {
@@ -12,7 +14,23 @@ export interface Config {
     rules: RetentionRule[];
     archive?: StorageLocation;
   };
+  outbox: OutboxConfig;
 }
+
+export interface OutboxConfig {
+  retentionHours: number;
+  /** Where producers (and `chores outbox publish`) send `{"eventIds": [...]}` after commit. */
+  dispatchQueueUrl?: string;
+  allowHttp: boolean;
+  allowedCidrs: string[];
+  /** Delay before each retry, in ms; its length is the number of retries. */
+  retrySchedule: number[];
+  disableAfterHours: number;
+  requestTimeoutMs: number;
+}
+
+/** Close to the Standard Webhooks example schedule. */
+export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,14h,20h,24h';
 
 const Env = z.object({
   DATABASE_URL: z
@@ -21,6 +39,13 @@ const Env = z.object({
   CHORES_SCHEMA: z.string().default('chores'),
   RESULTS_RULES: z.string().default(DEFAULT_RULES_JSON),
   RESULTS_ARCHIVE_URL: z.string().optional(),
+  OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),
+  OUTBOX_DISPATCH_QUEUE_URL: z.url().optional(),
+  OUTBOX_ALLOW_HTTP: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  OUTBOX_ALLOWED_CIDRS: z.string().default(''),
+  OUTBOX_RETRY_SCHEDULE: z.string().default(DEFAULT_RETRY_SCHEDULE),
+  ENDPOINT_DISABLE_AFTER_HOURS: z.coerce.number().positive().default(120),
+  OUTBOX_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
 });
 
 /**
@@ -50,12 +75,37 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const archive = vars.RESULTS_ARCHIVE_URL
     ? attempt(() => parseStorageUrl(vars.RESULTS_ARCHIVE_URL!, 'RESULTS_ARCHIVE_URL'))
     : undefined;
-  if (problems.length > 0 || !schema || !rules) throw new ConfigError(problems);
+  const allowedCidrs = list(vars.OUTBOX_ALLOWED_CIDRS);
+  attempt(() => named('OUTBOX_ALLOWED_CIDRS', () => buildAllowList(allowedCidrs)));
+  const retrySchedule = attempt(() => named('OUTBOX_RETRY_SCHEDULE', () => list(vars.OUTBOX_RETRY_SCHEDULE).map(parseDuration)));
+  if (problems.length > 0 || !schema || !rules || !retrySchedule) throw new ConfigError(problems);
   return {
     databaseUrl: vars.DATABASE_URL,
     schema,
     results: { rules, ...(archive && { archive }) },
+    outbox: {
+      retentionHours: vars.OUTBOX_RETENTION_HOURS,
+      ...(vars.OUTBOX_DISPATCH_QUEUE_URL && { dispatchQueueUrl: vars.OUTBOX_DISPATCH_QUEUE_URL }),
+      allowHttp: vars.OUTBOX_ALLOW_HTTP === 'true',
+      allowedCidrs,
+      retrySchedule,
+      disableAfterHours: vars.ENDPOINT_DISABLE_AFTER_HOURS,
+      requestTimeoutMs: vars.OUTBOX_REQUEST_TIMEOUT_MS,
+    },
   };
+}
+
+function list(text: string): string[] {
+  return text.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+/** Turns a plain parse error into a ConfigError naming the variable. */
+function named<T>(variable: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    throw new ConfigError([`${variable}: ${(error as Error).message}`]);
+  }
 }
 
 // An empty variable (`RESULTS_RULES=`) means "unset" to most shells and deploy tools.

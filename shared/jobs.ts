@@ -51,6 +51,30 @@ export const jobs = {
       },
     ],
   },
+  'outbox-deliver': {
+    description: 'Fans outbox events out to subscribed endpoints and POSTs signed webhooks, retrying with backoff. Also the SQS fast path.',
+    schedule: 'rate(1 minute)',
+    timezone: 'UTC',
+    settings: z.strictObject({}),
+    // Longer than the schedule's period on purpose: a backlog is worked through by one run while
+    // the overlapping invocations skip on the job lock.
+    timeoutSeconds: 300,
+    memoryMb: 512,
+    alarms: [
+      { stat: 'failed', above: 0, runs: 1, why: 'a webhook delivery exhausted its retries or its endpoint was gone' },
+      { stat: 'remaining', above: 1_000, runs: 5, why: 'due deliveries are piling up faster than they go out' },
+      { stat: 'endpointsDisabled', above: 0, runs: 1, why: 'an endpoint was disabled automatically' },
+    ],
+  },
+  'outbox-cleanup': {
+    description: 'Deletes delivered and failed outbox events older than the retention, with their deliveries.',
+    schedule: 'cron(30 */6 * * ? *)',
+    timezone: 'UTC',
+    settings: z.strictObject({ retentionHours: z.number().positive().optional() }),
+    timeoutSeconds: 300,
+    memoryMb: 256,
+    alarms: [{ stat: 'remaining', above: 0, runs: 2, why: 'terminal events are accumulating faster than cleanup removes them' }],
+  },
 } satisfies Record<string, JobDefinition>;
 
 export type JobName = keyof typeof jobs;

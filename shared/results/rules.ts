@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 
 export const TASK_STATUSES = ['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED'] as const;
@@ -18,8 +19,6 @@ export interface RetentionRule {
 /** What teams replacing Celery's cleanup choose: REVOKED results go at once, the rest live 7 days. */
 export const DEFAULT_RULES_JSON = '[{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]';
 
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
-const DURATION = /^(\d+)(s|m|h|d|w)$/;
 // Task names are dotted Python paths in practice; anything outside this set is more likely a
 // mistaken regex or shell glob ([abc], {a,b}) than a name, so it is refused rather than guessed at.
 const GLOB = /^[A-Za-z0-9_.:\-/*?]+$/;
@@ -34,9 +33,11 @@ const RuleInput = z.strictObject({
 /** Parses a duration such as `0s`, `90m`, `36h`, `7d`, `2w`, or `never` (null). */
 export function parseKeep(text: string): number | null {
   if (text === 'never') return null;
-  const match = DURATION.exec(text);
-  if (!match) throw new Error(`bad duration "${text}" — use a whole number with s, m, h, d or w (e.g. 0s, 90m, 36h, 7d), or "never"`);
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}, or "never"`);
+  }
 }
 
 export function globToLike(glob: string): string {

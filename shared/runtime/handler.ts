@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { runTaskName, type JobName, type JobSettings } from '../jobs.js';
 import { budgetFromContext, type TimeBudget } from './budget.js';
 import { addStatsMetrics } from './metrics.js';
@@ -24,6 +24,16 @@ export interface JobRun<Name extends JobName> extends JobRuntime {
 export type JobService<Name extends JobName> = (run: JobRun<Name>) => Promise<{ truncated: boolean } & object>;
 
 export type JobStats = { job: string; durationMs: number; truncated: boolean } & Record<string, unknown>;
+
+/**
+ * A job that also consumes an SQS queue (outbox-deliver's fast path). Such batches skip the job
+ * lock (the fast path must run alongside the sweep; leases keep them apart) and are not recorded
+ * as runs (one row per batch would drown the run history), but their stats become metrics.
+ */
+export type SqsRoute = (
+  event: SQSEvent,
+  run: JobRuntime & { budget: TimeBudget },
+) => Promise<{ response: SQSBatchResponse; stats: Record<string, unknown> }>;
 export type JobOutcome = JobStats | { job: string; skipped: true; reason: string };
 
 /**
@@ -34,11 +44,24 @@ export type JobOutcome = JobStats | { job: string; skipped: true; reason: string
  *
  * @example export const handler = createJobHandler('results-cleanup', runtime, (run) => cleanupResults(…))
  */
-export function createJobHandler<Name extends JobName>(job: Name, runtime: JobRuntime, service: JobService<Name>) {
+export function createJobHandler<Name extends JobName>(
+  job: Name,
+  runtime: JobRuntime,
+  service: JobService<Name>,
+  options: { sqs?: SqsRoute } = {},
+) {
   const { db, config, logger, metrics } = runtime;
   logger.appendPersistentKeys({ job });
 
-  const run = async (event: unknown, context: Context): Promise<JobOutcome> => {
+  const run = async (event: unknown, context: Context): Promise<JobOutcome | SQSBatchResponse> => {
+    if (options.sqs && isSqsEvent(event)) {
+      const started = performance.now();
+      const { response, stats } = await options.sqs(event, { ...runtime, budget: budgetFromContext(context) });
+      const full = { ...stats, durationMs: Math.round(performance.now() - started) };
+      addStatsMetrics(metrics, job, full);
+      logger.info('fast-path batch finished', { records: event.Records.length, failures: response.batchItemFailures.length, stats: full });
+      return response;
+    }
     let settings: JobSettings<Name>;
     try {
       settings = parseSettings(job, event);
@@ -80,4 +103,9 @@ export function createJobHandler<Name extends JobName>(job: Name, runtime: JobRu
   };
 
   return middy(run).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+}
+
+function isSqsEvent(event: unknown): event is SQSEvent {
+  const records = (event as { Records?: { eventSource?: string }[] } | null)?.Records;
+  return Array.isArray(records) && records.every((record) => record.eventSource === 'aws:sqs');
 }

@@ -180,7 +180,7 @@ describe('the job handler factory', () => {
   it('releases the lock after a run, so the next invocation runs', async () => {
     const handler = createJobHandler('results-cleanup', testRuntime(), async () => ({ truncated: false }));
 
-    const outcomes: JobOutcome[] = [await handler({}, lambdaContext()), await handler({}, lambdaContext())];
+    const outcomes = [await handler({}, lambdaContext()), await handler({}, lambdaContext())] as JobOutcome[];
 
     expect(outcomes.map((o) => 'skipped' in o)).toEqual([false, false]);
   });

@@ -1,0 +1,9 @@
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+const DURATION = /^(\d+)(s|m|h|d|w)$/;
+
+/** Parses `0s`, `90m`, `36h`, `7d`, `2w` into milliseconds; throws a message fit for a config error. */
+export function parseDuration(text: string): number {
+  const match = DURATION.exec(text.trim());
+  if (!match) throw new Error(`bad duration "${text}" — use a whole number with s, m, h, d or w (e.g. 0s, 90m, 36h, 7d)`);
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}

@@ -1,0 +1,50 @@
+import type { Db } from '../db/pool.js';
+import type { SchemaName } from '../db/identifiers.js';
+import type { TimeBudget } from '../runtime/budget.js';
+import { countTerminalEvents, deleteTerminalEvents } from './sql.js';
+
+// Each deleted event takes its deliveries with it by cascade (a few rows each), so batches are
+// smaller than results-cleanup's to keep each transaction as short.
+export const OUTBOX_CLEANUP_BATCH = 2_000;
+const LOCK_TIMEOUT = '2s';
+
+export interface OutboxCleanupStats {
+  deleted: number;
+  remaining: number;
+  truncated: boolean;
+}
+
+/**
+ * Deletes delivered and failed events completed more than `retentionHours` ago, with their
+ * deliveries, in bounded batches within the budget. Pending and in-flight events are never touched.
+ *
+ * @example await cleanupOutbox({ db, schema, retentionHours: 168, budget }) // → { deleted: 5000, remaining: 0, truncated: false }
+ */
+export async function cleanupOutbox(input: { db: Db; schema: SchemaName; retentionHours: number; budget: TimeBudget }): Promise<OutboxCleanupStats> {
+  const { db, schema, retentionHours, budget } = input;
+  let deleted = 0;
+  let truncated = false;
+  for (;;) {
+    if (deleted > 0 && budget.expired()) {
+      truncated = true;
+      break;
+    }
+    const client = await db.connect();
+    let rows: number;
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      rows = (await client.query(deleteTerminalEvents(schema, retentionHours, OUTBOX_CLEANUP_BATCH))).rowCount ?? 0;
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+    deleted += rows;
+    if (rows < OUTBOX_CLEANUP_BATCH) break;
+  }
+  const { rows } = await db.query<{ n: string }>(countTerminalEvents(schema, retentionHours));
+  return { deleted, remaining: Number(rows[0]!.n), truncated };
+}

@@ -1,0 +1,212 @@
+import type { OutboxConfig } from '../config.js';
+import type { Db } from '../db/pool.js';
+import type { SchemaName } from '../db/identifiers.js';
+import type { TimeBudget } from '../runtime/budget.js';
+import { decide } from './decide.js';
+import { disableEndpoints } from './endpoints.js';
+import type { SendOutcome, WebhookSender } from './http.js';
+import {
+  claimDue,
+  completeEvents,
+  endpointsFailingTooLong,
+  markEndpointHealth,
+  recordResults,
+  releaseClaims,
+  type ClaimedDelivery,
+} from './sql.js';
+
+// At most this many POSTs in flight per run: enough to saturate a Lambda's network without
+// opening hundreds of sockets or flooding the database with outcomes.
+export const GLOBAL_CONCURRENCY = 64;
+// At most this many to any one endpoint, so a slow receiver holds its own slots and nobody else's.
+export const PER_ENDPOINT_CONCURRENCY = 8;
+// Outcomes are recorded in batches: one UPDATE for up to this many attempts.
+const RECORD_BATCH = 100;
+// A request never starts with less than this left in the budget; it is released for the next run.
+const MIN_REQUEST_MS = 1_000;
+
+export interface DeliveryDeps {
+  db: Db;
+  schema: SchemaName;
+  outbox: OutboxConfig;
+  sender: WebhookSender;
+  budget: TimeBudget;
+}
+
+export interface DeliveryStats {
+  processed: number;
+  delivered: number;
+  retried: number;
+  failed: number;
+  endpointsDisabled: number;
+}
+
+/**
+ * Delivers due deliveries (only those of `eventIds`, when given) until none is due or the budget
+ * ends. Each delivery is claimed under a lease, POSTed with no database lock held, and its outcome
+ * recorded only if the lease is still ours, so concurrent runs never send the same attempt twice.
+ *
+ * @example const stats = await deliverDue(deps) // → { processed: 120, delivered: 118, retried: 2, … }
+ */
+export async function deliverDue(deps: DeliveryDeps, eventIds?: string[]): Promise<DeliveryStats> {
+  return new DeliveryRun(deps, eventIds).run();
+}
+
+interface Attempt {
+  claimed: ClaimedDelivery;
+  outcome: SendOutcome;
+}
+
+class DeliveryRun {
+  private readonly waiting = new Map<string, ClaimedDelivery[]>();
+  private readonly active = new Map<string, number>();
+  private readonly disabled = new Set<string>();
+  private readonly finished: Attempt[] = [];
+  private inFlight = 0;
+  private waitingCount = 0;
+  private wake: () => void = () => {};
+  private readonly stats: DeliveryStats = { processed: 0, delivered: 0, retried: 0, failed: 0, endpointsDisabled: 0 };
+  // Long enough for a delivery to wait behind its endpoint's other queued deliveries and still
+  // run to its timeout; a crashed run's deliveries are retried once it lapses.
+  private readonly leaseMs: number;
+
+  constructor(
+    private readonly deps: DeliveryDeps,
+    private readonly eventIds?: string[],
+  ) {
+    this.leaseMs = deps.outbox.requestTimeoutMs * (Math.ceil(GLOBAL_CONCURRENCY / PER_ENDPOINT_CONCURRENCY) + 1) + 30_000;
+  }
+
+  async run(): Promise<DeliveryStats> {
+    let nothingMoreDue = false;
+    for (;;) {
+      const room = GLOBAL_CONCURRENCY * 2 - this.inFlight - this.waitingCount;
+      if (!nothingMoreDue && !this.deps.budget.expired() && room >= GLOBAL_CONCURRENCY) {
+        const saturated = this.saturatedEndpoints();
+        const claimed = await this.claim(room, saturated);
+        // Fewer rows than asked means nothing else is due, unless some endpoints were left out.
+        if (claimed.length < room && saturated.length === 0) nothingMoreDue = true;
+        for (const delivery of claimed) this.enqueue(delivery);
+        this.pump();
+      }
+      if (this.finished.length >= RECORD_BATCH) await this.record();
+      if (this.inFlight === 0) {
+        if (this.waitingCount === 0 && (nothingMoreDue || this.deps.budget.expired())) break;
+        if (this.waitingCount > 0 && this.deps.budget.remainingMs() < MIN_REQUEST_MS) break;
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    await this.releaseWaiting();
+    await this.record();
+    return this.stats;
+  }
+
+  private claim(limit: number, excludeEndpoints: string[]): Promise<ClaimedDelivery[]> {
+    const query = claimDue(this.deps.schema, {
+      limit,
+      leaseMs: this.leaseMs,
+      excludeEndpoints,
+      ...(this.eventIds && { eventIds: this.eventIds }),
+    });
+    return this.deps.db.query<ClaimedDelivery>(query).then((result) => result.rows);
+  }
+
+  private enqueue(delivery: ClaimedDelivery): void {
+    const queue = this.waiting.get(delivery.endpoint_id) ?? [];
+    queue.push(delivery);
+    this.waiting.set(delivery.endpoint_id, queue);
+    this.waitingCount += 1;
+  }
+
+  private saturatedEndpoints(): string[] {
+    return [...this.waiting.keys(), ...this.active.keys()].filter(
+      (id, i, all) => all.indexOf(id) === i && (this.active.get(id) ?? 0) + (this.waiting.get(id)?.length ?? 0) >= PER_ENDPOINT_CONCURRENCY,
+    );
+  }
+
+  /** Starts every waiting delivery whose endpoint and the run both have a free slot. */
+  private pump(): void {
+    for (const [endpointId, queue] of this.waiting) {
+      while (queue.length > 0 && this.inFlight < GLOBAL_CONCURRENCY && (this.active.get(endpointId) ?? 0) < PER_ENDPOINT_CONCURRENCY) {
+        const remaining = this.deps.budget.remainingMs();
+        if (remaining < MIN_REQUEST_MS) return;
+        const delivery = queue.shift()!;
+        this.waitingCount -= 1;
+        if (this.disabled.has(endpointId)) continue; // its delivery was failed when it was disabled
+        this.start(delivery, Math.min(this.deps.outbox.requestTimeoutMs, remaining));
+      }
+      if (queue.length === 0) this.waiting.delete(endpointId);
+    }
+  }
+
+  private start(claimed: ClaimedDelivery, timeoutMs: number): void {
+    this.inFlight += 1;
+    this.active.set(claimed.endpoint_id, (this.active.get(claimed.endpoint_id) ?? 0) + 1);
+    void this.deps.sender.send(toWebhook(claimed), timeoutMs).then((outcome) => {
+      this.inFlight -= 1;
+      const left = (this.active.get(claimed.endpoint_id) ?? 1) - 1;
+      if (left === 0) this.active.delete(claimed.endpoint_id);
+      else this.active.set(claimed.endpoint_id, left);
+      this.finished.push({ claimed, outcome });
+      this.pump();
+      this.wake();
+    });
+  }
+
+  /** Records finished attempts, updates endpoint health, disables endpoints, completes events. */
+  private async record(): Promise<void> {
+    if (this.finished.length === 0) return;
+    const batch = this.finished.splice(0);
+    const { db, schema, outbox } = this.deps;
+    const results = batch.map(({ claimed, outcome }) => decide(claimed, outcome, outbox.retrySchedule));
+    const { rows } = await db.query<{ event_id: string; status: string }>(recordResults(schema, results));
+    this.stats.processed += batch.length;
+    for (const row of rows) {
+      if (row.status === 'delivered') this.stats.delivered += 1;
+      else if (row.status === 'pending') this.stats.retried += 1;
+      else this.stats.failed += 1;
+    }
+
+    const succeeded = unique(batch.filter((a) => a.outcome.kind === 'delivered').map((a) => a.claimed.endpoint_id));
+    const failing = unique(batch.filter((a) => a.outcome.kind !== 'delivered').map((a) => a.claimed.endpoint_id));
+    await db.query(markEndpointHealth(schema, succeeded, failing));
+    const gone = unique(batch.filter((a) => a.outcome.kind === 'gone').map((a) => a.claimed.endpoint_id));
+    const { rows: tooLong } = await db.query<{ id: string; failing_since: Date }>(
+      endpointsFailingTooLong(schema, failing.filter((id) => !gone.includes(id)), outbox.disableAfterHours),
+    );
+    const toDisable = [
+      ...gone.map((id) => ({ id, reason: 'the endpoint answered 410 Gone' })),
+      ...tooLong.map((e) => ({ id: e.id, reason: `only failures since ${e.failing_since.toISOString()} (over ${outbox.disableAfterHours} h)` })),
+    ];
+    const { disabled, eventIds } = await disableEndpoints(db, schema, toDisable);
+    for (const id of disabled) this.disabled.add(id);
+    this.stats.endpointsDisabled += disabled.length;
+    await db.query(completeEvents(schema, unique([...rows.map((r) => r.event_id), ...eventIds])));
+  }
+
+  /** Deliveries claimed but never started go back at once rather than waiting out their lease. */
+  private async releaseWaiting(): Promise<void> {
+    const unstarted = [...this.waiting.values()].flat();
+    this.waiting.clear();
+    this.waitingCount = 0;
+    if (unstarted.length > 0) {
+      await this.deps.db.query(releaseClaims(this.deps.schema, unstarted.map((d) => ({ id: d.id, attempt: d.attempts }))));
+    }
+  }
+}
+
+/** Standard Webhooks body: `{"type", "timestamp", "data"}`; `webhook-id` is stable per event. */
+function toWebhook(claimed: ClaimedDelivery) {
+  return {
+    url: claimed.url,
+    webhookId: `msg_${claimed.event_id}`,
+    timestamp: new Date(),
+    body: `{"type":${JSON.stringify(claimed.event_type)},"timestamp":${JSON.stringify(claimed.created_at.toISOString())},"data":${claimed.payload}}`,
+    secrets: claimed.previous_secret ? [claimed.secret, claimed.previous_secret] : [claimed.secret],
+  };
+}
+
+function unique(ids: string[]): string[] {
+  return [...new Set(ids)];
+}

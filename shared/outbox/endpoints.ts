@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../db/pool.js';
+import { inTransaction } from '../db/pool.js';
+import { qualified, type SchemaName } from '../db/identifiers.js';
+import { EndpointNotFoundError } from './errors.js';
+import { publish } from './publish.js';
+import { completeEvents, disableEndpoint } from './sql.js';
+import { checkUrl, type UrlPolicy } from './ssrf.js';
+
+// After a rotation the old secret keeps signing alongside the new one for this long, so a
+// receiver can deploy the new secret without dropping a single webhook.
+export const ROTATION_OVERLAP_HOURS = 24;
+
+export interface Endpoint {
+  id: string;
+  url: string;
+  event_types: string[];
+  is_active: boolean;
+  disabled_reason: string | null;
+  failing_since: Date | null;
+  created_at: Date;
+}
+
+/** A Standard Webhooks secret: `whsec_` and 24 random bytes, base64. */
+export function generateSecret(): string {
+  return `whsec_${randomBytes(24).toString('base64')}`;
+}
+
+/**
+ * Registers an endpoint after checking its URL against the SSRF policy. Returns the secret, which
+ * is shown once and never logged.
+ *
+ * @example const { id, secret } = await addEndpoint(db, schema, policy, { url: 'https://example.com/hooks', eventTypes: ['order.paid'] })
+ */
+export async function addEndpoint(
+  db: Db,
+  schema: SchemaName,
+  policy: UrlPolicy,
+  input: { url: string; eventTypes: string[] },
+): Promise<{ id: string; secret: string }> {
+  checkUrl(input.url, policy);
+  const secret = generateSecret();
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO ${qualified(schema, 'webhook_endpoints')} (url, secret, event_types) VALUES ($1::text, $2::text, $3::text[]) RETURNING id::text`,
+    [input.url, secret, input.eventTypes],
+  );
+  return { id: rows[0]!.id, secret };
+}
+
+export async function listEndpoints(db: Db, schema: SchemaName): Promise<Endpoint[]> {
+  const { rows } = await db.query<Endpoint>(
+    `SELECT id::text, url, event_types, is_active, disabled_reason, failing_since, created_at
+     FROM ${qualified(schema, 'webhook_endpoints')} ORDER BY id`,
+  );
+  return rows;
+}
+
+export async function enableEndpoint(db: Db, schema: SchemaName, id: string): Promise<void> {
+  const { rowCount } = await db.query(
+    `UPDATE ${qualified(schema, 'webhook_endpoints')}
+     SET is_active = true, disabled_reason = NULL, disabled_at = NULL, failing_since = NULL WHERE id = $1::bigint`,
+    [id],
+  );
+  if (!rowCount) throw new EndpointNotFoundError(id);
+}
+
+/** New secret now; the old one keeps co-signing for `ROTATION_OVERLAP_HOURS`. */
+export async function rotateSecret(db: Db, schema: SchemaName, id: string): Promise<{ secret: string }> {
+  const secret = generateSecret();
+  const { rowCount } = await db.query(
+    `UPDATE ${qualified(schema, 'webhook_endpoints')}
+     SET previous_secret = secret, previous_secret_expires_at = now() + $3::int * interval '1 hour', secret = $2::text
+     WHERE id = $1::bigint`,
+    [id, secret, ROTATION_OVERLAP_HOURS],
+  );
+  if (!rowCount) throw new EndpointNotFoundError(id);
+  return { secret };
+}
+
+/**
+ * Disables endpoints and fails their pending deliveries. When `announce` is set (automatic
+ * disables), an `endpoint.disabled` event is published in the same transaction so the other
+ * subscribers hear of it. Returns the endpoints actually disabled and the events whose
+ * deliveries were failed, for completion.
+ */
+export async function disableEndpoints(
+  db: Db,
+  schema: SchemaName,
+  endpoints: { id: string; reason: string }[],
+  announce = true,
+): Promise<{ disabled: string[]; eventIds: string[] }> {
+  const disabled: string[] = [];
+  const eventIds: string[] = [];
+  for (const { id, reason } of endpoints) {
+    await inTransaction(db, async (tx) => {
+      const { rows: [endpoint] } = await tx.query<{ url: string; is_active: boolean }>(
+        `SELECT url, is_active FROM ${qualified(schema, 'webhook_endpoints')} WHERE id = $1::bigint FOR UPDATE`,
+        [id],
+      );
+      if (!endpoint?.is_active) return; // already disabled, perhaps by a concurrent run
+      const { rows } = await tx.query<{ event_id: string }>(disableEndpoint(schema, id, reason));
+      eventIds.push(...rows.map((r) => r.event_id));
+      disabled.push(id);
+      if (announce) {
+        // The origin only: a path may carry a token the other subscribers should not see.
+        const origin = new URL(endpoint.url).origin;
+        await publish(tx, schema, { type: 'endpoint.disabled', payload: { endpointId: id, origin, reason }, idempotencyKey: `endpoint.disabled:${id}:${Date.now()}` });
+      }
+    });
+  }
+  return { disabled, eventIds };
+}
+
+/** `chores endpoints disable`: an operator's decision, so no announcement. */
+export async function disableEndpointByHand(db: Db, schema: SchemaName, id: string, reason: string): Promise<void> {
+  const { rowCount } = await db.query(`SELECT 1 FROM ${qualified(schema, 'webhook_endpoints')} WHERE id = $1::bigint`, [id]);
+  if (!rowCount) throw new EndpointNotFoundError(id);
+  const { eventIds } = await disableEndpoints(db, schema, [{ id, reason }], false);
+  if (eventIds.length > 0) await db.query(completeEvents(schema, eventIds));
+}

@@ -1,0 +1,22 @@
+import { ChoresError } from '../errors.js';
+
+export class OutboxError extends ChoresError {}
+
+/** A webhook URL the SSRF policy refuses; `reason` says which rule and how to allow it. */
+export class UnsafeUrlError extends OutboxError {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`refusing webhook URL ${url}: ${reason}`);
+  }
+}
+
+/** An SQS record whose body is not `{"eventIds": [...]}`. Only that record fails. */
+export class MalformedDispatchMessageError extends OutboxError {}
+
+export class EndpointNotFoundError extends OutboxError {
+  constructor(readonly endpointId: string) {
+    super(`no webhook endpoint with id ${endpointId} — see \`chores endpoints list\``);
+  }
+}

@@ -1,0 +1,75 @@
+import type pg from 'pg';
+import type { Db, DbClient } from '../db/pool.js';
+import type { SchemaName } from '../db/identifiers.js';
+import type { DispatchReport, EventDispatcher } from './dispatch.js';
+import { eventByKey, insertEvent } from './sql.js';
+
+export interface NewEvent {
+  type: string;
+  payload: unknown;
+  /** Publishing the same key again returns the first event instead of creating another. */
+  idempotencyKey?: string;
+}
+
+export interface Published {
+  id: string;
+  /** False when the idempotency key already named an event. */
+  created: boolean;
+}
+
+/**
+ * Publishes an event inside the caller's transaction: it exists only if the caller commits.
+ *
+ * @example
+ * await client.query('BEGIN');
+ * await client.query('UPDATE orders SET paid = true WHERE id = $1', [orderId]);
+ * await publish(client, schema, { type: 'order.paid', payload: { orderId }, idempotencyKey: `order.paid:${orderId}` });
+ * await client.query('COMMIT');
+ */
+export async function publish(client: pg.ClientBase, schema: SchemaName, event: NewEvent): Promise<Published> {
+  const inserted = await client.query<{ id: string }>(insertEvent(schema, event));
+  if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true };
+  // The key was taken. If a concurrent transaction held it, ON CONFLICT waited for its commit but
+  // this statement's snapshot predates it, so the lookup is a separate statement.
+  const existing = await client.query<{ id: string }>(eventByKey(schema, event.idempotencyKey!));
+  return { id: existing.rows[0]!.id, created: false };
+}
+
+/**
+ * Runs `work` in a transaction with a `publish` bound to it, commits, and then dispatches the
+ * newly created events for immediate delivery. Dispatch failures are reported, not thrown: the
+ * events are committed, and the sweep delivers them within a minute anyway.
+ *
+ * @example
+ * const { dispatch } = await publishInTransaction(db, schema, dispatcher, async (tx, publish) => {
+ *   await tx.query('INSERT INTO invoices …');
+ *   await publish({ type: 'invoice.created', payload: { id } });
+ * });
+ */
+export async function publishInTransaction<T>(
+  db: Db,
+  schema: SchemaName,
+  dispatcher: EventDispatcher | undefined,
+  work: (tx: DbClient, publish: (event: NewEvent) => Promise<Published>) => Promise<T>,
+): Promise<{ result: T; published: Published[]; dispatch: DispatchReport }> {
+  const published: Published[] = [];
+  const client = await db.connect();
+  let result: T;
+  try {
+    await client.query('BEGIN');
+    result = await work(client, async (event) => {
+      const outcome = await publish(client, schema, event);
+      published.push(outcome);
+      return outcome;
+    });
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+  const fresh = published.filter((p) => p.created).map((p) => p.id);
+  const dispatch = dispatcher && fresh.length > 0 ? await dispatcher.dispatch(fresh) : { sent: 0, failed: [] };
+  return { result, published, dispatch };
+}

@@ -1,0 +1,44 @@
+import { deliverDue, type DeliveryDeps, type DeliveryStats } from './deliver.js';
+import { countBacklog, fanOut } from './sql.js';
+
+// Events fanned out per statement: one short transaction inserting a few thousand delivery rows.
+const FAN_OUT_BATCH = 500;
+
+export interface OutboxDeliverStats extends DeliveryStats {
+  fannedOut: number;
+  remaining: number;
+  truncated: boolean;
+}
+
+/**
+ * The sweep (scheduled or manual run): fans out every pending event, delivers every due delivery
+ * (including those whose lease lapsed after a crash), until the budget ends.
+ *
+ * @example const stats = await sweepOutbox(deps) // → { fannedOut: 12, processed: 30, delivered: 29, retried: 1, … }
+ */
+export async function sweepOutbox(deps: DeliveryDeps): Promise<OutboxDeliverStats> {
+  let fannedOut = 0;
+  for (;;) {
+    const { rowCount } = await deps.db.query(fanOut(deps.schema, FAN_OUT_BATCH));
+    fannedOut += rowCount ?? 0;
+    if ((rowCount ?? 0) < FAN_OUT_BATCH || deps.budget.expired()) break;
+  }
+  const delivery = await deliverDue(deps);
+  return finish(deps, fannedOut, delivery);
+}
+
+/**
+ * The fast path (an SQS record, or the in-process dispatcher): fans out and delivers exactly the
+ * listed events, now. Deliveries a concurrent sweep holds are left to it.
+ */
+export async function deliverEvents(deps: DeliveryDeps, eventIds: string[]): Promise<OutboxDeliverStats> {
+  const { rowCount } = await deps.db.query(fanOut(deps.schema, eventIds.length, eventIds));
+  const delivery = await deliverDue(deps, eventIds);
+  return finish(deps, rowCount ?? 0, delivery);
+}
+
+async function finish(deps: DeliveryDeps, fannedOut: number, delivery: DeliveryStats): Promise<OutboxDeliverStats> {
+  const { rows } = await deps.db.query<{ n: string }>(countBacklog(deps.schema));
+  const remaining = Number(rows[0]!.n);
+  return { ...delivery, fannedOut, remaining, truncated: deps.budget.expired() && remaining > 0 };
+}

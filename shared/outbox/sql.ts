@@ -1,0 +1,229 @@
+import { qualified, type SchemaName } from '../db/identifiers.js';
+import type { Sql } from '../db/params.js';
+
+const t = (schema: SchemaName) => ({
+  events: qualified(schema, 'outbox_events'),
+  endpoints: qualified(schema, 'webhook_endpoints'),
+  deliveries: qualified(schema, 'webhook_deliveries'),
+});
+
+/** Inserts an event; with an idempotency key already taken, returns nothing (see `eventByKey`). */
+export function insertEvent(schema: SchemaName, event: { type: string; payload: unknown; idempotencyKey?: string }): Sql {
+  return {
+    text: `INSERT INTO ${t(schema).events} (event_type, payload, idempotency_key)
+      VALUES ($1::text, $2::jsonb, $3::text)
+      ON CONFLICT (idempotency_key) DO NOTHING
+      RETURNING id::text`,
+    values: [event.type, JSON.stringify(event.payload ?? {}), event.idempotencyKey ?? null],
+  };
+}
+
+export function eventByKey(schema: SchemaName, idempotencyKey: string): Sql {
+  return { text: `SELECT id::text FROM ${t(schema).events} WHERE idempotency_key = $1::text`, values: [idempotencyKey] };
+}
+
+/**
+ * Fans pending events out into one delivery per subscribed active endpoint (empty event_types
+ * subscribes to all). An event no endpoint wants is complete at once. `eventIds` limits the
+ * fan-out to those events (the fast path); otherwise the oldest pending go first.
+ */
+export function fanOut(schema: SchemaName, limit: number, eventIds?: string[]): Sql {
+  const { events, endpoints, deliveries } = t(schema);
+  return {
+    text: `WITH ev AS (
+        SELECT id, event_type FROM ${events}
+        WHERE status = 'pending' ${eventIds ? 'AND id = ANY($2::bigint[])' : ''}
+        ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED
+      ), created AS (
+        INSERT INTO ${deliveries} (event_id, endpoint_id)
+        SELECT ev.id, w.id FROM ev JOIN ${endpoints} w
+          ON w.is_active AND (cardinality(w.event_types) = 0 OR ev.event_type = ANY(w.event_types))
+        ON CONFLICT (event_id, endpoint_id) DO NOTHING
+        RETURNING event_id
+      )
+      UPDATE ${events} e
+      SET status = CASE WHEN e.id IN (SELECT event_id FROM created) THEN 'fanned_out' ELSE 'delivered' END,
+          completed_at = CASE WHEN e.id IN (SELECT event_id FROM created) THEN NULL ELSE now() END
+      FROM ev WHERE e.id = ev.id
+      RETURNING e.id::text, (SELECT count(*) FROM created WHERE created.event_id = e.id)::int AS deliveries`,
+    values: eventIds ? [limit, eventIds] : [limit],
+  };
+}
+
+export interface ClaimedDelivery {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  attempts: number;
+  event_type: string;
+  payload: string;
+  created_at: Date;
+  url: string;
+  secret: string;
+  previous_secret: string | null;
+}
+
+/**
+ * Claims due deliveries under a lease: the row lock lasts only this statement, and the lease is
+ * `next_attempt_at` pushed to its end, so no lock is held across a POST and a crashed run's
+ * deliveries fall due again when the lease lapses. `attempts` is incremented and is the lease's
+ * fencing token: only the holder of the current attempt may record its outcome.
+ */
+export function claimDue(
+  schema: SchemaName,
+  options: { limit: number; leaseMs: number; eventIds?: string[]; excludeEndpoints: string[] },
+): Sql {
+  const { events, endpoints, deliveries } = t(schema);
+  return {
+    text: `WITH due AS (
+        SELECT id FROM ${deliveries}
+        WHERE status = 'pending' AND next_attempt_at <= now()
+          ${options.eventIds ? 'AND event_id = ANY($4::bigint[])' : ''}
+          AND endpoint_id <> ALL($3::bigint[])
+        ORDER BY next_attempt_at
+        LIMIT $1::int FOR UPDATE SKIP LOCKED
+      )
+      UPDATE ${deliveries} d
+      SET attempts = d.attempts + 1,
+          next_attempt_at = now() + $2::int * interval '1 millisecond',
+          leased_until = now() + $2::int * interval '1 millisecond'
+      FROM due, ${events} e, ${endpoints} w
+      WHERE d.id = due.id AND e.id = d.event_id AND w.id = d.endpoint_id
+      RETURNING d.id::text, d.event_id::text, d.endpoint_id::text, d.attempts, e.event_type, e.payload::text AS payload,
+                e.created_at, w.url, w.secret,
+                CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret`,
+    values: [options.limit, options.leaseMs, options.excludeEndpoints, ...(options.eventIds ? [options.eventIds] : [])],
+  };
+}
+
+export interface DeliveryResult {
+  id: string;
+  attempt: number;
+  status: 'delivered' | 'pending' | 'failed';
+  /** For `pending`: how long until the next attempt. */
+  delayMs: number;
+  statusCode: number | null;
+  error: string | null;
+  response: string | null;
+}
+
+/** Records many attempts' outcomes in one statement; a result whose lease was lost is ignored. */
+export function recordResults(schema: SchemaName, results: DeliveryResult[]): Sql {
+  return {
+    text: `UPDATE ${t(schema).deliveries} d
+      SET status = o.status,
+          next_attempt_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms * interval '1 millisecond' ELSE d.next_attempt_at END,
+          leased_until = NULL,
+          last_attempt_at = now(),
+          last_status_code = o.code,
+          last_error = o.error,
+          last_response = o.response,
+          completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END
+      FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::int[], $6::text[], $7::text[])
+           AS o(id, attempt, status, delay_ms, code, error, response)
+      WHERE d.id = o.id AND d.attempts = o.attempt AND d.status = 'pending'
+      RETURNING d.id::text, d.event_id::text, d.endpoint_id::text, d.status`,
+    values: [
+      results.map((r) => r.id),
+      results.map((r) => r.attempt),
+      results.map((r) => r.status),
+      results.map((r) => r.delayMs),
+      results.map((r) => r.statusCode),
+      results.map((r) => r.error),
+      results.map((r) => r.response),
+    ],
+  };
+}
+
+/** Events whose deliveries are all settled become delivered, or failed if any delivery failed. */
+export function completeEvents(schema: SchemaName, eventIds: string[]): Sql {
+  const { events, deliveries } = t(schema);
+  return {
+    text: `UPDATE ${events} e
+      SET status = CASE WHEN EXISTS (SELECT 1 FROM ${deliveries} d WHERE d.event_id = e.id AND d.status = 'failed')
+                        THEN 'failed' ELSE 'delivered' END,
+          completed_at = now()
+      WHERE e.id = ANY($1::bigint[]) AND e.status = 'fanned_out'
+        AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d.event_id = e.id AND d.status = 'pending')`,
+    values: [eventIds],
+  };
+}
+
+/** Endpoint health: a success clears `failing_since`; a failure starts it if it is not running. */
+export function markEndpointHealth(schema: SchemaName, succeeded: string[], failed: string[]): Sql {
+  return {
+    text: `UPDATE ${t(schema).endpoints}
+      SET failing_since = CASE WHEN id = ANY($1::bigint[]) THEN NULL ELSE coalesce(failing_since, now()) END
+      WHERE id = ANY($1::bigint[]) OR (id = ANY($2::bigint[]) AND failing_since IS NULL)`,
+    values: [succeeded, failed],
+  };
+}
+
+/** Active endpoints among `ids` that have done nothing but fail for longer than `hours`. */
+export function endpointsFailingTooLong(schema: SchemaName, ids: string[], hours: number): Sql {
+  return {
+    text: `SELECT id::text, url, failing_since FROM ${t(schema).endpoints}
+      WHERE id = ANY($1::bigint[]) AND is_active AND failing_since < now() - $2::float8 * interval '1 hour'`,
+    values: [ids, hours],
+  };
+}
+
+/**
+ * Disables an endpoint and fails its pending deliveries (nothing will be sent to it), returning
+ * the events those deliveries belonged to so they can be completed.
+ */
+export function disableEndpoint(schema: SchemaName, endpointId: string, reason: string): Sql {
+  const { endpoints, deliveries } = t(schema);
+  return {
+    text: `WITH off AS (
+        UPDATE ${endpoints} SET is_active = false, disabled_reason = $2::text, disabled_at = now()
+        WHERE id = $1::bigint AND is_active RETURNING id
+      )
+      UPDATE ${deliveries} d
+      SET status = 'failed', leased_until = NULL, completed_at = now(), last_error = 'endpoint disabled: ' || $2::text
+      FROM off WHERE d.endpoint_id = off.id AND d.status = 'pending'
+      RETURNING d.event_id::text`,
+    values: [endpointId, reason],
+  };
+}
+
+/** Work the next run would find: deliveries due now plus events not yet fanned out. */
+export function countBacklog(schema: SchemaName): Sql {
+  const { events, deliveries } = t(schema);
+  return {
+    text: `SELECT (SELECT count(*) FROM ${deliveries} WHERE status = 'pending' AND next_attempt_at <= now())
+                + (SELECT count(*) FROM ${events} WHERE status = 'pending') AS n`,
+    values: [],
+  };
+}
+
+/** Deletes up to `limit` terminal events completed before the cutoff; deliveries go by cascade. */
+export function deleteTerminalEvents(schema: SchemaName, olderThanHours: number, limit: number): Sql {
+  const { events } = t(schema);
+  return {
+    text: `DELETE FROM ${events} WHERE id IN (
+        SELECT id FROM ${events}
+        WHERE status IN ('delivered', 'failed') AND completed_at < now() - $1::float8 * interval '1 hour'
+        ORDER BY completed_at LIMIT $2::int FOR UPDATE SKIP LOCKED)`,
+    values: [olderThanHours, limit],
+  };
+}
+
+export function countTerminalEvents(schema: SchemaName, olderThanHours: number): Sql {
+  return {
+    text: `SELECT count(*) AS n FROM ${t(schema).events}
+      WHERE status IN ('delivered', 'failed') AND completed_at < now() - $1::float8 * interval '1 hour'`,
+    values: [olderThanHours],
+  };
+}
+
+/** Gives back claimed deliveries that were never attempted (the budget ran out first). */
+export function releaseClaims(schema: SchemaName, claims: { id: string; attempt: number }[]): Sql {
+  return {
+    text: `UPDATE ${t(schema).deliveries} d
+      SET attempts = d.attempts - 1, next_attempt_at = now(), leased_until = NULL
+      FROM unnest($1::bigint[], $2::int[]) AS c(id, attempt)
+      WHERE d.id = c.id AND d.attempts = c.attempt AND d.status = 'pending'`,
+    values: [claims.map((c) => c.id), claims.map((c) => c.attempt)],
+  };
+}

@@ -1,0 +1,278 @@
+import { createHmac } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { claimDue } from '../../shared/outbox/sql.js';
+import { deliverEvents, sweepOutbox } from '../../shared/outbox/service.js';
+import { schema, testDatabase } from '../helpers/db.js';
+import { addTestEndpoint, deliveryRows, outboxDeps, publishEvents } from '../helpers/outbox.js';
+import { startReceiver } from '../helpers/receiver.js';
+
+const { db, url } = await testDatabase();
+const deps = outboxDeps(db, url);
+const receiver = await startReceiver();
+const other = await startReceiver();
+
+/** The Standard Webhooks signature, computed here from the spec rather than by our code. */
+function expectedSignature(secret: string, id: string, timestamp: string, body: string): string {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+}
+
+beforeEach(async () => {
+  await db.query('TRUNCATE chores.outbox_events, chores.webhook_endpoints CASCADE');
+  receiver.received.length = 0;
+  other.received.length = 0;
+  receiver.respond(() => ({ status: 200, body: 'ok' }));
+  other.respond(() => ({ status: 200, body: 'ok' }));
+});
+
+describe('webhook requests', () => {
+  it('are signed per Standard Webhooks, verifiable with an independent HMAC', async () => {
+    const endpoint = await addTestEndpoint(db, `${receiver.url}/hooks`);
+    const [eventId] = await publishEvents(db, [{ type: 'order.paid', payload: { orderId: 42, total: '12.50' } }]);
+
+    const stats = await sweepOutbox(deps);
+    const [request] = receiver.received;
+    const { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature } = request!.headers as Record<string, string>;
+
+    expect(stats).toMatchObject({ fannedOut: 1, processed: 1, delivered: 1, retried: 0, failed: 0, remaining: 0 });
+    expect(id).toBe(`msg_${eventId}`);
+    expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(60);
+    expect(signature).toBe(expectedSignature(endpoint.secret, id!, timestamp!, request!.body));
+    expect(JSON.parse(request!.body)).toEqual({ type: 'order.paid', timestamp: expect.any(String), data: { orderId: 42, total: '12.50' } });
+  });
+
+  it('carry both signatures while a rotated secret overlaps', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    await db.query(`UPDATE chores.webhook_endpoints SET previous_secret = secret, secret = $2, previous_secret_expires_at = now() + interval '1 day' WHERE id = $1`, [
+      endpoint.id,
+      'whsec_' + Buffer.from('the-new-secret').toString('base64'),
+    ]);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+
+    await sweepOutbox(deps);
+    const request = receiver.received[0]!;
+    const headers = request.headers as Record<string, string>;
+    const signatures = headers['webhook-signature']!.split(' ');
+
+    expect(signatures).toEqual([
+      expectedSignature('whsec_' + Buffer.from('the-new-secret').toString('base64'), headers['webhook-id']!, headers['webhook-timestamp']!, request.body),
+      expectedSignature(endpoint.secret, headers['webhook-id']!, headers['webhook-timestamp']!, request.body),
+    ]);
+  });
+
+  it('fan out by event type; an empty subscription takes everything', async () => {
+    await addTestEndpoint(db, `${receiver.url}/orders`, ['order.paid']);
+    await addTestEndpoint(db, `${receiver.url}/all`, []);
+    await addTestEndpoint(db, `${other.url}/users`, ['user.created']);
+    await publishEvents(db, [{ type: 'order.paid', payload: {} }, { type: 'order.refunded', payload: {} }]);
+
+    await sweepOutbox(deps);
+
+    expect(receiver.received.map((r) => `${r.path} ${JSON.parse(r.body).type}`).sort()).toEqual([
+      '/all order.paid',
+      '/all order.refunded',
+      '/orders order.paid',
+    ]);
+    expect(other.received).toEqual([]);
+  });
+
+  it('complete an event nobody subscribes to at once', async () => {
+    await addTestEndpoint(db, receiver.url, ['something.else']);
+    const [eventId] = await publishEvents(db, [{ type: 'lonely', payload: {} }]);
+
+    await sweepOutbox(deps);
+    const { rows } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
+
+    expect(rows[0].status).toBe('delivered');
+  });
+});
+
+describe('delivery outcomes', () => {
+  it('retry a 500 on the backoff schedule, keep the webhook-id, and fail when exhausted', async () => {
+    await addTestEndpoint(db, receiver.url);
+    const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
+    receiver.respond(() => ({ status: 500, body: 'boom' }));
+
+    const first = await sweepOutbox(deps);
+    const [afterFirst] = await deliveryRows(db);
+    const early = await sweepOutbox(deps); // not due yet: nothing is sent
+    await db.query(`UPDATE chores.webhook_deliveries SET next_attempt_at = now() - interval '1 second'`);
+    await sweepOutbox(deps);
+    const [afterSecond] = await deliveryRows(db);
+
+    expect(first).toMatchObject({ processed: 1, retried: 1, delivered: 0 });
+    expect(afterFirst).toMatchObject({ status: 'pending', attempts: 1, last_status_code: 500, last_error: 'HTTP 500', last_response: 'boom' });
+    expect(Number(afterFirst.due_in_s)).toBeGreaterThan(3.9); // 5 s ± 20% jitter
+    expect(Number(afterFirst.due_in_s)).toBeLessThan(6.1);
+    expect(early.processed).toBe(0);
+    expect(afterSecond.attempts).toBe(2);
+    expect(Number(afterSecond.due_in_s)).toBeGreaterThan(240); // 5 min ± 20%
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([`msg_${eventId}`]));
+
+    // The schedule has 9 retries: the 10th attempt failing is final.
+    await db.query(`UPDATE chores.webhook_deliveries SET attempts = 9, next_attempt_at = now() - interval '1 second'`);
+    const last = await sweepOutbox(deps);
+    const [exhausted] = await deliveryRows(db);
+    const { rows: [event] } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
+
+    expect(last).toMatchObject({ failed: 1 });
+    expect(exhausted).toMatchObject({ status: 'failed', attempts: 10 });
+    expect(exhausted.last_error).toContain('retries exhausted after 10 attempts');
+    expect(event.status).toBe('failed');
+  });
+
+  it('wait at least Retry-After on a 429', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    receiver.respond(() => ({ status: 429, headers: { 'retry-after': '120' } }));
+
+    await sweepOutbox(deps);
+    const [delivery] = await deliveryRows(db);
+
+    expect(delivery).toMatchObject({ status: 'pending', last_status_code: 429 });
+    expect(Number(delivery.due_in_s)).toBeGreaterThan(118);
+  });
+
+  it('treat a redirect as a failure and never follow it', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    receiver.respond(() => ({ status: 302, headers: { location: `${other.url}/elsewhere` } }));
+
+    await sweepOutbox(deps);
+    const [delivery] = await deliveryRows(db);
+
+    expect(delivery).toMatchObject({ status: 'pending', last_status_code: 302 });
+    expect(delivery.last_error).toContain('not followed');
+    expect(other.received).toEqual([]);
+  });
+
+  it('time out a slow receiver and retry', async () => {
+    const quick = outboxDeps(db, url, { OUTBOX_REQUEST_TIMEOUT_MS: '300' });
+    await addTestEndpoint(db, receiver.url);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    receiver.respond(() => ({ status: 200, delayMs: 2_000 }));
+
+    await sweepOutbox(quick);
+    const [delivery] = await deliveryRows(db);
+
+    expect(delivery).toMatchObject({ status: 'pending', attempts: 1, last_error: 'timed out after 300 ms' });
+  });
+
+  it('store an oversized response body truncated to the cap', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    receiver.respond(() => ({ status: 200, body: 'y'.repeat(1_000_000) }));
+
+    await sweepOutbox(deps);
+    const [delivery] = await deliveryRows(db);
+
+    expect(delivery.status).toBe('delivered');
+    expect(delivery.last_response).toHaveLength(4_096);
+  });
+
+  it('disable an endpoint that answers 410, fail its other deliveries and tell the other subscribers', async () => {
+    const gone = await addTestEndpoint(db, `${receiver.url}/gone`);
+    await addTestEndpoint(db, other.url);
+    receiver.respond(() => ({ status: 410 }));
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+
+    const stats = await sweepOutbox(deps);
+    const { rows: [endpoint] } = await db.query('SELECT is_active, disabled_reason FROM chores.webhook_endpoints WHERE id = $1', [gone.id]);
+    await sweepOutbox(deps); // delivers the announcement
+
+    expect(stats).toMatchObject({ endpointsDisabled: 1, failed: 1, delivered: 1 });
+    expect(endpoint).toEqual({ is_active: false, disabled_reason: 'the endpoint answered 410 Gone' });
+    expect(other.received.map((r) => JSON.parse(r.body))).toContainEqual(
+      expect.objectContaining({ type: 'endpoint.disabled', data: expect.objectContaining({ endpointId: gone.id, origin: receiver.url }) }),
+    );
+  });
+
+  it('disable an endpoint that has only failed for longer than the limit', async () => {
+    const failing = await addTestEndpoint(db, receiver.url);
+    await addTestEndpoint(db, other.url, ['endpoint.disabled']);
+    await db.query(`UPDATE chores.webhook_endpoints SET failing_since = now() - interval '121 hours' WHERE id = $1`, [failing.id]);
+    receiver.respond(() => ({ status: 500 }));
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+
+    const stats = await sweepOutbox(deps);
+    await sweepOutbox(deps);
+
+    expect(stats.endpointsDisabled).toBe(1);
+    expect((await db.query('SELECT is_active FROM chores.webhook_endpoints WHERE id = $1', [failing.id])).rows[0].is_active).toBe(false);
+    expect(other.received.map((r) => JSON.parse(r.body).type)).toEqual(['endpoint.disabled']);
+  });
+
+  it('clear an endpoint failure streak on success, so an intermittent endpoint stays enabled', async () => {
+    const flaky = await addTestEndpoint(db, receiver.url);
+    await db.query(`UPDATE chores.webhook_endpoints SET failing_since = now() - interval '200 hours' WHERE id = $1`, [flaky.id]);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+
+    await sweepOutbox(deps);
+
+    expect((await db.query('SELECT is_active, failing_since FROM chores.webhook_endpoints')).rows[0]).toEqual({ is_active: true, failing_since: null });
+  });
+});
+
+describe('concurrency and crashes', () => {
+  it('never sends the same delivery twice from four concurrent sweepers', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await addTestEndpoint(db, other.url);
+    await publishEvents(db, Array.from({ length: 150 }, (_, i) => ({ type: 'bulk', payload: { i } })));
+    receiver.respond(() => ({ status: 200, delayMs: 2 }));
+
+    const runs = await Promise.all([1, 2, 3, 4].map(() => sweepOutbox(deps)));
+    const ids = [...receiver.received, ...other.received].map((r) => `${r.path}${r.headers.host} ${r.headers['webhook-id']}`);
+
+    expect(ids).toHaveLength(300);
+    expect(new Set(ids).size).toBe(300);
+    expect(runs.reduce((sum, r) => sum + r.delivered, 0)).toBe(300);
+  });
+
+  it('redelivers after a crashed run once its lease lapses', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    await sweepOutbox({ ...deps, budget: { expired: () => true, remainingMs: () => 0 } }); // fans out only
+    // A run that claims and then dies: the lease is taken, nothing is sent or recorded.
+    await db.query(claimDue(schema, { limit: 10, leaseMs: 60_000, excludeEndpoints: [] }));
+
+    const whileLeased = await sweepOutbox(deps);
+    await db.query(`UPDATE chores.webhook_deliveries SET next_attempt_at = now() - interval '1 second'`);
+    const afterExpiry = await sweepOutbox(deps);
+    const [delivery] = await deliveryRows(db);
+
+    expect(whileLeased.processed).toBe(0);
+    expect(afterExpiry.delivered).toBe(1);
+    expect(delivery).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it('keeps a slow endpoint from starving a fast one', async () => {
+    await addTestEndpoint(db, `${receiver.url}/slow`, ['slow']);
+    await addTestEndpoint(db, `${other.url}/fast`, ['fast']);
+    receiver.respond(() => ({ status: 200, delayMs: 400 }));
+    await publishEvents(db, [
+      ...Array.from({ length: 40 }, () => ({ type: 'slow', payload: {} })),
+      ...Array.from({ length: 40 }, () => ({ type: 'fast', payload: {} })),
+    ]);
+
+    await sweepOutbox(deps);
+    const lastFast = Math.max(...other.received.map((r) => r.at));
+    const slowStarts = receiver.received.map((r) => r.at).sort((a, b) => a - b);
+
+    // 40 slow deliveries at 8 at a time take five rounds of 400 ms; the fast ones finish in the first.
+    expect(other.received).toHaveLength(40);
+    expect(lastFast).toBeLessThan(slowStarts[0]! + 400);
+    expect(slowStarts[39]! - slowStarts[0]!).toBeGreaterThan(1_000);
+  });
+
+  it('delivers exactly the listed events on the fast path', async () => {
+    await addTestEndpoint(db, receiver.url);
+    const [first, second] = await publishEvents(db, [{ type: 'a', payload: {} }, { type: 'b', payload: {} }]);
+
+    const stats = await deliverEvents(deps, [first!]);
+
+    expect(stats).toMatchObject({ fannedOut: 1, delivered: 1, remaining: 1 });
+    expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([`msg_${first}`]);
+    expect((await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [second])).rows[0].status).toBe('pending');
+  });
+});
