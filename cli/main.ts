@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDev } from './commands/dev.js';
+import { registerEndpoints } from './commands/endpoints.js';
+import { registerOutbox } from './commands/outbox.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerResults } from './commands/results.js';
 import { registerRun } from './commands/run.js';
@@ -23,6 +25,8 @@ registerMigrate(program);
 registerRun(program);
 registerStatus(program);
 registerResults(program);
+registerOutbox(program);
+registerEndpoints(program);
 
 try {
   await program.parseAsync();

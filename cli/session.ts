@@ -23,6 +23,11 @@ export async function withSession<T>(
   try {
     // Handlers build their own config from process.env; point them at the same database.
     process.env.DATABASE_URL = target.url;
+    if (target.local) {
+      // The local stack's defaults: demo receivers listen on plain http on loopback.
+      process.env.OUTBOX_ALLOW_HTTP ??= 'true';
+      process.env.OUTBOX_ALLOWED_CIDRS ??= '127.0.0.0/8,::1/128';
+    }
     const config = loadConfig(process.env);
     const db = createPool(config.databaseUrl, 4);
     try {

@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { addEndpoint, disableEndpointByHand, enableEndpoint, listEndpoints, rotateSecret } from '../../shared/outbox/endpoints.js';
+import { printJson } from '../output.js';
+import { withSession } from '../session.js';
+
+export function registerEndpoints(program: Command): void {
+  const endpoints = program.command('endpoints').description('webhook endpoints');
+  endpoints
+    .command('add')
+    .description('register an endpoint; prints its signing secret once')
+    .requiredOption('--url <url>', 'https URL to POST to')
+    .option('--events <types>', 'comma-separated event types (default: all)')
+    .option('--json', 'print as JSON')
+    .action(async (options: { url: string; events?: string; json?: boolean }) => {
+      const eventTypes = options.events?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
+      const created = await withSession(({ db, config }) => addEndpoint(db, config.schema, config.outbox, { url: options.url, eventTypes }));
+      if (options.json) return printJson(created);
+      console.log(`endpoint ${created.id} added for ${eventTypes.length ? eventTypes.join(', ') : 'all events'}`);
+      console.log(`signing secret (shown once, store it now): ${created.secret}`);
+    });
+  endpoints
+    .command('list')
+    .description('every endpoint and its state')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const rows = await withSession(({ db, config }) => listEndpoints(db, config.schema));
+      if (options.json) return printJson(rows);
+      if (rows.length === 0) return console.log('no endpoints — add one with `chores endpoints add --url …`');
+      for (const e of rows) {
+        const state = e.is_active ? (e.failing_since ? `failing since ${e.failing_since.toISOString()}` : 'active') : `disabled: ${e.disabled_reason}`;
+        console.log(`${e.id.padStart(4)}  ${e.url}  [${e.event_types.join(',') || '*'}]  ${state}`);
+      }
+    });
+  endpoints
+    .command('disable')
+    .argument('<id>', 'endpoint id')
+    .option('--reason <text>', 'why, recorded on the endpoint', 'disabled by an operator')
+    .description('stop delivering to an endpoint; its pending deliveries fail')
+    .action(async (id: string, options: { reason: string }) => {
+      await withSession(({ db, config }) => disableEndpointByHand(db, config.schema, id, options.reason));
+      console.log(`endpoint ${id} disabled`);
+    });
+  endpoints
+    .command('enable')
+    .argument('<id>', 'endpoint id')
+    .description('deliver to an endpoint again (new events only)')
+    .action(async (id: string) => {
+      await withSession(({ db, config }) => enableEndpoint(db, config.schema, id));
+      console.log(`endpoint ${id} enabled`);
+    });
+  endpoints
+    .command('rotate-secret')
+    .argument('<id>', 'endpoint id')
+    .option('--json', 'print as JSON')
+    .description('new signing secret; the old one keeps co-signing for 24 h')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const { secret } = await withSession(({ db, config }) => rotateSecret(db, config.schema, id));
+      if (options.json) return printJson({ id, secret });
+      console.log(`new signing secret for endpoint ${id} (shown once): ${secret}`);
+      console.log('both secrets sign every webhook for the next 24 h; switch the receiver over within that window');
+    });
+}
