@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { jobNames } from '../../shared/jobs.js';
 import { testDatabase } from '../helpers/db.js';
 import { seedResults } from '../helpers/results.js';
 
@@ -45,7 +46,7 @@ describe('the chores CLI', () => {
     const badSetting = await chores(['run', 'results-cleanup', '--set', 'dryrun=true']);
     const badRules = await chores(['run', 'results-cleanup'], { RESULTS_RULES: '[{"keep":"7y"}]' });
 
-    expect(unknown).toMatchObject({ code: 1, stderr: 'chores: unknown job "nope" — jobs are: results-cleanup\n' });
+    expect(unknown).toMatchObject({ code: 1, stderr: `chores: unknown job "nope" — jobs are: ${jobNames.join(', ')}\n` });
     expect(badSetting.code).toBe(1);
     expect(badSetting.stderr).toBe('chores: invalid payload for results-cleanup: unknown setting "dryrun"\n');
     expect(badRules.code).toBe(1);
@@ -57,9 +58,11 @@ describe('the chores CLI', () => {
 
     const { stdout } = await chores(['status', '--json']);
 
-    expect(JSON.parse(stdout)).toEqual([
-      { job: 'results-cleanup', lastRun: expect.objectContaining({ status: 'SUCCESS', result: expect.objectContaining({ job: 'results-cleanup' }) }) },
-    ]);
+    const report = JSON.parse(stdout) as { job: string; lastRun: unknown }[];
+
+    expect(report.map((r) => r.job)).toEqual(jobNames);
+    expect(report.find((r) => r.job === 'results-cleanup')!.lastRun).toMatchObject({ status: 'SUCCESS', result: { job: 'results-cleanup' } });
+    expect(report.find((r) => r.job === 'outbox-cleanup')!.lastRun).toBeNull();
   });
 
   it('restores archived rows from the archive the run wrote', async () => {
