@@ -64,10 +64,11 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims due deliveries under a lease: the row lock lasts only this statement, and the lease is
- * `next_attempt_at` pushed to its end, so no lock is held across a POST and a crashed run's
- * deliveries fall due again when the lease lapses. `attempts` is incremented and is the lease's
- * fencing token: only the holder of the current attempt may record its outcome.
+ * Claims due deliveries under a lease: the row lock lasts only this statement, so no lock is held
+ * across a POST, and a crashed run's deliveries fall due again when `leased_until` lapses.
+ * `attempts` is incremented and is the lease's fencing token: only the holder of the current
+ * attempt may record its outcome. Only unindexed columns change, so the claim can be a HOT update
+ * and backoff (next_attempt_at) stays separate from leasing.
  */
 export function claimDue(
   schema: SchemaName,
@@ -77,16 +78,14 @@ export function claimDue(
   return {
     text: `WITH due AS (
         SELECT id FROM ${deliveries}
-        WHERE status = 'pending' AND next_attempt_at <= now()
+        WHERE status = 'pending' AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until <= now())
           ${options.eventIds ? 'AND event_id = ANY($4::bigint[])' : ''}
           AND endpoint_id <> ALL($3::bigint[])
         ORDER BY next_attempt_at
         LIMIT $1::int FOR UPDATE SKIP LOCKED
       )
       UPDATE ${deliveries} d
-      SET attempts = d.attempts + 1,
-          next_attempt_at = now() + $2::int * interval '1 millisecond',
-          leased_until = now() + $2::int * interval '1 millisecond'
+      SET attempts = d.attempts + 1, leased_until = now() + $2::int * interval '1 millisecond'
       FROM due, ${events} e, ${endpoints} w
       WHERE d.id = due.id AND e.id = d.event_id AND w.id = d.endpoint_id
       RETURNING d.id::text, d.event_id::text, d.endpoint_id::text, d.attempts, e.event_type, e.payload::text AS payload,
@@ -149,12 +148,17 @@ export function completeEvents(schema: SchemaName, eventIds: string[]): Sql {
   };
 }
 
-/** Endpoint health: a success clears `failing_since`; a failure starts it if it is not running. */
+/**
+ * Endpoint health: a success clears `failing_since`; a failure starts it if it is not running.
+ * Rows already in the right state are not touched, so a healthy endpoint's row is not rewritten
+ * (and locked) after every batch by every concurrent run.
+ */
 export function markEndpointHealth(schema: SchemaName, succeeded: string[], failed: string[]): Sql {
   return {
     text: `UPDATE ${t(schema).endpoints}
-      SET failing_since = CASE WHEN id = ANY($1::bigint[]) THEN NULL ELSE coalesce(failing_since, now()) END
-      WHERE id = ANY($1::bigint[]) OR (id = ANY($2::bigint[]) AND failing_since IS NULL)`,
+      SET failing_since = CASE WHEN id = ANY($1::bigint[]) THEN NULL ELSE now() END
+      WHERE (id = ANY($1::bigint[]) AND failing_since IS NOT NULL)
+         OR (id = ANY($2::bigint[]) AND NOT id = ANY($1::bigint[]) AND failing_since IS NULL)`,
     values: [succeeded, failed],
   };
 }
@@ -191,7 +195,8 @@ export function disableEndpoint(schema: SchemaName, endpointId: string, reason: 
 export function countBacklog(schema: SchemaName): Sql {
   const { events, deliveries } = t(schema);
   return {
-    text: `SELECT (SELECT count(*) FROM ${deliveries} WHERE status = 'pending' AND next_attempt_at <= now())
+    text: `SELECT (SELECT count(*) FROM ${deliveries}
+                   WHERE status = 'pending' AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until <= now()))
                 + (SELECT count(*) FROM ${events} WHERE status = 'pending') AS n`,
     values: [],
   };
@@ -221,7 +226,7 @@ export function countTerminalEvents(schema: SchemaName, olderThanHours: number):
 export function releaseClaims(schema: SchemaName, claims: { id: string; attempt: number }[]): Sql {
   return {
     text: `UPDATE ${t(schema).deliveries} d
-      SET attempts = d.attempts - 1, next_attempt_at = now(), leased_until = NULL
+      SET attempts = d.attempts - 1, leased_until = NULL
       FROM unnest($1::bigint[], $2::int[]) AS c(id, attempt)
       WHERE d.id = c.id AND d.attempts = c.attempt AND d.status = 'pending'`,
     values: [claims.map((c) => c.id), claims.map((c) => c.attempt)],

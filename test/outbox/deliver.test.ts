@@ -236,7 +236,7 @@ describe('concurrency and crashes', () => {
     await db.query(claimDue(schema, { limit: 10, leaseMs: 60_000, excludeEndpoints: [] }));
 
     const whileLeased = await sweepOutbox(deps);
-    await db.query(`UPDATE chores.webhook_deliveries SET next_attempt_at = now() - interval '1 second'`);
+    await db.query(`UPDATE chores.webhook_deliveries SET leased_until = now() - interval '1 second'`); // the lease lapses
     const afterExpiry = await sweepOutbox(deps);
     const [delivery] = await deliveryRows(db);
 
@@ -244,6 +244,25 @@ describe('concurrency and crashes', () => {
     expect(afterExpiry.delivered).toBe(1);
     expect(delivery).toMatchObject({ status: 'delivered', attempts: 2 });
     expect(receiver.received).toHaveLength(1);
+  });
+
+  it('fails the run loudly and loses nothing when outcomes cannot be recorded', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    await db.query(`CREATE FUNCTION chores.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
+    await db.query(`CREATE TRIGGER refuse BEFORE UPDATE ON chores.webhook_deliveries FOR EACH ROW
+                    WHEN (NEW.status IS DISTINCT FROM OLD.status) EXECUTE FUNCTION chores.refuse()`);
+
+    try {
+      await expect(sweepOutbox(deps)).rejects.toThrow('disk full');
+    } finally {
+      await db.query('DROP TRIGGER refuse ON chores.webhook_deliveries; DROP FUNCTION chores.refuse()');
+    }
+    await db.query(`UPDATE chores.webhook_deliveries SET leased_until = now() - interval '1 second'`); // the lease lapses
+    const retry = await sweepOutbox(deps);
+
+    expect(retry.delivered).toBe(1);
+    expect(receiver.received).toHaveLength(2); // at least once: the unrecorded attempt is sent again
   });
 
   it('keeps a slow endpoint from starving a fast one', async () => {

@@ -39,9 +39,11 @@ CREATE TABLE webhook_deliveries (
   status           text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
   -- Attempts started, incremented when claimed; doubles as the fencing token of a lease.
   attempts         integer NOT NULL DEFAULT 0,
-  -- When the delivery is next due. Claiming pushes it to the lease's end, so a delivery whose
-  -- run crashed becomes due again when its lease lapses: no lock is ever held across a POST.
+  -- When the delivery is next due (backoff).
   next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+  -- A claimed delivery is leased, not locked: no lock is held across a POST, and a delivery whose
+  -- run crashed is due again once its lease lapses. Deliberately unindexed, so a claim changes
+  -- no indexed column and is a HOT update (hence the fillfactor below).
   leased_until     timestamptz,
   last_attempt_at  timestamptz,
   last_status_code integer,
@@ -50,6 +52,6 @@ CREATE TABLE webhook_deliveries (
   last_response    text,
   completed_at     timestamptz,
   UNIQUE (event_id, endpoint_id)
-);
+) WITH (fillfactor = 80);
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id) WHERE status = 'pending';
