@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Db } from './pool.js';
+import { inTransaction, type Db } from './pool.js';
 import { qualified, type SchemaName } from './identifiers.js';
 import { hasPgCode, PgErrorCode } from './pg-errors.js';
 
@@ -59,44 +59,31 @@ export async function appliedMigrationIds(db: Db, schema: SchemaName): Promise<S
 }
 
 async function ensureMigrationsTable(db: Db, schema: SchemaName): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(db, async (tx) => {
     // CREATE ... IF NOT EXISTS is not safe against a concurrent twin (it can still raise a
     // unique violation on the catalog), so the bootstrap alone is serialised by a lock.
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [`chores.migrate.${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${qualified(schema, 'migrations')} (
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [`chores.migrate.${schema}`]);
+    await tx.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${qualified(schema, 'migrations')} (
       id integer PRIMARY KEY,
       name text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function applyOne(db: Db, schema: SchemaName, migration: Migration): Promise<boolean> {
-  const client = await db.connect();
   try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL search_path TO "${schema}", public`);
-    await client.query(`INSERT INTO ${qualified(schema, 'migrations')} (id, name) VALUES ($1::int, $2::text)`, [
-      migration.id,
-      migration.name,
-    ]);
-    await client.query(migration.sql);
-    await client.query('COMMIT');
+    await inTransaction(db, async (tx) => {
+      await tx.query(`SET LOCAL search_path TO "${schema}", public`);
+      await tx.query(`INSERT INTO ${qualified(schema, 'migrations')} (id, name) VALUES ($1::int, $2::text)`, [migration.id, migration.name]);
+      await tx.query(migration.sql);
+    });
     return true;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    if (hasPgCode(error, PgErrorCode.uniqueViolation)) return false; // a concurrent runner applied it
+    // A concurrent runner recorded this migration first. Only that key counts: a unique violation
+    // raised by the migration's own SQL is a real failure.
+    if (hasPgCode(error, PgErrorCode.uniqueViolation) && (error as { constraint?: string }).constraint === 'migrations_pkey') return false;
     throw new Error(`migration ${migration.id}_${migration.name} failed: ${(error as Error).message}`, { cause: error });
-  } finally {
-    client.release();
   }
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/pool.js';
+import { inTransaction, type Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import { countTerminalEvents, deleteTerminalEvents } from './sql.js';
@@ -29,19 +29,10 @@ export async function cleanupOutbox(input: { db: Db; schema: SchemaName; retenti
       truncated = true;
       break;
     }
-    const client = await db.connect();
-    let rows: number;
-    try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-      rows = (await client.query(deleteTerminalEvents(schema, retentionHours, OUTBOX_CLEANUP_BATCH))).rowCount ?? 0;
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    const rows = await inTransaction(db, async (tx) => {
+      await tx.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      return (await tx.query(deleteTerminalEvents(schema, retentionHours, OUTBOX_CLEANUP_BATCH))).rowCount ?? 0;
+    });
     deleted += rows;
     if (rows < OUTBOX_CLEANUP_BATCH) break;
   }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Db, DbClient } from '../db/pool.js';
+import { inTransaction, type Db, type DbClient } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import type { DispatchReport, EventDispatcher } from './dispatch.js';
 import { eventByKey, insertEvent } from './sql.js';
@@ -53,22 +53,13 @@ export async function publishInTransaction<T>(
   work: (tx: DbClient, publish: (event: NewEvent) => Promise<Published>) => Promise<T>,
 ): Promise<{ result: T; published: Published[]; dispatch: DispatchReport }> {
   const published: Published[] = [];
-  const client = await db.connect();
-  let result: T;
-  try {
-    await client.query('BEGIN');
-    result = await work(client, async (event) => {
-      const outcome = await publish(client, schema, event);
+  const result = await inTransaction(db, (tx) =>
+    work(tx, async (event) => {
+      const outcome = await publish(tx, schema, event);
       published.push(outcome);
       return outcome;
-    });
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+    }),
+  );
   const fresh = published.filter((p) => p.created).map((p) => p.id);
   const dispatch = dispatcher && fresh.length > 0 ? await dispatcher.dispatch(fresh) : { sent: 0, failed: [] };
   return { result, published, dispatch };

@@ -20,6 +20,13 @@ describe('migrations', () => {
     expect([...a.applied, ...b.applied].sort()).toEqual(all.map((m) => `${m.id}_${m.name}`).sort());
   });
 
+  it('report a migration whose own SQL violates a unique key instead of skipping it', async () => {
+    const bad = [{ id: 1, name: 'dupes', sql: 'CREATE TABLE t (x int UNIQUE); INSERT INTO t VALUES (1), (1);' }];
+
+    await expect(migrate(db, vetSchemaName('bad_schema'), bad)).rejects.toThrow(/migration 1_dupes failed: duplicate key/);
+    expect((await db.query('SELECT count(*)::int AS n FROM bad_schema.migrations')).rows[0].n).toBe(0);
+  });
+
   it('are a no-op when already current', async () => {
     const again = await migrate(db, vetSchemaName('chores'));
 
