@@ -2,7 +2,7 @@ import { loadConfig, type Config } from '../shared/config.js';
 import { ChoresError } from '../shared/errors.js';
 import { appliedMigrationIds, loadMigrations, migrate } from '../shared/db/migrate.js';
 import { createPool, type Db } from '../shared/db/pool.js';
-import { openDatabase, type DatabaseTarget } from './local.js';
+import { LOCAL_DIR, openDatabase, type DatabaseTarget } from './local.js';
 
 export interface Session {
   target: DatabaseTarget;
@@ -27,6 +27,7 @@ export async function withSession<T>(
       // The local stack's defaults: demo receivers listen on plain http on loopback.
       process.env.OUTBOX_ALLOW_HTTP ??= 'true';
       process.env.OUTBOX_ALLOWED_CIDRS ??= '127.0.0.0/8,::1/128';
+      process.env.UPLOADS_STORAGE_URL ??= `file://${LOCAL_DIR}/uploads`;
     }
     const config = loadConfig(process.env);
     const db = createPool(config.databaseUrl, 4);

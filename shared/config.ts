@@ -15,6 +15,11 @@ export interface Config {
     archive?: StorageLocation;
   };
   outbox: OutboxConfig;
+  uploads: {
+    ttlHours: number;
+    noticeHours: number;
+    storage?: StorageLocation;
+  };
 }
 
 export interface OutboxConfig {
@@ -46,6 +51,11 @@ const Env = z.object({
   OUTBOX_RETRY_SCHEDULE: z.string().default(DEFAULT_RETRY_SCHEDULE),
   ENDPOINT_DISABLE_AFTER_HOURS: z.coerce.number().positive().default(120),
   OUTBOX_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  FILE_UPLOAD_TTL_HOURS: z.coerce.number().positive().default(24),
+  // Six hours ahead: with the 24 h default TTL a wider window would notify at upload time, and the
+  // hourly notify run then warns every upload 5–6 h before it goes, time enough to act on it.
+  UPLOAD_NOTICE_HOURS: z.coerce.number().positive().default(6),
+  UPLOADS_STORAGE_URL: z.string().optional(),
 });
 
 /**
@@ -75,6 +85,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const archive = vars.RESULTS_ARCHIVE_URL
     ? attempt(() => parseStorageUrl(vars.RESULTS_ARCHIVE_URL!, 'RESULTS_ARCHIVE_URL'))
     : undefined;
+  const uploadsStorage = vars.UPLOADS_STORAGE_URL
+    ? attempt(() => parseStorageUrl(vars.UPLOADS_STORAGE_URL!, 'UPLOADS_STORAGE_URL'))
+    : undefined;
   const allowedCidrs = list(vars.OUTBOX_ALLOWED_CIDRS);
   attempt(() => named('OUTBOX_ALLOWED_CIDRS', () => buildAllowList(allowedCidrs)));
   const retrySchedule = attempt(() => named('OUTBOX_RETRY_SCHEDULE', () => list(vars.OUTBOX_RETRY_SCHEDULE).map(parseDuration)));
@@ -91,6 +104,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       retrySchedule,
       disableAfterHours: vars.ENDPOINT_DISABLE_AFTER_HOURS,
       requestTimeoutMs: vars.OUTBOX_REQUEST_TIMEOUT_MS,
+    },
+    uploads: {
+      ttlHours: vars.FILE_UPLOAD_TTL_HOURS,
+      noticeHours: vars.UPLOAD_NOTICE_HOURS,
+      ...(uploadsStorage && { storage: uploadsStorage }),
     },
   };
 }

@@ -75,6 +75,27 @@ export const jobs = {
     memoryMb: 256,
     alarms: [{ stat: 'remaining', above: 0, runs: 2, why: 'terminal events are accumulating faster than cleanup removes them' }],
   },
+  'uploads-cleanup': {
+    description: 'Deletes expired uploads: the storage object first, then the row.',
+    schedule: 'rate(6 hours)',
+    timezone: 'UTC',
+    settings: z.strictObject({}),
+    timeoutSeconds: 900,
+    memoryMb: 512,
+    alarms: [
+      { stat: 'failed', above: 0, runs: 2, why: 'objects keep failing to delete: check the bucket policy and the function role' },
+      { stat: 'remaining', above: 0, runs: 2, why: 'expired uploads are piling up faster than cleanup removes them' },
+    ],
+  },
+  'uploads-notify': {
+    description: 'Publishes one file.expiring outbox event per upload nearing expiry, idempotently.',
+    schedule: 'rate(1 hour)',
+    timezone: 'UTC',
+    settings: z.strictObject({}),
+    timeoutSeconds: 120,
+    memoryMb: 256,
+    alarms: [],
+  },
 } satisfies Record<string, JobDefinition>;
 
 export type JobName = keyof typeof jobs;

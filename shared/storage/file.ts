@@ -1,8 +1,12 @@
 import type { Dirent } from 'node:fs';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ObjectNotFoundError, StorageError } from './errors.js';
-import type { ObjectStorage } from './port.js';
+import { mapLimit } from './concurrency.js';
+import type { DeleteOutcome, ObjectStorage } from './port.js';
+
+// Unlinks are cheap syscalls; a few in flight hide the filesystem's latency without flooding it.
+const FILE_DELETE_CONCURRENCY = 16;
 
 /** A local directory standing in for a bucket: development, demos, tests, and on-prem archives. */
 export class FileStorage implements ObjectStorage {
@@ -47,6 +51,22 @@ export class FileStorage implements ObjectStorage {
       .map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join('/'))
       .filter((key) => key.startsWith(prefix) && !key.includes('.partial-'))
       .sort();
+  }
+
+  async deleteMany(keys: string[]): Promise<Map<string, DeleteOutcome>> {
+    // A missing root would make every key look already deleted, and their rows would go.
+    const root = await stat(this.root).catch(() => undefined);
+    if (!root?.isDirectory()) throw new StorageError(`${this.url} is not an existing directory; nothing was deleted — check the storage URL`);
+    const outcomes = await mapLimit(keys, FILE_DELETE_CONCURRENCY, async (key): Promise<DeleteOutcome> => {
+      try {
+        await unlink(this.pathOf(key));
+        return { status: 'deleted' };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
+        return { status: 'failed', error: (error as Error).message };
+      }
+    });
+    return new Map(keys.map((key, i) => [key, outcomes[i]!]));
   }
 
   private pathOf(key: string): string {

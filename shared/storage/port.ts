@@ -1,5 +1,8 @@
+/** What happened to one key in a bulk delete. */
+export type DeleteOutcome = { status: 'deleted' } | { status: 'missing' } | { status: 'failed'; error: string };
+
 /**
- * Object storage as chores uses it: the results archive, and (later) the uploads bucket.
+ * Object storage as chores uses it: the results archive and the uploads bucket.
  * Keys are relative to the configured location (`s3://bucket/prefix` or `file:///dir`).
  */
 export interface ObjectStorage {
@@ -10,4 +13,9 @@ export interface ObjectStorage {
   get(key: string): Promise<Uint8Array>;
   /** Every key under `prefix`, in lexical order. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Deletes many keys, reporting each: deleted now, already missing, or failed (with why). Never
+   * throws for a single key's failure, so one bad key cannot hide what happened to the others.
+   */
+  deleteMany(keys: string[]): Promise<Map<string, DeleteOutcome>>;
 }

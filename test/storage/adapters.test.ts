@@ -32,6 +32,17 @@ describe.each(adapters)('the %s storage adapter', (_name, open) => {
     expect(await storage.list('results/')).toEqual(['results/a', 'results/b']);
   });
 
+  it('deletes many keys, telling deleted from already missing', async () => {
+    const storage = await open();
+    await storage.put('u/one', new Uint8Array([1]), 'text/plain');
+    await storage.put('u/two', new Uint8Array([2]), 'text/plain');
+
+    const outcomes = await storage.deleteMany(['u/one', 'u/never', 'u/two']);
+
+    expect(Object.fromEntries(outcomes)).toEqual({ 'u/one': { status: 'deleted' }, 'u/never': { status: 'missing' }, 'u/two': { status: 'deleted' } });
+    expect(await storage.list('u/')).toEqual([]);
+  });
+
   it('reports a missing key as ObjectNotFoundError naming the object', async () => {
     const storage = await open();
 

@@ -1,0 +1,124 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
+import { FileStorage } from '../../shared/storage/file.js';
+import type { ObjectStorage } from '../../shared/storage/port.js';
+import { S3Storage } from '../../shared/storage/s3.js';
+import { cleanupUploads } from '../../shared/uploads/cleanup.js';
+import { claimExpired } from '../../shared/uploads/sql.js';
+import { schema, testDatabase } from '../helpers/db.js';
+import { localS3 } from '../helpers/s3.js';
+import { seedUploads, uploadKeys } from '../helpers/uploads.js';
+
+const { db } = await testDatabase();
+const s3 = await localS3(['uploads']);
+
+let root: string;
+let storage: FileStorage;
+const clean = (store: ObjectStorage = storage) => cleanupUploads({ db, schema, storage: store, ttlHours: 24, budget: UNLIMITED_BUDGET });
+const exists = (store: ObjectStorage, key: string) => store.get(key).then(() => true, () => false);
+
+beforeEach(async () => {
+  await db.query('TRUNCATE chores.uploads');
+  root = await mkdtemp(join(tmpdir(), 'chores-uploads-'));
+  storage = new FileStorage(root);
+});
+
+describe('uploads-cleanup', () => {
+  it('deletes uploads past their TTL or their explicit expires_at, object first, with exact stats', async () => {
+    await seedUploads(db, storage, [
+      { key: 'ttl-expired', createdAgo: '25 hours', size: 100 },
+      { key: 'ttl-young', createdAgo: '23 hours', size: 1 },
+      { key: 'explicit-expired', createdAgo: '1 hour', expiresIn: '-1 minute', size: 20 },
+      { key: 'explicit-extended', createdAgo: '30 hours', expiresIn: '1 hour', size: 1 },
+    ]);
+
+    const stats = await clean();
+
+    expect(stats).toEqual({ deleted: 2, missing: 0, failed: 0, bytesFreed: 120, remaining: 0, truncated: false });
+    expect(await uploadKeys(db)).toEqual(['explicit-extended', 'ttl-young']);
+    expect(await exists(storage, 'ttl-expired')).toBe(false);
+    expect(await exists(storage, 'explicit-expired')).toBe(false);
+    expect(await exists(storage, 'ttl-young')).toBe(true);
+  });
+
+  it('counts an already-missing object as missing, frees nothing for it, and removes its row', async () => {
+    await seedUploads(db, storage, [
+      { key: 'gone-already', createdAgo: '2 days', size: 500, withObject: false },
+      { key: 'present', createdAgo: '2 days', size: 7 },
+    ]);
+
+    const stats = await clean();
+
+    expect(stats).toMatchObject({ deleted: 1, missing: 1, failed: 0, bytesFreed: 7 });
+    expect(await uploadKeys(db)).toEqual([]);
+  });
+
+  it('keeps the row of a key that fails to delete, and retries it on a later run', async () => {
+    await seedUploads(db, storage, [{ key: 'stuck', createdAgo: '2 days' }, { key: 'fine', createdAgo: '2 days' }]);
+    // A non-empty directory where the object should be: unlink fails for real.
+    await mkdir(join(root, 'stuck-dir'));
+    await writeFile(join(root, 'stuck-dir', 'inside'), 'x');
+    await db.query(`UPDATE chores.uploads SET storage_key = 'stuck-dir' WHERE storage_key = 'stuck'`);
+
+    const first = await clean();
+    const rerunSameLease = await clean();
+    await db.query(`UPDATE chores.uploads SET cleanup_leased_until = now() - interval '1 second'`);
+    const nextRun = await clean();
+
+    expect(first).toMatchObject({ deleted: 1, failed: 1, remaining: 1 });
+    expect(await uploadKeys(db)).toEqual(['stuck-dir']);
+    expect(rerunSameLease.failed).toBe(0); // not hammered again while its lease holds
+    expect(nextRun.failed).toBe(1);
+  });
+
+  it('repairs a crash between the object delete and the row delete on the next run', async () => {
+    await seedUploads(db, storage, [{ key: 'a', createdAgo: '2 days', size: 3 }, { key: 'b', createdAgo: '2 days', size: 4 }]);
+    // The crashed run: claimed the rows, deleted the objects, died before deleting the rows.
+    const { rows } = await db.query(claimExpired(schema, 24, 100, 60_000));
+    await storage.deleteMany(rows.map((r) => r.storage_key));
+
+    const whileLeased = await clean();
+    await db.query(`UPDATE chores.uploads SET cleanup_leased_until = now() - interval '1 second'`);
+    const repaired = await clean();
+
+    expect(whileLeased).toMatchObject({ deleted: 0, missing: 0, remaining: 2 });
+    expect(repaired).toEqual({ deleted: 0, missing: 2, failed: 0, bytesFreed: 0, remaining: 0, truncated: false });
+    expect(await uploadKeys(db)).toEqual([]);
+  });
+
+  it('works in bounded batches and stops when the budget is spent', async () => {
+    await db.query(`INSERT INTO chores.uploads (storage_key, size_bytes, created_at)
+      SELECT 'bulk/' || i, 1, now() - interval '3 days' FROM generate_series(1, 1500) AS i`);
+
+    const stats = await cleanupUploads({ db, schema, storage, ttlHours: 24, budget: { expired: () => true, remainingMs: () => 0 } });
+
+    expect(stats).toMatchObject({ missing: 1_000, remaining: 500, truncated: true });
+  });
+
+  it.each([
+    ['a bucket that does not exist', () => new S3Storage(s3.client, 'no-such-bucket', 'u')],
+    ['a directory that does not exist', () => new FileStorage('/nonexistent/chores-uploads')],
+  ])('loses nothing when pointed at %s', async (_name, open) => {
+    await db.query(`INSERT INTO chores.uploads (storage_key, created_at) VALUES ('real-object', now() - interval '2 days')`);
+
+    await expect(clean(open())).rejects.toThrow(/nothing was deleted/);
+
+    expect(await uploadKeys(db)).toEqual(['real-object']);
+  });
+
+  it('deletes through S3 DeleteObjects, telling deleted from missing', async () => {
+    const bucket = new S3Storage(s3.client, 'uploads', 'u');
+    await seedUploads(db, bucket, [
+      { key: 'in-s3', createdAgo: '2 days', size: 11 },
+      { key: 'never-uploaded', createdAgo: '2 days', size: 99, withObject: false },
+    ]);
+
+    const stats = await clean(bucket);
+
+    expect(stats).toMatchObject({ deleted: 1, missing: 1, failed: 0, bytesFreed: 11 });
+    expect(await exists(bucket, 'in-s3')).toBe(false);
+  });
+});
