@@ -1,10 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/pool.js';
 import { inTransaction } from '../db/pool.js';
-import { qualified, type SchemaName } from '../db/identifiers.js';
+import type { SchemaName } from '../db/identifiers.js';
 import { EndpointNotFoundError } from './errors.js';
 import { publish } from './publish.js';
-import { completeEvents, disableEndpoint } from './sql.js';
+import {
+  completeEvents,
+  disableEndpoint,
+  enableEndpointSql,
+  insertEndpoint,
+  lockEndpoint,
+  rotateEndpointSecret,
+  selectEndpoints,
+} from './sql.js';
 import { checkUrl, type UrlPolicy } from './ssrf.js';
 
 // After a rotation the old secret keeps signing alongside the new one for this long, so a
@@ -40,39 +48,23 @@ export async function addEndpoint(
 ): Promise<{ id: string; secret: string }> {
   checkUrl(input.url, policy);
   const secret = generateSecret();
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO ${qualified(schema, 'webhook_endpoints')} (url, secret, event_types) VALUES ($1::text, $2::text, $3::text[]) RETURNING id::text`,
-    [input.url, secret, input.eventTypes],
-  );
+  const { rows } = await db.query<{ id: string }>(insertEndpoint(schema, { url: input.url, secret, eventTypes: input.eventTypes }));
   return { id: rows[0]!.id, secret };
 }
 
 export async function listEndpoints(db: Db, schema: SchemaName): Promise<Endpoint[]> {
-  const { rows } = await db.query<Endpoint>(
-    `SELECT id::text, url, event_types, is_active, disabled_reason, failing_since, created_at
-     FROM ${qualified(schema, 'webhook_endpoints')} ORDER BY id`,
-  );
-  return rows;
+  return (await db.query<Endpoint>(selectEndpoints(schema))).rows;
 }
 
 export async function enableEndpoint(db: Db, schema: SchemaName, id: string): Promise<void> {
-  const { rowCount } = await db.query(
-    `UPDATE ${qualified(schema, 'webhook_endpoints')}
-     SET is_active = true, disabled_reason = NULL, disabled_at = NULL, failing_since = NULL WHERE id = $1::bigint`,
-    [id],
-  );
+  const { rowCount } = await db.query(enableEndpointSql(schema, id));
   if (!rowCount) throw new EndpointNotFoundError(id);
 }
 
 /** New secret now; the old one keeps co-signing for `ROTATION_OVERLAP_HOURS`. */
 export async function rotateSecret(db: Db, schema: SchemaName, id: string): Promise<{ secret: string }> {
   const secret = generateSecret();
-  const { rowCount } = await db.query(
-    `UPDATE ${qualified(schema, 'webhook_endpoints')}
-     SET previous_secret = secret, previous_secret_expires_at = now() + $3::int * interval '1 hour', secret = $2::text
-     WHERE id = $1::bigint`,
-    [id, secret, ROTATION_OVERLAP_HOURS],
-  );
+  const { rowCount } = await db.query(rotateEndpointSecret(schema, id, secret, ROTATION_OVERLAP_HOURS));
   if (!rowCount) throw new EndpointNotFoundError(id);
   return { secret };
 }
@@ -93,10 +85,7 @@ export async function disableEndpoints(
   const eventIds: string[] = [];
   for (const { id, reason } of endpoints) {
     await inTransaction(db, async (tx) => {
-      const { rows: [endpoint] } = await tx.query<{ url: string; is_active: boolean }>(
-        `SELECT url, is_active FROM ${qualified(schema, 'webhook_endpoints')} WHERE id = $1::bigint FOR UPDATE`,
-        [id],
-      );
+      const { rows: [endpoint] } = await tx.query<{ url: string; is_active: boolean }>(lockEndpoint(schema, id));
       if (!endpoint?.is_active) return; // already disabled, perhaps by a concurrent run
       const { rows } = await tx.query<{ event_id: string }>(disableEndpoint(schema, id, reason));
       eventIds.push(...rows.map((r) => r.event_id));
@@ -113,7 +102,7 @@ export async function disableEndpoints(
 
 /** `chores endpoints disable`: an operator's decision, so no announcement. */
 export async function disableEndpointByHand(db: Db, schema: SchemaName, id: string, reason: string): Promise<void> {
-  const { rowCount } = await db.query(`SELECT 1 FROM ${qualified(schema, 'webhook_endpoints')} WHERE id = $1::bigint`, [id]);
+  const { rowCount } = await db.query(lockEndpoint(schema, id)); // outside a transaction: just a lookup
   if (!rowCount) throw new EndpointNotFoundError(id);
   const { eventIds } = await disableEndpoints(db, schema, [{ id, reason }], false);
   if (eventIds.length > 0) await db.query(completeEvents(schema, eventIds));

@@ -232,3 +232,39 @@ export function releaseClaims(schema: SchemaName, claims: { id: string; attempt:
     values: [claims.map((c) => c.id), claims.map((c) => c.attempt)],
   };
 }
+
+export function insertEndpoint(schema: SchemaName, endpoint: { url: string; secret: string; eventTypes: string[] }): Sql {
+  return {
+    text: `INSERT INTO ${t(schema).endpoints} (url, secret, event_types) VALUES ($1::text, $2::text, $3::text[]) RETURNING id::text`,
+    values: [endpoint.url, endpoint.secret, endpoint.eventTypes],
+  };
+}
+
+export function selectEndpoints(schema: SchemaName): Sql {
+  return {
+    text: `SELECT id::text, url, event_types, is_active, disabled_reason, failing_since, created_at FROM ${t(schema).endpoints} ORDER BY id`,
+    values: [],
+  };
+}
+
+/** Locks one endpoint row for a state change; an empty result means no such endpoint. */
+export function lockEndpoint(schema: SchemaName, id: string): Sql {
+  return { text: `SELECT url, is_active FROM ${t(schema).endpoints} WHERE id = $1::bigint FOR UPDATE`, values: [id] };
+}
+
+export function enableEndpointSql(schema: SchemaName, id: string): Sql {
+  return {
+    text: `UPDATE ${t(schema).endpoints} SET is_active = true, disabled_reason = NULL, disabled_at = NULL, failing_since = NULL WHERE id = $1::bigint`,
+    values: [id],
+  };
+}
+
+/** The current secret becomes the previous one, still signing until `overlapHours` from now. */
+export function rotateEndpointSecret(schema: SchemaName, id: string, secret: string, overlapHours: number): Sql {
+  return {
+    text: `UPDATE ${t(schema).endpoints}
+      SET previous_secret = secret, previous_secret_expires_at = now() + $3::int * interval '1 hour', secret = $2::text
+      WHERE id = $1::bigint`,
+    values: [id, secret, overlapHours],
+  };
+}

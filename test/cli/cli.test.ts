@@ -65,6 +65,24 @@ describe('the chores CLI', () => {
     expect(report.find((r) => r.job === 'outbox-cleanup')!.lastRun).toBeNull();
   });
 
+  it('manages endpoints and publishes events idempotently', async () => {
+    const added = await chores(['endpoints', 'add', '--url', 'https://hooks.example.com/in', '--events', 'order.paid,order.refunded', '--json']);
+    const refused = await chores(['endpoints', 'add', '--url', 'http://hooks.example.com/in']);
+    const { id, secret } = JSON.parse(added.stdout);
+    const disabled = await chores(['endpoints', 'disable', id, '--reason', 'offboarded']);
+    const listed = JSON.parse((await chores(['endpoints', 'list', '--json'])).stdout);
+    const first = JSON.parse((await chores(['outbox', 'publish', '--type', 'order.paid', '--payload', '{"orderId":1}', '--key', 'k1', '--json'])).stdout);
+    const again = JSON.parse((await chores(['outbox', 'publish', '--type', 'order.paid', '--payload', '{"orderId":1}', '--key', 'k1', '--json'])).stdout);
+
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^chores: refusing webhook URL .*only https/) });
+    expect(disabled.stdout).toContain(`endpoint ${id} disabled`);
+    expect(listed).toEqual([expect.objectContaining({ id, event_types: ['order.paid', 'order.refunded'], is_active: false, disabled_reason: 'offboarded' })]);
+    expect(first.event).toEqual({ id: expect.any(String), created: true });
+    expect(again.event).toEqual({ id: first.event.id, created: false });
+    expect(first.how).toMatch(/next sweep/); // a real DATABASE_URL and no queue: no deliveries from this machine
+  });
+
   it('restores archived rows from the archive the run wrote', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chores-cli-archive-'));
     await seedResults(db, [{ taskId: 'cli-archived', doneAgo: '30 days' }]);
