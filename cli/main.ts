@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
+import { registerAws } from './commands/aws.js';
 import { registerDev } from './commands/dev.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerEndpoints } from './commands/endpoints.js';
 import { registerOutbox } from './commands/outbox.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -27,10 +29,12 @@ registerStatus(program);
 registerResults(program);
 registerOutbox(program);
 registerEndpoints(program);
+registerDoctor(program);
+registerAws(program);
 
 try {
   await program.parseAsync();
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   // One line, naming what went wrong; the stack only with --verbose.

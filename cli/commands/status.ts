@@ -1,42 +1,28 @@
 import type { Command } from 'commander';
-import { jobNames, runTaskName } from '../../shared/jobs.js';
-import { latestRuns } from '../../shared/runtime/sql.js';
+import { jobStatuses } from '../../shared/runtime/status.js';
 import { ago, printJson } from '../output.js';
 import { withSession } from '../session.js';
-
-interface RunRow {
-  task_name: string;
-  status: string;
-  result: Record<string, unknown> | null;
-  date_created: Date;
-  date_done: Date | null;
-}
 
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description("each job's last recorded run")
+    .description("each job's last run, whether a run was missed, and alarms firing")
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
-      const rows = await withSession(async ({ db, config }) => {
-        const { rows } = await db.query<RunRow>(latestRuns(config.schema, jobNames.map(runTaskName)));
-        return rows;
-      });
-      const byTask = new Map(rows.map((row) => [row.task_name, row]));
-      const report = jobNames.map((job) => {
-        const run = byTask.get(runTaskName(job));
-        return { job, lastRun: run ? { status: run.status, at: run.date_done ?? run.date_created, result: run.result } : null };
-      });
+      const report = await withSession(({ db, config }) => jobStatuses(db, config.schema));
       if (options.json) return printJson(report);
-      for (const { job, lastRun } of report) {
+      for (const { job, schedule, lastRun, dueAt, missed, alarms } of report) {
         if (!lastRun) {
-          console.log(`${job.padEnd(18)} never run`);
+          console.log(`${job.padEnd(16)} never run            ${schedule}`);
           continue;
         }
-        // Counts only; timings are noise at a glance (jsonb also sorts keys, so sort them for a stable line).
-        const counts = Object.entries(lastRun.result ?? {}).filter(([k, v]) => typeof v === 'number' && !k.endsWith('Ms')).sort();
-        const summary = lastRun.status === 'FAILURE' ? String(lastRun.result?.exc_message ?? '') : counts.map(([k, v]) => `${k}=${v}`).join(' ');
-        console.log(`${job.padEnd(18)} ${lastRun.status.padEnd(8)} ${ago(lastRun.at).padEnd(12)} ${summary}`);
+        const stats = lastRun.stats ?? {};
+        // Counts only (timings are noise at a glance); jsonb sorts keys, so sort them for a stable line.
+        const counts = Object.entries(stats).filter(([k, v]) => typeof v === 'number' && !k.endsWith('Ms')).sort();
+        const summary = lastRun.status === 'FAILURE' ? String(stats.exc_message ?? '') : counts.map(([k, v]) => `${k}=${v}`).join(' ');
+        const heartbeat = missed ? `MISSED (due ${ago(dueAt!)})` : 'on schedule';
+        console.log(`${job.padEnd(16)} ${lastRun.status.padEnd(8)} ${ago(lastRun.at).padEnd(11)} ${heartbeat.padEnd(24)} ${summary}`);
+        for (const alarm of alarms) console.log(`${''.padEnd(16)} ALARM ${alarm.stat} > ${alarm.above} for ${alarm.runs} run(s): ${alarm.why}`);
       }
     });
 }

@@ -30,13 +30,34 @@ export function finishRun(
   };
 }
 
-/** The latest recorded run of each named task, newest first per task. */
-export function latestRuns(schema: SchemaName, taskNames: string[]): Sql {
+/** The last `perTask` finished or running runs of each named task, newest first. */
+export function recentRuns(schema: SchemaName, taskNames: string[], perTask: number): Sql {
   return {
-    text: `SELECT DISTINCT ON (task_name) task_id, task_name, status, result, traceback, date_created, date_done
-      FROM ${qualified(schema, 'task_results')}
-      WHERE task_name = ANY($1::text[]) AND expires_at IS NULL
+    text: `SELECT task_name, status, result, date_created, date_done FROM (
+        SELECT *, row_number() OVER (PARTITION BY task_name ORDER BY coalesce(date_done, date_created) DESC) AS n
+        FROM ${qualified(schema, 'task_results')}
+        WHERE task_name = ANY($1::text[]) AND expires_at IS NULL
+      ) AS runs
+      WHERE n <= $2::int
       ORDER BY task_name, coalesce(date_done, date_created) DESC`,
-    values: [taskNames],
+    values: [taskNames, perTask],
+  };
+}
+
+export function existingIndexes(schema: SchemaName): Sql {
+  return { text: `SELECT indexname FROM pg_indexes WHERE schemaname = $1::text`, values: [schema] };
+}
+
+/** Outbox and uploads work that should have been picked up by now. */
+export function overdueWork(schema: SchemaName, olderThanMinutes: number): Sql {
+  const age = `now() - $1::int * interval '1 minute'`;
+  return {
+    text: `SELECT
+        (SELECT count(*) FROM ${qualified(schema, 'outbox_events')} WHERE status = 'pending' AND created_at < ${age}) AS events_waiting,
+        (SELECT count(*) FROM ${qualified(schema, 'webhook_deliveries')}
+          WHERE status = 'pending' AND next_attempt_at < ${age} AND (leased_until IS NULL OR leased_until <= now())) AS deliveries_overdue,
+        (SELECT count(*) FROM ${qualified(schema, 'webhook_deliveries')} WHERE status = 'pending' AND leased_until < ${age}) AS stuck_delivery_leases,
+        (SELECT count(*) FROM ${qualified(schema, 'uploads')} WHERE cleanup_leased_until < ${age}) AS stuck_upload_leases`,
+    values: [olderThanMinutes],
   };
 }

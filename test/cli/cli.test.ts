@@ -61,7 +61,7 @@ describe('the chores CLI', () => {
     const report = JSON.parse(stdout) as { job: string; lastRun: unknown }[];
 
     expect(report.map((r) => r.job)).toEqual(jobNames);
-    expect(report.find((r) => r.job === 'results-cleanup')!.lastRun).toMatchObject({ status: 'SUCCESS', result: { job: 'results-cleanup' } });
+    expect(report.find((r) => r.job === 'results-cleanup')!.lastRun).toMatchObject({ status: 'SUCCESS', stats: { job: 'results-cleanup' } });
     expect(report.find((r) => r.job === 'outbox-cleanup')!.lastRun).toBeNull();
   });
 

@@ -1,0 +1,72 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { Command } from 'commander';
+import { ChoresError } from '../../shared/errors.js';
+import { isJobName, jobNames, type JobName } from '../../shared/jobs.js';
+import { invokeJob, listSchedules, setScheduleState } from '../../shared/runtime/operate.js';
+import { formatStats, printJson } from '../output.js';
+
+/** `CHORES_PREFIX` names the deployed stack's parts (see shared/deploy-names.ts). */
+const prefix = () => process.env.CHORES_PREFIX ?? 'chores';
+
+function job(name: string): JobName {
+  if (!isJobName(name)) throw new ChoresError(`unknown job "${name}" — jobs are: ${jobNames.join(', ')}`);
+  return name;
+}
+
+export function registerAws(program: Command): void {
+  program
+    .command('invoke')
+    .description('invoke a deployed job function (AWS credentials and region from the environment)')
+    .argument('<job>', 'job name')
+    .option('--payload <json>', 'settings for this run, as JSON', '{}')
+    .option('--dry-run', 'shorthand for {"dryRun": true}')
+    .option('--async', 'queue the invocation and return at once')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, options: { payload: string; dryRun?: boolean; async?: boolean; json?: boolean }) => {
+      let payload: Record<string, unknown>;
+      try {
+        payload = JSON.parse(options.payload) as Record<string, unknown>;
+      } catch (error) {
+        throw new ChoresError(`--payload is not valid JSON: ${(error as Error).message}`);
+      }
+      const lambda = new LambdaClient({});
+      try {
+        const result = await invokeJob(lambda, prefix(), job(name), { ...payload, ...(options.dryRun && { dryRun: true }) }, options.async);
+        if (options.json || options.async) printJson(result);
+        else console.log(formatStats(result as Record<string, unknown>));
+      } finally {
+        lambda.destroy();
+      }
+    });
+
+  const schedules = program.command('schedules').description('the deployed EventBridge Scheduler schedules');
+  schedules
+    .command('list')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const scheduler = new SchedulerClient({});
+      try {
+        const rows = await listSchedules(scheduler, prefix());
+        if (options.json) return printJson(rows);
+        for (const row of rows) console.log(`${row.job.padEnd(16)} ${row.state.padEnd(9)} ${row.expression} ${row.timezone}${row.known ? '' : '  (not a job of this version: redeploy to remove it)'}`);
+      } finally {
+        scheduler.destroy();
+      }
+    });
+  for (const [verb, state] of [['pause', 'DISABLED'], ['resume', 'ENABLED']] as const) {
+    schedules
+      .command(verb)
+      .argument('[job]', 'one job (default: all)')
+      .description(`${verb} a job's schedule, or all of them`)
+      .action(async (name?: string) => {
+        const scheduler = new SchedulerClient({});
+        try {
+          const changed = await setScheduleState(scheduler, prefix(), name ? [job(name)] : jobNames, state);
+          console.log(changed.length ? `${verb}d: ${changed.join(', ')}` : `nothing to ${verb}: already ${state.toLowerCase()}`);
+        } finally {
+          scheduler.destroy();
+        }
+      });
+  }
+}
