@@ -3,7 +3,7 @@ import pg from 'pg';
 import { startLocalPostgres } from '../shared/db/embedded.js';
 
 /** Where `chores` keeps local state: the embedded database, demo uploads. Git-ignored. */
-export const LOCAL_DIR = join(process.cwd(), '.chores');
+export const LOCAL_DIR = process.env.CHORES_HOME ?? join(process.cwd(), '.chores');
 // Off the default 5432, so a developer's own Postgres is never touched.
 const LOCAL_PORT = Number(process.env.CHORES_LOCAL_PG_PORT ?? 54320);
 const LOCAL_DATABASE = 'chores';

@@ -1,6 +1,6 @@
 /** Human output for stats objects of any job: one headline, then aligned `key  value` lines. */
 export function formatStats(stats: Record<string, unknown>): string {
-  if (stats.skipped) return `${stats.job}: skipped — ${stats.reason}`;
+  if (stats.skipped === true) return `${stats.job}: skipped — ${stats.reason}`;
   const { job, durationMs, ...rest } = stats;
   const lines = [`${job} finished in ${durationMs} ms`];
   const width = Math.max(...Object.keys(rest).map((k) => k.length));

@@ -8,8 +8,13 @@ import type { JobOutcome } from '../shared/runtime/handler.js';
  * process, with a context that gives it the job's full Lambda timeout.
  */
 export async function runJobLocally(job: JobName, payload: object): Promise<JobOutcome> {
-  const module = (await import(`../functions/${job}.ts`)) as { handler: (event: unknown, context: Context) => Promise<JobOutcome> };
-  return module.handler(payload, localContext(job));
+  return (await invokeLocally(job, payload)) as JobOutcome;
+}
+
+/** Any event (a payload, or an SQS batch for outbox-deliver) through the job's real handler. */
+export async function invokeLocally(job: JobName, event: unknown): Promise<unknown> {
+  const module = (await import(`../functions/${job}.ts`)) as { handler: (event: unknown, context: Context) => Promise<unknown> };
+  return module.handler(event, localContext(job));
 }
 
 function localContext(job: JobName): Context {

@@ -1,23 +1,78 @@
 import type { Command } from 'commander';
-import { DEMO_RESULTS, seedDemoOnce } from '../demo.js';
-import { formatStats, printJson } from '../output.js';
-import { runJobLocally } from '../run-job.js';
+import { firingAlarms } from '../../shared/alarms.js';
+import { jobs, type JobName } from '../../shared/jobs.js';
+import type { SQSEvent } from 'aws-lambda';
+import { DEMO_RESULTS, demoSecret, seedDemoOnce } from '../demo.js';
+import { startLocalQueue } from '../dev/fast-path.js';
+import { startDemoReceiver } from '../dev/receiver.js';
+import { LocalScheduler } from '../dev/scheduler.js';
+import { invokeLocally } from '../run-job.js';
 import { withSession } from '../session.js';
+
+// Producers before their consumers: notices are published before the sweep delivers them, and
+// expiring uploads are noticed before cleanup removes the expired ones.
+const ONCE_ORDER: JobName[] = ['uploads-notify', 'outbox-deliver', 'uploads-cleanup', 'results-cleanup', 'outbox-cleanup'];
+const RECEIVER_PORT = Number(process.env.CHORES_DEV_RECEIVER_PORT ?? 54380);
+
+const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)}  ${line}`);
 
 export function registerDev(program: Command): void {
   program
     .command('dev')
-    .description('the local stack: embedded Postgres under .chores/, migrations, demo data on first run, then results-cleanup')
-    .option('--json', 'print only the stats object, as JSON')
-    .action(async (options: { json?: boolean }) => {
-      const outcome = await withSession(async ({ db, config, target }) => {
-        const say = (line: string) => !options.json && console.log(line);
-        say(target.local ? `embedded Postgres ready (${target.url.replace(/:[^:@/]+@/, ':***@')})` : 'using DATABASE_URL');
-        // Demo rows only ever go into the embedded database, never into one the user pointed us at.
-        if (target.local && (await seedDemoOnce(db, config.schema))) say(`seeded ${DEMO_RESULTS} demo task results`);
-        return runJobLocally('results-cleanup', {});
+    .description('the local stack: embedded Postgres, demo data, a signature-checking demo receiver, every job on its schedule, the fast path')
+    .option('--once', 'run each job once, in dependency order, and exit')
+    .action(async (options: { once?: boolean }) => {
+      const failures = await withSession(async ({ db, config, target }) => {
+        // The receiver learns its own URL when it listens (the port may be ephemeral).
+        const receiver = await startDemoReceiver(RECEIVER_PORT, () => demoSecret(db, config.schema, receiver.url), log);
+        log(target.local ? `embedded Postgres ready, data in .chores/ (${target.url.replace(/:[^:@/]+@/, ':***@')})` : 'using DATABASE_URL');
+        log(`demo receiver listening on ${receiver.url}`);
+        if (target.local && (await seedDemoOnce(db, config.schema, receiver.url))) {
+          log(`seeded ${DEMO_RESULTS} task results, a demo endpoint, 3 events and 7 uploads`);
+        }
+        let failed = 0;
+        const history = new Map<JobName, Record<string, unknown>[]>();
+        const runJob = async (job: JobName) => {
+          try {
+            const stats = (await invokeLocally(job, {})) as Record<string, unknown>;
+            log(`${job.padEnd(16)} ${summary(stats)}`);
+            if (stats.skipped === true) return;
+            const runs = [stats, ...(history.get(job) ?? [])].slice(0, 10);
+            history.set(job, runs);
+            for (const alarm of firingAlarms(jobs[job].alarms, runs)) log(`${''.padEnd(16)} ALARM ${alarm.stat} > ${alarm.above} for ${alarm.runs} run(s): ${alarm.why}`);
+          } catch (error) {
+            failed += 1;
+            log(`${job.padEnd(16)} FAILED: ${(error as Error).message}`);
+          }
+        };
+
+        try {
+          for (const job of ONCE_ORDER) await runJob(job);
+          if (options.once) return failed;
+
+          const queue = startLocalQueue(db, config.schema, (event: SQSEvent) => invokeLocally('outbox-deliver', event), log);
+          const scheduler = new LocalScheduler(runJob);
+          for (const [job, at] of scheduler.plan()) log(`${job.padEnd(16)} next at ${at.toISOString()} (${jobs[job].schedule} ${jobs[job].timezone})`);
+          scheduler.start();
+          log('running; publish with `npx chores outbox publish --type x` in another terminal. Ctrl-C stops.');
+          await new Promise<void>((resolve) => {
+            process.once('SIGINT', resolve);
+            process.once('SIGTERM', resolve);
+          });
+          log('stopping: waiting for the running job, then shutting down');
+          await scheduler.stop();
+          await queue.stop();
+          return failed;
+        } finally {
+          await receiver.close();
+        }
       });
-      if (options.json) printJson(outcome);
-      else console.log(formatStats(outcome));
+      if (failures > 0) process.exitCode = 1;
     });
+}
+
+function summary(stats: Record<string, unknown>): string {
+  if (stats.skipped === true) return `skipped: ${stats.reason}`;
+  const counts = Object.entries(stats).filter(([k, v]) => typeof v === 'number' && k !== 'durationMs');
+  return `${counts.map(([k, v]) => `${k}=${v}`).join(' ')}${stats.truncated ? ' TRUNCATED' : ''} (${stats.durationMs} ms)`;
 }

@@ -46,8 +46,13 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     onLog: () => {},
     onError: () => {},
   });
-  if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
+  try {
+    if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    const hint = process.getuid?.() === 0 ? ` (as root, Postgres runs as user "postgres", which must be able to enter every directory above ${options.dataDir})` : '';
+    throw new Error(`could not start the embedded Postgres in ${options.dataDir}${hint}: ${(error as Error).message}`, { cause: error });
+  }
   return { urlFor, stop: () => server.stop() };
 }
 

@@ -268,3 +268,8 @@ export function rotateEndpointSecret(schema: SchemaName, id: string, secret: str
     values: [id, secret, overlapHours],
   };
 }
+
+/** Committed events not yet fanned out, oldest first (the local stand-in for the dispatch queue). */
+export function pendingEventIds(schema: SchemaName, limit: number): Sql {
+  return { text: `SELECT id::text FROM ${t(schema).events} WHERE status = 'pending' ORDER BY id LIMIT $1::int`, values: [limit] };
+}
