@@ -28,3 +28,23 @@ export function ago(date: Date, now = new Date()): string {
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/**
+ * Shows `label … 3.2 s` on stderr while `work` runs, when stderr is a terminal; scripts and pipes
+ * see nothing extra. Stdout is left alone, so `--json` output stays clean.
+ */
+export async function withProgress<T>(label: string, work: Promise<T>): Promise<T> {
+  if (!process.stderr.isTTY) return work;
+  const started = Date.now();
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let frame = 0;
+  const timer = setInterval(() => {
+    process.stderr.write(`\r${frames[frame++ % frames.length]} ${label} ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }, 100);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+    process.stderr.write('\r\x1b[2K');
+  }
+}

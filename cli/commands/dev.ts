@@ -6,6 +6,7 @@ import { DEMO_RESULTS, demoSecret, seedDemoOnce } from '../demo.js';
 import { startLocalQueue } from '../dev/fast-path.js';
 import { startDemoReceiver } from '../dev/receiver.js';
 import { LocalScheduler } from '../dev/scheduler.js';
+import { printJson } from '../output.js';
 import { invokeLocally } from '../run-job.js';
 import { withSession } from '../session.js';
 
@@ -14,14 +15,18 @@ import { withSession } from '../session.js';
 const ONCE_ORDER: JobName[] = ['uploads-notify', 'outbox-deliver', 'uploads-cleanup', 'results-cleanup', 'outbox-cleanup'];
 const RECEIVER_PORT = Number(process.env.CHORES_DEV_RECEIVER_PORT ?? 54380);
 
-const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)}  ${line}`);
+const logLine = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)}  ${line}`);
 
 export function registerDev(program: Command): void {
   program
     .command('dev')
     .description('the local stack: embedded Postgres, demo data, a signature-checking demo receiver, every job on its schedule, the fast path')
     .option('--once', 'run each job once, in dependency order, and exit')
-    .action(async (options: { once?: boolean }) => {
+    .option('--json', "with --once: print only the runs' stats, as a JSON array")
+    .action(async (options: { once?: boolean; json?: boolean }) => {
+      const quiet = Boolean(options.once && options.json);
+      const log = quiet ? () => {} : logLine;
+      const outcomes: unknown[] = [];
       const failures = await withSession(async ({ db, config, target }) => {
         // The receiver learns its own URL when it listens (the port may be ephemeral).
         const receiver = await startDemoReceiver(RECEIVER_PORT, () => demoSecret(db, config.schema, receiver.url), log);
@@ -35,6 +40,7 @@ export function registerDev(program: Command): void {
         const runJob = async (job: JobName) => {
           try {
             const stats = (await invokeLocally(job, {})) as Record<string, unknown>;
+            outcomes.push(stats);
             log(`${job.padEnd(16)} ${summary(stats)}`);
             if (stats.skipped === true) return;
             const runs = [stats, ...(history.get(job) ?? [])].slice(0, 10);
@@ -42,6 +48,7 @@ export function registerDev(program: Command): void {
             for (const alarm of firingAlarms(jobs[job].alarms, runs)) log(`${''.padEnd(16)} ALARM ${alarm.stat} > ${alarm.above} for ${alarm.runs} run(s): ${alarm.why}`);
           } catch (error) {
             failed += 1;
+            outcomes.push({ job, error: (error as Error).message });
             log(`${job.padEnd(16)} FAILED: ${(error as Error).message}`);
           }
         };
@@ -67,6 +74,7 @@ export function registerDev(program: Command): void {
           await receiver.close();
         }
       });
+      if (quiet) printJson(outcomes);
       if (failures > 0) process.exitCode = 1;
     });
 }

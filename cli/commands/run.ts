@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isJobName, jobNames } from '../../shared/jobs.js';
 import { ChoresError } from '../../shared/errors.js';
-import { formatStats, printJson } from '../output.js';
+import { formatStats, printJson, withProgress } from '../output.js';
 import { parseSetOptions, runJobLocally } from '../run-job.js';
 import { withSession } from '../session.js';
 
@@ -16,7 +16,7 @@ export function registerRun(program: Command): void {
     .action(async (job: string, options: { dryRun?: boolean; set: string[]; json?: boolean }) => {
       if (!isJobName(job)) throw new ChoresError(`unknown job "${job}" — jobs are: ${jobNames.join(', ')}`);
       const payload = { ...parseSetOptions(options.set), ...(options.dryRun && { dryRun: true }) };
-      const outcome = await withSession(() => runJobLocally(job, payload));
+      const outcome = await withSession(() => withProgress(`running ${job}`, runJobLocally(job, payload)));
       if (options.json) printJson(outcome);
       else console.log(formatStats(outcome));
     });

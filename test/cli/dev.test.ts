@@ -27,5 +27,13 @@ describe('chores dev --once', () => {
     expect(stdout).toMatch(/uploads-notify\s+notified=2 skipped=0/);
     expect(stdout).toMatch(/uploads-cleanup\s+deleted=2 missing=1 failed=0/);
     expect(stdout).not.toMatch(/✗|FAILED/);
+
+    // A second pass on the same state, for scripts: nothing left to do, every job ran.
+    const again = await promisify(execFile)('node', [BIN, 'dev', '--once', '--json'], { env, timeout: 90_000 });
+    const runs = JSON.parse(again.stdout) as { job: string; notified?: number; deleted?: number }[];
+
+    expect(runs.map((run) => run.job).sort()).toEqual([...jobNames].sort());
+    expect(runs.find((run) => run.job === 'uploads-notify')!.notified).toBe(0);
+    expect(runs.find((run) => run.job === 'results-cleanup')!.deleted).toBe(0);
   });
 });
