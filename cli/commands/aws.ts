@@ -59,11 +59,13 @@ export function registerAws(program: Command): void {
       .command(verb)
       .argument('[job]', 'one job (default: all)')
       .description(`${verb} a job's schedule, or all of them`)
-      .action(async (name?: string) => {
+      .option('--json', 'print the schedules changed, as JSON')
+      .action(async (name: string | undefined, options: { json?: boolean }) => {
         const scheduler = new SchedulerClient({});
         try {
           const changed = await setScheduleState(scheduler, prefix(), name ? [job(name)] : jobNames, state);
-          console.log(changed.length ? `${verb}d: ${changed.join(', ')}` : `nothing to ${verb}: already ${state.toLowerCase()}`);
+          if (options.json) printJson({ changed, state });
+          else console.log(changed.length ? `${verb}d: ${changed.join(', ')}` : `nothing to ${verb}: already ${state.toLowerCase()}`);
         } finally {
           scheduler.destroy();
         }

@@ -35,18 +35,22 @@ export function registerEndpoints(program: Command): void {
     .command('disable')
     .argument('<id>', 'endpoint id')
     .option('--reason <text>', 'why, recorded on the endpoint', 'disabled by an operator')
+    .option('--json', 'print as JSON')
     .description('stop delivering to an endpoint; its pending deliveries fail')
-    .action(async (id: string, options: { reason: string }) => {
+    .action(async (id: string, options: { reason: string; json?: boolean }) => {
       await withSession(({ db, config }) => disableEndpointByHand(db, config.schema, id, options.reason));
-      console.log(`endpoint ${id} disabled`);
+      if (options.json) printJson({ id, isActive: false, reason: options.reason });
+      else console.log(`endpoint ${id} disabled`);
     });
   endpoints
     .command('enable')
     .argument('<id>', 'endpoint id')
+    .option('--json', 'print as JSON')
     .description('deliver to an endpoint again (new events only)')
-    .action(async (id: string) => {
+    .action(async (id: string, options: { json?: boolean }) => {
       await withSession(({ db, config }) => enableEndpoint(db, config.schema, id));
-      console.log(`endpoint ${id} enabled`);
+      if (options.json) printJson({ id, isActive: true });
+      else console.log(`endpoint ${id} enabled`);
     });
   endpoints
     .command('rotate-secret')
