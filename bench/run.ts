@@ -1,4 +1,5 @@
 import { cpus, totalmem } from 'node:os';
+import { benchBundles } from './bundles.js';
 import { benchOutbox } from './outbox.js';
 import { benchResultsCleanup } from './results-cleanup.js';
 import { benchUploads } from './uploads.js';
@@ -12,3 +13,4 @@ const only = process.argv[2];
 if (!only || only === 'results') await benchResultsCleanup();
 if (!only || only === 'outbox') await benchOutbox();
 if (!only || only === 'uploads') await benchUploads();
+if (!only || only === 'bundles') await benchBundles();

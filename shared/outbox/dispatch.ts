@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config.ts
 import { MalformedDispatchMessageError } from './errors.js';
 
 export interface DispatchReport {

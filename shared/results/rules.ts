@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config.ts
 import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { jobs, type JobName, type JobSettings } from '../jobs.js';
 import { InvalidPayloadError } from './errors.js';
 

@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildHandlers } from '../../infra/build.js';
+import { jobNames } from '../../shared/jobs.js';
+import { testDatabase } from '../helpers/db.js';
+
+const { url } = await testDatabase();
+// Outside the repository: a bundle that still needed node_modules (a devDependency, or anything
+// not bundled) fails to load here, as it would in Lambda.
+const outside = await mkdtemp(join(tmpdir(), 'chores-bundles-'));
+await chmod(outside, 0o755);
+const built = await buildHandlers(outside);
+afterAll(() => rm(outside, { recursive: true, force: true }));
+
+/** Loads a bundle in a fresh Node process, with only the Lambda environment, and invokes it once. */
+async function invokeBundle(file: string, env: Record<string, string>) {
+  const script = `
+    const { handler } = await import(${JSON.stringify(file)});
+    const context = { functionName: 'bundle-test', awsRequestId: 'r-1', getRemainingTimeInMillis: () => 60_000 };
+    console.log(JSON.stringify(await handler({}, context)));
+    process.exit(0);`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
+    cwd: outside,
+    env: { PATH: process.env.PATH!, NODE_PATH: '', POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', DATABASE_URL: url, ...env },
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
+describe('the Lambda bundles', () => {
+  it('are built for every job and each stays under 1 MB', () => {
+    expect(built.map((b) => b.job)).toEqual(jobNames);
+    for (const bundle of built) expect(bundle.bytes).toBeLessThan(1024 * 1024);
+  });
+
+  it.each(jobNames)('run %s on their own against Postgres', async (job) => {
+    const file = built.find((b) => b.job === job)!.file;
+
+    const stats = await invokeBundle(file, { UPLOADS_STORAGE_URL: `file://${outside}/uploads` });
+
+    expect(stats).toMatchObject({ job, truncated: false, durationMs: expect.any(Number) });
+  });
+});
