@@ -39,7 +39,7 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const db = createPool(url.toString(), 8);
+  const db = createPool({ kind: 'url', url: url.toString() }, 8);
   await migrate(db, schema);
   return {
     url: url.toString(),

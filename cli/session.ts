@@ -30,7 +30,7 @@ export async function withSession<T>(
       process.env.UPLOADS_STORAGE_URL ??= `file://${LOCAL_DIR}/uploads`;
     }
     const config = loadConfig(process.env);
-    const db = createPool(config.databaseUrl, 4);
+    const db = createPool(config.database, 4);
     try {
       if (options.checkSchema && target.local) await migrate(db, config.schema);
       else if (options.checkSchema) await requireCurrentSchema(db, config);

@@ -8,9 +8,17 @@ import { parseStorageUrl, type StorageLocation } from './storage/url.js';
 import { parseDuration } from './duration.js';
 import { buildAllowList } from './outbox/ssrf.js';
 
+/**
+ * How to reach Postgres: a connection string (local, or any host with a password), or RDS IAM
+ * authentication (through RDS Proxy in the deployed stack: no password anywhere in the environment).
+ */
+export type DatabaseConnection =
+  | { kind: 'url'; url: string }
+  | { kind: 'iam'; host: string; port: number; database: string; user: string; region: string };
+
 /** Everything chores reads from its environment, validated once at start. */
 export interface Config {
-  databaseUrl: string;
+  database: DatabaseConnection;
   schema: SchemaName;
   results: {
     rules: RetentionRule[];
@@ -40,9 +48,13 @@ export interface OutboxConfig {
 export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,14h,20h,24h';
 
 const Env = z.object({
-  DATABASE_URL: z
-    .string({ error: 'is not set — give the Postgres connection string, e.g. postgres://user:pass@host:5432/app' })
-    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  DATABASE_IAM_AUTH: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  DATABASE_HOST: z.string().optional(),
+  DATABASE_PORT: z.coerce.number().int().positive().default(5432),
+  DATABASE_NAME: z.string().optional(),
+  DATABASE_USER: z.string().optional(),
+  AWS_REGION: z.string().optional(),
   CHORES_SCHEMA: z.string().default('chores'),
   RESULTS_RULES: z.string().default(DEFAULT_RULES_JSON),
   RESULTS_ARCHIVE_URL: z.string().optional(),
@@ -82,6 +94,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     }
   };
   const vars = parsed.data;
+  const database = attempt(() => databaseConnection(vars));
   const schema = attempt(() => vetSchemaName(vars.CHORES_SCHEMA));
   const rules = attempt(() => parseRules(vars.RESULTS_RULES));
   const archive = vars.RESULTS_ARCHIVE_URL
@@ -93,9 +106,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const allowedCidrs = list(vars.OUTBOX_ALLOWED_CIDRS);
   attempt(() => named('OUTBOX_ALLOWED_CIDRS', () => buildAllowList(allowedCidrs)));
   const retrySchedule = attempt(() => named('OUTBOX_RETRY_SCHEDULE', () => list(vars.OUTBOX_RETRY_SCHEDULE).map(parseDuration)));
-  if (problems.length > 0 || !schema || !rules || !retrySchedule) throw new ConfigError(problems);
+  if (problems.length > 0 || !database || !schema || !rules || !retrySchedule) throw new ConfigError(problems);
   return {
-    databaseUrl: vars.DATABASE_URL,
+    database,
     schema,
     results: { rules, ...(archive && { archive }) },
     outbox: {
@@ -113,6 +126,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ...(uploadsStorage && { storage: uploadsStorage }),
     },
   };
+}
+
+function databaseConnection(vars: z.infer<typeof Env>): DatabaseConnection {
+  if (vars.DATABASE_IAM_AUTH === 'true') {
+    const missing = (['DATABASE_HOST', 'DATABASE_NAME', 'DATABASE_USER', 'AWS_REGION'] as const).filter((name) => !vars[name]);
+    if (missing.length > 0) throw new ConfigError(missing.map((name) => `${name}: is not set — DATABASE_IAM_AUTH=true needs it`));
+    return { kind: 'iam', host: vars.DATABASE_HOST!, port: vars.DATABASE_PORT, database: vars.DATABASE_NAME!, user: vars.DATABASE_USER!, region: vars.AWS_REGION! };
+  }
+  if (!vars.DATABASE_URL) {
+    throw new ConfigError(['DATABASE_URL: is not set — give the Postgres connection string, e.g. postgres://user:pass@host:5432/app (or DATABASE_IAM_AUTH=true with DATABASE_HOST)']);
+  }
+  return { kind: 'url', url: vars.DATABASE_URL };
 }
 
 function list(text: string): string[] {

@@ -40,7 +40,7 @@ export default async function setup(project: TestProject) {
   await admin.query(`DROP DATABASE IF EXISTS ${templateDatabase}`);
   await admin.query(`CREATE DATABASE ${templateDatabase}`);
   const templateUrl = withDatabase(adminUrl, templateDatabase);
-  const pool = createPool(templateUrl, 2);
+  const pool = createPool({ kind: 'url', url: templateUrl }, 2);
   await migrate(pool, vetSchemaName('chores'));
   await pool.end();
 

@@ -1,4 +1,6 @@
 import pg from 'pg';
+import type { DatabaseConnection } from '../config.js';
+import { rdsAuthTokenSigner } from './iam-token.js';
 
 export type Db = pg.Pool;
 export type DbClient = pg.PoolClient;
@@ -7,12 +9,31 @@ export type DbClient = pg.PoolClient;
 // run's lock connection plus its work; more would only crowd RDS when many containers are warm.
 const LAMBDA_POOL_SIZE = 4;
 
-export function createPool(connectionString: string, max = LAMBDA_POOL_SIZE): Db {
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000 });
+export function createPool(connection: DatabaseConnection, max = LAMBDA_POOL_SIZE): Db {
+  const pool = connection.kind === 'url' ? new pg.Pool({ connectionString: connection.url, max, idleTimeoutMillis: 30_000 }) : iamPool(connection, max);
   // An idle client losing its connection (RDS failover, proxy idle timeout) must not crash the
   // process; the pool drops it and the next checkout opens a new one.
   pool.on('error', () => {});
   return pool;
+}
+
+/**
+ * RDS IAM authentication: each new connection signs a short-lived token with the function's role
+ * (no secret to fetch or leak), over TLS, which IAM authentication requires. RDS Proxy presents
+ * a certificate from Amazon's public roots, which Node trusts by default.
+ */
+function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, max: number): pg.Pool {
+  const token = rdsAuthTokenSigner(connection);
+  return new pg.Pool({
+    host: connection.host,
+    port: connection.port,
+    database: connection.database,
+    user: connection.user,
+    password: token,
+    ssl: { rejectUnauthorized: true },
+    max,
+    idleTimeoutMillis: 30_000,
+  });
 }
 
 /** Runs `work` in one transaction on one client; rolls back and rethrows on any error. */

@@ -20,7 +20,7 @@ export function runtimeFromEnv(env: Record<string, string | undefined>): JobRunt
   const config = loadConfig(env);
   return {
     config,
-    db: createPool(config.databaseUrl),
+    db: createPool(config.database),
     logger: new Logger({ serviceName: 'chores' }),
     metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'chores' }),
   };

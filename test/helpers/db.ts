@@ -32,7 +32,7 @@ export async function testDatabase(): Promise<TestDatabase> {
     await admin.end();
   }
   const url = withDatabase(adminUrl, name);
-  const db = createPool(url, 10);
+  const db = createPool({ kind: 'url', url }, 10);
   afterAll(async () => {
     await db.end();
     const dropper = new pg.Client({ connectionString: adminUrl });
