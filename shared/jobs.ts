@@ -21,6 +21,8 @@ export interface JobDefinition<Settings extends z.ZodType = z.ZodType> {
   /** EventBridge Scheduler expression: `rate(…)` or `cron(min hour dom month dow year)`. */
   schedule: string;
   timezone: string;
+  /** Scheduler may start the run this late, spreading load; 0 for jobs that must run on the minute. */
+  flexibleWindowMinutes: number;
   /** Manual-invoke payload schema. Scheduled runs send `{}`, so every field has a default. */
   settings: Settings;
   timeoutSeconds: number;
@@ -39,6 +41,7 @@ export const jobs = {
     description: 'Deletes expired task results by ordered retention rules; optionally archives them first.',
     schedule: 'cron(0 3 * * ? *)',
     timezone: 'UTC',
+    flexibleWindowMinutes: 15,
     settings: resultsCleanupSettings,
     timeoutSeconds: 900,
     memoryMb: 512,
@@ -55,6 +58,7 @@ export const jobs = {
     description: 'Fans outbox events out to subscribed endpoints and POSTs signed webhooks, retrying with backoff. Also the SQS fast path.',
     schedule: 'rate(1 minute)',
     timezone: 'UTC',
+    flexibleWindowMinutes: 0,
     settings: z.strictObject({}),
     // Longer than the schedule's period on purpose: a backlog is worked through by one run while
     // the overlapping invocations skip on the job lock.
@@ -70,6 +74,7 @@ export const jobs = {
     description: 'Deletes delivered and failed outbox events older than the retention, with their deliveries.',
     schedule: 'cron(30 */6 * * ? *)',
     timezone: 'UTC',
+    flexibleWindowMinutes: 15,
     settings: z.strictObject({ retentionHours: z.number().positive().optional() }),
     timeoutSeconds: 300,
     memoryMb: 256,
@@ -79,6 +84,7 @@ export const jobs = {
     description: 'Deletes expired uploads: the storage object first, then the row.',
     schedule: 'rate(6 hours)',
     timezone: 'UTC',
+    flexibleWindowMinutes: 15,
     settings: z.strictObject({}),
     timeoutSeconds: 900,
     memoryMb: 512,
@@ -91,6 +97,7 @@ export const jobs = {
     description: 'Publishes one file.expiring outbox event per upload nearing expiry, idempotently.',
     schedule: 'rate(1 hour)',
     timezone: 'UTC',
+    flexibleWindowMinutes: 5,
     settings: z.strictObject({}),
     timeoutSeconds: 120,
     memoryMb: 256,

@@ -1,0 +1,16 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { loadConfig } from '../shared/config.js';
+import { migrate } from '../shared/db/migrate.js';
+import { createPool } from '../shared/db/pool.js';
+
+// Deploy machinery, not a job: the stack's trigger runs this before the jobs on every deploy whose
+// bundle (and so whose migrations) changed. Concurrent runs are safe (see migrate()).
+const config = loadConfig(process.env);
+const db = createPool(config.database, 2);
+const logger = new Logger({ serviceName: 'chores' });
+
+export const handler = async () => {
+  const result = await migrate(db, config.schema);
+  logger.info('migrations applied', { ...result });
+  return result;
+};

@@ -1,0 +1,64 @@
+import * as z from 'zod';
+
+/**
+ * The stage's settings, from CDK context (`cdk.json` or `-c chores='{"…"}'`). Every stateful part is
+ * either created or imported; importing an existing RDS database is as first-class as creating one.
+ */
+const Stage = z.strictObject({
+  /** Names every deployed part (see shared/deploy-names.ts). */
+  prefix: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/).default('chores'),
+  vpc: z
+    .union([
+      z.strictObject({ create: z.literal(true) }),
+      z.strictObject({
+        vpcId: z.string(),
+        availabilityZones: z.array(z.string()).min(1),
+        /** Subnets with a NAT route: outbox-deliver only (it POSTs to the internet). */
+        privateSubnetIds: z.array(z.string()).min(1),
+        /** Subnets without internet: every other function, the proxy. */
+        isolatedSubnetIds: z.array(z.string()).min(1),
+      }),
+    ])
+    .default({ create: true }),
+  database: z
+    .union([
+      z.strictObject({
+        create: z.strictObject({
+          instanceClass: z.string().default('t4g.micro'),
+          multiAz: z.boolean().default(false),
+          allocatedStorageGb: z.number().int().min(20).default(20),
+          databaseName: z.string().default('app'),
+        }),
+      }),
+      z.strictObject({
+        import: z.strictObject({
+          instanceIdentifier: z.string(),
+          endpoint: z.string(),
+          port: z.number().int().default(5432),
+          databaseName: z.string(),
+          /** Secrets Manager secret with `username` and `password`: RDS Proxy logs in with it. */
+          secretArn: z.string().startsWith('arn:'),
+          /** The user in that secret; functions authenticate to the proxy as this user. */
+          username: z.string(),
+          /** The database's security group: the proxy is allowed in on the database port. */
+          securityGroupId: z.string(),
+        }),
+      }),
+    ])
+    .default({ create: { instanceClass: 't4g.micro', multiAz: false, allocatedStorageGb: 20, databaseName: 'app' } }),
+  uploadsBucket: z.union([z.strictObject({ create: z.literal(true) }), z.strictObject({ import: z.string() })]).default({ create: true }),
+  alarmEmail: z.email().optional(),
+  /** Passed to the functions as their environment (see the README's configuration table). */
+  environment: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string()).default({}),
+});
+
+export type StageConfig = z.output<typeof Stage>;
+
+/** Validates the `chores` context object; errors name the key to fix. */
+export function stageConfig(context: unknown): StageConfig {
+  const parsed = Stage.safeParse(context ?? {});
+  if (!parsed.success) {
+    throw new Error(`invalid "chores" CDK context: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
