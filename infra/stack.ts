@@ -78,7 +78,7 @@ export class ChoresStack extends Stack {
           deadLetterQueue: schedulesDlq,
         }),
       });
-      alarms.forJob(config.prefix, job, fn);
+      alarms.forJob(config.prefix, job, fn, job === 'outbox-deliver');
     }
 
     // Each job's access, by name, and nothing more.

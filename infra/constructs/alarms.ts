@@ -40,19 +40,36 @@ export class Alarms extends Construct {
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
 
-  forJob(prefix: string, job: JobName, fn: lambda.IFunction): cloudwatch.Alarm[] {
+  /** `fastPath`: the job also runs from SQS, whose stats carry `Trigger=sqs` (see the handler factory). */
+  forJob(prefix: string, job: JobName, fn: lambda.IFunction, fastPath = false): cloudwatch.Alarm[] {
     const interval = scheduleIntervalSeconds(job);
     // One run per period, so each datapoint is one run's stat (capped at CloudWatch's 1-day period).
     const runPeriod = Duration.seconds(Math.min(Math.max(interval, 60), DAY_S));
-    const metric = (name: string, statistic: string, period: Duration) =>
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: 'chores', Job: job }, statistic, period });
+    const metric = (name: string, statistic: string, period: Duration, trigger?: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: 'chores', Job: job, ...(trigger && { Trigger: trigger }) },
+        statistic,
+        period,
+      });
+    // Thresholds watch scheduled and fast-path runs alike; the heartbeat below, scheduled runs only.
+    const statMetric = (name: string): cloudwatch.IMetric =>
+      fastPath
+        ? new cloudwatch.MathExpression({
+            expression: 'MAX([scheduled, fast])',
+            usingMetrics: { scheduled: metric(name, 'Maximum', runPeriod), fast: metric(name, 'Maximum', runPeriod, 'sqs') },
+            label: name,
+            period: runPeriod,
+          })
+        : metric(name, 'Maximum', runPeriod);
 
     const alarms = jobs[job].alarms.map(
       (rule) =>
         new cloudwatch.Alarm(this, `${job}-${rule.stat}`, {
           alarmName: `${prefix}-${job}-${rule.stat}`,
           alarmDescription: rule.why,
-          metric: metric(rule.stat, 'Maximum', runPeriod),
+          metric: statMetric(rule.stat),
           threshold: rule.above,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: rule.runs,

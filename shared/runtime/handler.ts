@@ -52,23 +52,33 @@ export function createJobHandler<Name extends JobName>(
 ) {
   const { db, config, logger, metrics } = runtime;
   logger.appendPersistentKeys({ job });
+  const count = (name: string) => {
+    metrics.addDimension('Job', job);
+    metrics.addMetric(name, MetricUnit.Count, 1);
+  };
 
-  const run = async (event: unknown, context: Context): Promise<JobOutcome | SQSBatchResponse> => {
-    if (options.sqs && isSqsEvent(event)) {
-      const started = performance.now();
-      const { response, stats } = await options.sqs(event, { ...runtime, budget: budgetFromContext(context) });
-      const full = { ...stats, durationMs: Math.round(performance.now() - started) };
-      addStatsMetrics(metrics, job, full);
-      logger.info('fast-path batch finished', { records: event.Records.length, failures: response.batchItemFailures.length, stats: full });
-      return response;
-    }
+  /**
+   * The SQS fast path. Its metrics carry `Trigger=sqs`, which makes them metrics of their own:
+   * the missed-run heartbeat watches scheduled runs only, so a stopped schedule still alarms
+   * while producers keep the queue busy.
+   */
+  const runBatch = async (event: SQSEvent, route: SqsRoute, context: Context): Promise<SQSBatchResponse> => {
+    const started = performance.now();
+    const { response, stats } = await route(event, { ...runtime, budget: budgetFromContext(context) });
+    const full = { ...stats, durationMs: Math.round(performance.now() - started) };
+    metrics.addDimension('Trigger', 'sqs');
+    addStatsMetrics(metrics, job, full);
+    logger.info('fast-path batch finished', { records: event.Records.length, failures: response.batchItemFailures.length, stats: full });
+    return response;
+  };
+
+  /** A scheduled or manual run: validated, single-flight, budgeted, recorded. */
+  const runJob = async (event: unknown, context: Context): Promise<JobOutcome> => {
     let settings: JobSettings<Name>;
     try {
       settings = parseSettings(job, event);
     } catch (error) {
-      // Counted, so a broken schedule input or console payload shows on a dashboard.
-      metrics.addDimension('Job', job);
-      metrics.addMetric('invalid_payloads', MetricUnit.Count, 1);
+      count('invalid_payloads'); // so a broken schedule input or console payload shows on a dashboard
       logger.error('invalid payload; nothing was run', error as Error);
       throw error;
     }
@@ -88,19 +98,20 @@ export function createJobHandler<Name extends JobName>(
       } catch (error) {
         // Recording must not mask the run's own error, which is what the operator needs to see.
         await recorder.failed(error).catch((recordError) => logger.error('could not record the failed run', recordError as Error));
-        metrics.addDimension('Job', job);
-        metrics.addMetric('failed_runs', MetricUnit.Count, 1);
+        count('failed_runs');
         logger.error('run failed', error as Error);
         throw error;
       }
     });
     if (outcome.ran) return outcome.value;
     const reason = `another ${job} run holds its lock; this invocation did nothing`;
-    metrics.addDimension('Job', job);
-    metrics.addMetric('skipped_runs', MetricUnit.Count, 1);
+    count('skipped_runs');
     logger.warn('run skipped', { reason });
     return { job, skipped: true, reason };
   };
+
+  const run = (event: unknown, context: Context): Promise<JobOutcome | SQSBatchResponse> =>
+    options.sqs && isSqsEvent(event) ? runBatch(event, options.sqs, context) : runJob(event, context);
 
   return middy(run).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }

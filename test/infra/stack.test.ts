@@ -123,10 +123,17 @@ describe('the CDK stack', () => {
   it('alarms on registry thresholds, Lambda errors, missed runs (missing data breaching) and DLQ depth', () => {
     const alarms = resources('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     for (const job of jobNames) {
-      expect(alarms).toContainEqual(expect.objectContaining({ AlarmName: `chores-${job}-missed-run`, TreatMissingData: 'breaching', Dimensions: expect.arrayContaining([{ Name: 'Job', Value: job }]) }));
+      expect(alarms).toContainEqual(
+        expect.objectContaining({ AlarmName: `chores-${job}-missed-run`, TreatMissingData: 'breaching', Dimensions: [{ Name: 'Job', Value: job }, { Name: 'service', Value: 'chores' }] }),
+      );
       expect(alarms).toContainEqual(expect.objectContaining({ AlarmName: `chores-${job}-errors` }));
       for (const rule of jobs[job].alarms) {
-        expect(alarms).toContainEqual(expect.objectContaining({ AlarmName: `chores-${job}-${rule.stat}`, MetricName: rule.stat, Threshold: rule.above, EvaluationPeriods: rule.runs }));
+        const alarm = alarms.find((a) => a.AlarmName === `chores-${job}-${rule.stat}`);
+        expect(alarm).toMatchObject({ Threshold: rule.above, EvaluationPeriods: rule.runs, TreatMissingData: 'notBreaching' });
+        // Scheduled runs, and for outbox-deliver the SQS fast path as well (Trigger=sqs).
+        const watched = JSON.stringify(alarm);
+        expect(watched).toContain(`"${rule.stat}"`);
+        expect(watched.includes('"Trigger"')).toBe(job === 'outbox-deliver');
       }
     }
     expect(alarms.map((a) => a.AlarmName)).toEqual(expect.arrayContaining(['chores-dispatch-dlq-not-empty', 'chores-schedules-dlq-not-empty']));

@@ -164,6 +164,22 @@ describe('the job handler factory', () => {
     expect(emf).toMatchObject({ Job: 'results-cleanup', deleted: 7, remaining: 3, truncated: 1 });
   });
 
+  it('publishes fast-path (SQS) stats under Trigger=sqs, apart from the scheduled runs the heartbeat watches', async () => {
+    const handler = createJobHandler('outbox-deliver', testRuntime({ emitMetrics: true }), async () => ({ delivered: 1, truncated: false }), {
+      sqs: async () => ({ response: { batchItemFailures: [] }, stats: { delivered: 3 } }),
+    });
+    const sqsEvent = { Records: [{ eventSource: 'aws:sqs', messageId: 'm', body: '{"eventIds":[1]}' }] };
+
+    const [batch] = await captureEmf(() => handler(sqsEvent, lambdaContext()));
+    const [scheduled] = await captureEmf(() => handler({}, lambdaContext()));
+    const dimensionsOf = (emf: Record<string, unknown>) => (emf._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions[0];
+
+    expect(batch).toMatchObject({ Job: 'outbox-deliver', Trigger: 'sqs', delivered: 3 });
+    expect(dimensionsOf(batch!)).toContain('Trigger');
+    expect(scheduled).toMatchObject({ Job: 'outbox-deliver', delivered: 1 });
+    expect(dimensionsOf(scheduled!)).not.toContain('Trigger');
+  });
+
   it('gives the service a budget of the remaining time less the safety margin', async () => {
     let budgetMs = 0;
     const handler = createJobHandler('results-cleanup', testRuntime(), async ({ budget }) => {
