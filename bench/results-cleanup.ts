@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { nativeTable } from '../shared/results/stores.js';
 import { cleanupResults, DEFAULT_BATCH_SIZE } from '../shared/results/cleanup.js';
 import { parseRules } from '../shared/results/rules.js';
 import { UNLIMITED_BUDGET } from '../shared/runtime/budget.js';
@@ -29,7 +30,7 @@ async function compare(bench: BenchDatabase, layout: Layout): Promise<void> {
       const started = performance.now();
       const stats = await cleanupResults({
         db: bench.db,
-        schema,
+        table: nativeTable(schema),
         rules: parseRules('[{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]'),
         settings: { dryRun: false, batchSize: DEFAULT_BATCH_SIZE },
         budget: UNLIMITED_BUDGET,

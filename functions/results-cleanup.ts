@@ -1,4 +1,5 @@
 import { cleanupResults } from '../shared/results/cleanup.js';
+import { detectTable } from '../shared/results/stores.js';
 import { createJobHandler } from '../shared/runtime/handler.js';
 import { runtimeFromEnv } from '../shared/runtime/runtime.js';
 import { openStorage } from '../shared/storage/open.js';
@@ -7,10 +8,11 @@ const runtime = runtimeFromEnv(process.env);
 const { archive } = runtime.config.results;
 const archiveStorage = archive && openStorage(archive);
 
-export const handler = createJobHandler('results-cleanup', runtime, ({ db, config, settings, budget, runId }) =>
+export const handler = createJobHandler('results-cleanup', runtime, async ({ db, config, settings, budget, runId }) =>
   cleanupResults({
     db,
-    schema: config.schema,
+    // Detected each run: a Celery upgrade can change the table's columns between runs.
+    table: await detectTable(db, config.results.store, config.results.storeSchema),
     rules: config.results.rules,
     settings,
     budget,

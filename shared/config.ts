@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import { vetSchemaName, type SchemaName } from './db/identifiers.js';
 import { DEFAULT_RULES_JSON, parseRules, type RetentionRule } from './results/rules.js';
+import { STORE_NAMES, type StoreName } from './results/stores.js';
 import { parseStorageUrl, type StorageLocation } from './storage/url.js';
 import { parseDuration } from './duration.js';
 import { buildAllowList } from './outbox/ssrf.js';
@@ -23,6 +24,9 @@ export interface Config {
   results: {
     rules: RetentionRule[];
     archive?: StorageLocation;
+    /** Which result table results-cleanup cleans, and the schema it lives in. */
+    store: StoreName;
+    storeSchema: SchemaName;
   };
   outbox: OutboxConfig;
   uploads: {
@@ -58,6 +62,8 @@ const Env = z.object({
   CHORES_SCHEMA: z.string().default('chores'),
   RESULTS_RULES: z.string().default(DEFAULT_RULES_JSON),
   RESULTS_ARCHIVE_URL: z.string().optional(),
+  RESULTS_STORE: z.enum(STORE_NAMES, { error: `must be one of ${STORE_NAMES.join(', ')}` }).default('chores'),
+  RESULTS_STORE_SCHEMA: z.string().optional(),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),
   OUTBOX_DISPATCH_QUEUE_URL: z.url().optional(),
   OUTBOX_ALLOW_HTTP: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
@@ -97,6 +103,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const database = attempt(() => databaseConnection(vars));
   const schema = attempt(() => vetSchemaName(vars.CHORES_SCHEMA));
   const rules = attempt(() => parseRules(vars.RESULTS_RULES));
+  // Celery's tables live where the app's ORM put them: `public` unless said otherwise.
+  const storeSchema = attempt(() =>
+    vetSchemaName(vars.RESULTS_STORE_SCHEMA ?? (vars.RESULTS_STORE === 'chores' ? vars.CHORES_SCHEMA : 'public'), 'RESULTS_STORE_SCHEMA'),
+  );
   const archive = vars.RESULTS_ARCHIVE_URL
     ? attempt(() => parseStorageUrl(vars.RESULTS_ARCHIVE_URL!, 'RESULTS_ARCHIVE_URL'))
     : undefined;
@@ -106,11 +116,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const allowedCidrs = list(vars.OUTBOX_ALLOWED_CIDRS);
   attempt(() => named('OUTBOX_ALLOWED_CIDRS', () => buildAllowList(allowedCidrs)));
   const retrySchedule = attempt(() => named('OUTBOX_RETRY_SCHEDULE', () => list(vars.OUTBOX_RETRY_SCHEDULE).map(parseDuration)));
-  if (problems.length > 0 || !database || !schema || !rules || !retrySchedule) throw new ConfigError(problems);
+  if (problems.length > 0 || !database || !schema || !rules || !retrySchedule || !storeSchema) throw new ConfigError(problems);
   return {
     database,
     schema,
-    results: { rules, ...(archive && { archive }) },
+    results: { rules, ...(archive && { archive }), store: vars.RESULTS_STORE, storeSchema },
     outbox: {
       retentionHours: vars.OUTBOX_RETENTION_HOURS,
       ...(vars.OUTBOX_DISPATCH_QUEUE_URL && { dispatchQueueUrl: vars.OUTBOX_DISPATCH_QUEUE_URL }),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ChoresError } from '../../shared/errors.js';
 import { restoreResults } from '../../shared/results/restore.js';
+import { detectTable } from '../../shared/results/stores.js';
 import { openStorage } from '../../shared/storage/open.js';
 import { parseStorageUrl } from '../../shared/storage/url.js';
 import { printJson } from '../output.js';
@@ -18,12 +19,12 @@ export function registerResults(program: Command): void {
     .action(async (options: { taskId?: string[]; since?: string; from?: string; json?: boolean }) => {
       const since = options.since === undefined ? undefined : new Date(options.since);
       if (since && Number.isNaN(since.getTime())) throw new ChoresError(`--since "${options.since}" is not a date — use e.g. 2026-11-01 or 2026-11-01T12:00:00Z`);
-      const stats = await withSession(({ db, config }) => {
+      const stats = await withSession(async ({ db, config }) => {
         const location = options.from ? parseStorageUrl(options.from, '--from') : config.results.archive;
         if (!location) throw new ChoresError('no archive to restore from — set RESULTS_ARCHIVE_URL or pass --from s3://bucket/prefix');
         return restoreResults({
           db,
-          schema: config.schema,
+          table: await detectTable(db, config.results.store, config.results.storeSchema),
           archive: openStorage(location),
           filter: { ...(options.taskId && { taskIds: options.taskId }), ...(since && { since }) },
         });

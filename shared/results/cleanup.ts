@@ -1,10 +1,10 @@
 import { inTransaction, type Db } from '../db/pool.js';
-import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { archiveKey, writeArchive } from './archive.js';
 import { ArchiveWriteError } from './errors.js';
 import type { RetentionRule } from './rules.js';
+import { checkRulesFit, type ResultTable } from './stores.js';
 import { countAll, countEligible, deleteBatch, passOrder, type DeletedBatch, type RetentionPass } from './sql.js';
 
 // Each batch is one short transaction. 10,000 rows keeps one batch under 100 ms on this 2-core
@@ -38,7 +38,8 @@ export interface ResultsCleanupStats {
 
 export interface ResultsCleanupInput {
   db: Db;
-  schema: SchemaName;
+  /** The result table to clean: chores' own, or a Celery store (see stores.ts). */
+  table: ResultTable;
   rules: RetentionRule[];
   settings: ResultsCleanupSettings;
   budget: TimeBudget;
@@ -53,17 +54,18 @@ export interface ResultsCleanupInput {
  * archive, each batch is written there before its delete commits.
  *
  * @example
- * const stats = await cleanupResults({ db, schema, rules, settings: { dryRun: false, batchSize: 10_000 }, budget, runId })
+ * const stats = await cleanupResults({ db, table: nativeTable(schema), rules, settings: { dryRun: false, batchSize: 10_000 }, budget, runId })
  * // → { deleted: 1200, byRule: { 'status=REVOKED keep=0s': 200, 'keep=7d': 1000, expires_at: 0 }, remaining: 0, … }
  */
 export async function cleanupResults(input: ResultsCleanupInput): Promise<ResultsCleanupStats> {
-  const { db, schema, settings, budget } = input;
-  const passes = await retentionPasses(db, input.rules, settings.olderThanDays);
-  const byRule = Object.fromEntries([...input.rules.map((rule) => [rule.label, 0]), ['expires_at', 0]]) as Record<string, number>;
-  const before = await count(db, countAll(schema));
+  const { db, table, settings, budget } = input;
+  checkRulesFit(table, input.rules);
+  const passes = await retentionPasses(db, table, input.rules, settings.olderThanDays);
+  const byRule = Object.fromEntries([...input.rules.map((rule) => [rule.label, 0]), ...(table.expiresAt ? [['expires_at', 0]] : [])]) as Record<string, number>;
+  const before = await count(db, countAll(table));
 
   if (settings.dryRun) {
-    for (const pass of passes) byRule[pass.label] = await count(db, countEligible(schema, pass));
+    for (const pass of passes) byRule[pass.label] = await count(db, countEligible(table, pass));
     const remaining = Object.values(byRule).reduce((a, b) => a + b, 0);
     return { dryRun: true, before, deleted: 0, after: before, remaining, byRule, archived: 0, batches: 0, longestBatchMs: 0, truncated: false };
   }
@@ -86,25 +88,25 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
       if (rows < settings.batchSize) break;
       // Resume from the newest age this batch reached: rows the pass walked past and kept (shielded
       // by an earlier rule) are then walked once per run rather than once per batch.
-      if (pass.kind === 'rule' && passOrder(pass) !== undefined && resumeAt) pass.resumeAt = resumeAt;
+      if (pass.kind === 'rule' && passOrder(table, pass) !== undefined && resumeAt) pass.resumeAt = resumeAt;
     }
   }
 
   let remaining = 0;
   for (const pass of passes) {
     if (pass.kind === 'rule') delete pass.resumeAt; // count the whole pass, not just past the cursor
-    remaining += await count(db, countEligible(schema, pass));
+    remaining += await count(db, countEligible(table, pass));
   }
-  const after = await count(db, countAll(schema));
+  const after = await count(db, countAll(table));
   return { dryRun: false, before, deleted, after, remaining, byRule, archived, batches, longestBatchMs, truncated };
 }
 
 /** The passes a run makes, with cutoffs from the database clock so every host agrees on "now". */
-async function retentionPasses(db: Db, rules: RetentionRule[], olderThanDays?: number): Promise<RetentionPass[]> {
+async function retentionPasses(db: Db, table: ResultTable, rules: RetentionRule[], olderThanDays?: number): Promise<RetentionPass[]> {
   const { rows } = await db.query<{ now: Date }>('SELECT now() AS now');
   const now = rows[0]!.now;
   const ageFloor = olderThanDays === undefined ? undefined : new Date(now.getTime() - olderThanDays * 86_400_000);
-  const passes: RetentionPass[] = [{ kind: 'expires_at', label: 'expires_at', now, ...(ageFloor && { ageFloor }) }];
+  const passes: RetentionPass[] = table.expiresAt ? [{ kind: 'expires_at', label: 'expires_at', now, ...(ageFloor && { ageFloor }) }] : [];
   for (const [index, rule] of rules.entries()) {
     const earlier = rules.slice(0, index);
     // A rule after a catch-all can never match; a `never` rule deletes nothing but still shields.
@@ -128,7 +130,7 @@ async function deleteOneBatch(
     await tx.query('SET LOCAL enable_bitmapscan = off');
     await tx.query('SET LOCAL enable_seqscan = off');
     const { rows: [batch] } = await tx.query<DeletedBatch>(
-      deleteBatch(input.schema, pass, input.settings.batchSize, input.archive !== undefined),
+      deleteBatch(input.table, pass, input.settings.batchSize, input.archive !== undefined),
     );
     const rows = batch!.deleted;
     if (input.archive && rows > 0) {

@@ -1,9 +1,9 @@
 import type { Db } from '../db/pool.js';
-import type { SchemaName } from '../db/identifiers.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { ARCHIVE_ROOT, archiveDay, decodeRows } from './archive.js';
 import { ArchiveReadError } from './errors.js';
 import { restoreRows } from './sql.js';
+import type { ResultTable } from './stores.js';
 
 export interface RestoreFilter {
   taskIds?: string[];
@@ -29,7 +29,7 @@ const RESTORE_CHUNK = 1_000;
  */
 export async function restoreResults(input: {
   db: Db;
-  schema: SchemaName;
+  table: ResultTable;
   archive: ObjectStorage;
   filter: RestoreFilter;
 }): Promise<RestoreStats> {
@@ -58,11 +58,22 @@ export async function restoreResults(input: {
     });
     for (let i = 0; i < matching.length; i += RESTORE_CHUNK) {
       const chunk = matching.slice(i, i + RESTORE_CHUNK);
-      const result = await input.db.query(restoreRows(input.schema, JSON.stringify(chunk)));
+      const result = await input.db.query(restoreRows(input.table, JSON.stringify(chunk.map((row) => toColumns(input.table, row)))));
       stats.matched += chunk.length;
       stats.restored += result.rowCount ?? 0;
       stats.alreadyPresent += chunk.length - (result.rowCount ?? 0);
     }
   }
   return stats;
+}
+
+/** Archived binary columns are base64; Postgres reads bytea from JSON as `\x` hex. */
+function toColumns(table: ResultTable, row: Record<string, unknown>): Record<string, unknown> {
+  if (table.binaryColumns.length === 0) return row;
+  const converted = { ...row };
+  for (const column of table.binaryColumns) {
+    const value = row[column];
+    if (typeof value === 'string') converted[column] = `\\x${Buffer.from(value, 'base64').toString('hex')}`;
+  }
+  return converted;
 }

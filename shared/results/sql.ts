@@ -1,6 +1,6 @@
-import { qualified, type SchemaName } from '../db/identifiers.js';
 import { Params, type Sql } from '../db/params.js';
 import type { RetentionRule } from './rules.js';
+import type { ResultTable } from './stores.js';
 
 /**
  * One retention pass: the rows a rule (or a producer's expires_at) makes eligible for deletion.
@@ -18,39 +18,43 @@ export type RetentionPass =
       resumeAt?: string;
     };
 
-const AGE = 'coalesce(date_done, date_created)';
+/** A timestamptz parameter in the age column's own type: the column stays bare, so its index serves. */
+function instant(t: ResultTable, params: Params, value: Date | string): string {
+  const p = params.add(value, 'timestamptz');
+  return t.ageIsNaive ? `(${p} AT TIME ZONE 'UTC')` : p;
+}
 
-function ruleMatch(rule: RetentionRule, params: Params): string {
+function ruleMatch(t: ResultTable, rule: RetentionRule, params: Params): string {
   const terms: string[] = [];
-  if (rule.taskLike !== undefined) terms.push(`task_name LIKE ${params.add(rule.taskLike, 'text')}`);
-  if (rule.status !== undefined) terms.push(`status = ${params.add(rule.status, 'text')}`);
+  if (rule.taskLike !== undefined) terms.push(`${t.taskName} LIKE ${params.add(rule.taskLike, 'text')}`);
+  if (rule.status !== undefined) terms.push(`${t.status} = ${params.add(rule.status, 'text')}`);
   return terms.length > 0 ? terms.join(' AND ') : 'true';
 }
 
-/** The WHERE clause of a pass; written so each maps onto one of the migration's indexes. */
-export function passPredicate(pass: RetentionPass, params: Params): string {
+/** The WHERE clause of a pass; written so each maps onto an index range scan. */
+export function passPredicate(t: ResultTable, pass: RetentionPass, params: Params): string {
   if (pass.kind === 'expires_at') {
-    const floor = pass.ageFloor ? ` AND ${AGE} < ${params.add(pass.ageFloor, 'timestamptz')}` : '';
-    return `expires_at IS NOT NULL AND expires_at <= ${params.add(pass.now, 'timestamptz')}${floor}`;
+    const floor = pass.ageFloor ? ` AND ${t.age} < ${instant(t, params, pass.ageFloor)}` : '';
+    return `${t.expiresAt} IS NOT NULL AND ${t.expiresAt} <= ${params.add(pass.now, 'timestamptz')}${floor}`;
   }
-  // `IS NOT TRUE` rather than NOT: a NULL task_name makes a glob match NULL, and NOT NULL would
+  const notExpiring = t.expiresAt ? `${t.expiresAt} IS NULL AND ` : '';
+  // `IS NOT TRUE` rather than NOT: a NULL task name makes a glob match NULL, and NOT NULL would
   // wrongly exclude the row from every later rule.
-  const notEarlier = pass.earlier.map((rule) => ` AND (${ruleMatch(rule, params)}) IS NOT TRUE`).join('');
-  // For a status rule the age bounds are written as row comparisons on (status, age): only the
-  // (status, age) index can use them as an index condition, so the planner cannot serve the pass
-  // from the age index with a status filter, walking ten rows for every one it deletes.
+  const notEarlier = pass.earlier.map((rule) => ` AND (${ruleMatch(t, rule, params)}) IS NOT TRUE`).join('');
+  // For a status rule the age bounds are row comparisons on (status, age): only a (status, age)
+  // index can use them as an index condition, so the planner cannot serve the pass from the age
+  // index with a status filter, walking ten rows for every one it deletes.
   if (pass.rule.status !== undefined) {
     const status = params.add(pass.rule.status, 'text');
-    const lower = pass.resumeAt === undefined ? '' : ` AND (status, ${AGE}) >= (${status}, ${params.add(pass.resumeAt, 'timestamptz')})`;
-    return (
-      `expires_at IS NULL AND ${ruleMatch(pass.rule, params)}${notEarlier}` +
-      ` AND (status, ${AGE}) < (${status}, ${params.add(pass.cutoff, 'timestamptz')})${lower}`
-    );
+    const match = `${notExpiring}${ruleMatch(t, pass.rule, params)}${notEarlier}`;
+    const upper = `(${t.status}, ${t.age}) < (${status}, ${instant(t, params, pass.cutoff)})`;
+    const lower = pass.resumeAt === undefined ? '' : ` AND (${t.status}, ${t.age}) >= (${status}, ${instant(t, params, pass.resumeAt)})`;
+    return `${match} AND ${upper}${lower}`;
   }
-  const match = ruleMatch(pass.rule, params);
-  const cutoff = params.add(pass.cutoff, 'timestamptz');
-  const resume = pass.resumeAt === undefined ? '' : ` AND ${AGE} >= ${params.add(pass.resumeAt, 'timestamptz')}`;
-  return `expires_at IS NULL AND ${match}${notEarlier} AND ${AGE} < ${cutoff}${resume}`;
+  const match = `${notExpiring}${ruleMatch(t, pass.rule, params)}${notEarlier}`;
+  const cutoff = instant(t, params, pass.cutoff);
+  const resume = pass.resumeAt === undefined ? '' : ` AND ${t.age} >= ${instant(t, params, pass.resumeAt)}`;
+  return `${match} AND ${t.age} < ${cutoff}${resume}`;
 }
 
 /**
@@ -61,17 +65,23 @@ export function passPredicate(pass: RetentionPass, params: Params): string {
  * Task-glob rules have no usable order (text_pattern_ops cannot serve ORDER BY task_name), so
  * they rely on the prefix range alone.
  */
-export function passOrder(pass: RetentionPass): string | undefined {
-  if (pass.kind === 'expires_at') return 'expires_at';
-  if (pass.rule.status !== undefined) return `status, ${AGE}`;
-  if (pass.rule.taskLike === undefined) return AGE;
+export function passOrder(t: ResultTable, pass: RetentionPass): string | undefined {
+  if (pass.kind === 'expires_at') return t.expiresAt;
+  if (pass.rule.status !== undefined) return `${t.status}, ${t.age}`;
+  if (pass.rule.taskLike === undefined) return t.age;
   return undefined;
 }
 
-export function countEligible(schema: SchemaName, pass: RetentionPass): Sql {
+export function countEligible(t: ResultTable, pass: RetentionPass): Sql {
   const params = new Params();
-  const where = passPredicate(pass, params);
-  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(schema, 'task_results')} WHERE ${where}`, values: params.values };
+  const where = passPredicate(t, pass, params);
+  return { text: `SELECT count(*)::bigint AS n FROM ${t.table} WHERE ${where}`, values: params.values };
+}
+
+/** Every column as JSON at full precision; binary columns as base64, readable anywhere. */
+function rowJson(t: ResultTable, alias: string): string {
+  const binary = t.binaryColumns.map((column) => `'${column}', encode(${alias}."${column}", 'base64')`).join(', ');
+  return binary ? `(to_jsonb(${alias}.*) || jsonb_build_object(${binary}))::text` : `to_jsonb(${alias}.*)::text`;
 }
 
 /**
@@ -83,23 +93,23 @@ export function countEligible(schema: SchemaName, pass: RetentionPass): Sql {
  * the planner hash-join against a full scan of the table on every batch (measured: 32k rows/s
  * against 445k). A locked row cannot move, so its ctid holds until the delete; sorting the ctids
  * makes the delete walk the heap in page order. With `returnRows`, each deleted row comes back
- * as the JSON of every column, at full precision, for the archive.
+ * as the JSON of every column, for the archive.
  */
-export function deleteBatch(schema: SchemaName, pass: RetentionPass, limit: number, returnRows: boolean): Sql {
+export function deleteBatch(t: ResultTable, pass: RetentionPass, limit: number, returnRows: boolean): Sql {
   const params = new Params();
-  const table = qualified(schema, 'task_results');
-  const where = passPredicate(pass, params);
-  const order = passOrder(pass);
+  const where = passPredicate(t, pass, params);
+  const order = passOrder(t, pass);
+  const resumeAt = t.ageIsNaive ? `(max(age) AT TIME ZONE 'UTC')::text` : 'max(age)::text';
   return {
     text: `WITH doomed AS (
-        SELECT ctid FROM ${table} WHERE ${where}
+        SELECT ctid FROM ${t.table} WHERE ${where}
         ${order ? `ORDER BY ${order}` : ''}
         LIMIT ${params.add(limit, 'int')} FOR UPDATE SKIP LOCKED
       ), gone AS (
-        DELETE FROM ${table} AS t WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM doomed ORDER BY ctid))
-        RETURNING ${AGE} AS age${returnRows ? ', to_jsonb(t.*)::text AS row' : ''}
+        DELETE FROM ${t.table} AS t WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM doomed ORDER BY ctid))
+        RETURNING ${t.age} AS age${returnRows ? `, ${rowJson(t, 't')} AS row` : ''}
       )
-      SELECT count(*)::int AS deleted, max(age)::text AS resume_at
+      SELECT count(*)::int AS deleted, ${resumeAt} AS resume_at
         ${returnRows ? ', coalesce(array_agg(row), ARRAY[]::text[]) AS rows' : ''}
       FROM gone`,
     values: params.values,
@@ -112,17 +122,16 @@ export interface DeletedBatch {
   rows?: string[];
 }
 
-export function countAll(schema: SchemaName): Sql {
-  return { text: `SELECT count(*)::bigint AS n FROM ${qualified(schema, 'task_results')}`, values: [] };
+export function countAll(t: ResultTable): Sql {
+  return { text: `SELECT count(*)::bigint AS n FROM ${t.table}`, values: [] };
 }
 
-/** Inserts archived rows (JSON objects of every column); rows whose task_id exists are left alone. */
-export function restoreRows(schema: SchemaName, rowsJson: string): Sql {
-  const table = qualified(schema, 'task_results');
+/** Inserts archived rows (JSON objects of every column); rows already present are left alone. */
+export function restoreRows(t: ResultTable, rowsJson: string): Sql {
   return {
-    text: `INSERT INTO ${table}
-      SELECT * FROM jsonb_populate_recordset(null::${table}, $1::jsonb)
-      ON CONFLICT (task_id) DO NOTHING`,
+    text: `INSERT INTO ${t.table}
+      SELECT * FROM jsonb_populate_recordset(null::${t.table}, $1::jsonb)
+      ON CONFLICT DO NOTHING`,
     values: [rowsJson],
   };
 }

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { nativeTable } from '../../shared/results/stores.js';
 import { vetSchemaName } from '../../shared/db/identifiers.js';
 import { loadMigrations, migrate } from '../../shared/db/migrate.js';
 import { Params } from '../../shared/db/params.js';
 import { passPredicate, type RetentionPass } from '../../shared/results/sql.js';
 import { parseRules } from '../../shared/results/rules.js';
-import { testDatabase } from '../helpers/db.js';
+import { schema, testDatabase } from '../helpers/db.js';
 
 const { db } = await testDatabase();
 
@@ -63,7 +64,7 @@ describe('retention indexes', () => {
       // predicate at all; on a real table of millions of rows it picks the same index on cost.
       await client.query('SET LOCAL enable_seqscan = off');
       const params = new Params();
-      const where = passPredicate(pass, params);
+      const where = passPredicate(nativeTable(schema), pass, params);
       const { rows } = await client.query(`EXPLAIN SELECT task_id FROM chores.task_results WHERE ${where}`, params.values);
       const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
       await client.query('ROLLBACK');

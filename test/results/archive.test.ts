@@ -7,6 +7,7 @@ import { cleanupResults } from '../../shared/results/cleanup.js';
 import { ArchiveWriteError } from '../../shared/results/errors.js';
 import { restoreResults } from '../../shared/results/restore.js';
 import { parseRules } from '../../shared/results/rules.js';
+import { nativeTable } from '../../shared/results/stores.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { FileStorage } from '../../shared/storage/file.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
@@ -17,6 +18,7 @@ import { localS3 } from '../helpers/s3.js';
 const { db } = await testDatabase();
 const s3 = await localS3(['archive']);
 const rules = parseRules('[{"keep":"7d"}]');
+const table = nativeTable(schema);
 
 // Every column, as text, so microseconds and JSON formatting are compared exactly.
 const SNAPSHOT = `SELECT task_id, task_name, status, result::text, traceback, date_created::text, date_done::text,
@@ -39,7 +41,7 @@ async function seedVariedOldResults(count: number): Promise<void> {
 
 function clean(archive: ObjectStorage, batchSize = 7) {
   return cleanupResults({
-    db, schema, rules, archive, runId: 'run-1', budget: UNLIMITED_BUDGET,
+    db, table, rules, archive, runId: 'run-1', budget: UNLIMITED_BUDGET,
     settings: { dryRun: false, batchSize },
   });
 }
@@ -61,7 +63,7 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
 
     const stats = await clean(archive);
     const afterDelete = await db.query('SELECT count(*)::int AS n FROM chores.task_results');
-    const restore = await restoreResults({ db, schema, archive, filter: { since: new Date(0) } });
+    const restore = await restoreResults({ db, table, archive, filter: { since: new Date(0) } });
 
     expect(stats).toMatchObject({ deleted: 20, archived: 20, batches: 3 });
     expect(afterDelete.rows[0].n).toBe(0);
@@ -86,8 +88,8 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
     const archive = await openArchive();
     await clean(archive);
 
-    const first = await restoreResults({ db, schema, archive, filter: { taskIds: ['old-2', 'old-4'] } });
-    const second = await restoreResults({ db, schema, archive, filter: { taskIds: ['old-2', 'old-4'] } });
+    const first = await restoreResults({ db, table, archive, filter: { taskIds: ['old-2', 'old-4'] } });
+    const second = await restoreResults({ db, table, archive, filter: { taskIds: ['old-2', 'old-4'] } });
     const { rows } = await db.query('SELECT task_id FROM chores.task_results ORDER BY task_id');
 
     expect(first).toMatchObject({ matched: 2, restored: 2, alreadyPresent: 0 });
@@ -126,7 +128,7 @@ describe('restoring', () => {
     const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-archive-')));
     await clean(archive);
 
-    const stats = await restoreResults({ db, schema, archive, filter: { since: new Date(Date.now() - 20 * 86_400_000) } });
+    const stats = await restoreResults({ db, table, archive, filter: { since: new Date(Date.now() - 20 * 86_400_000) } });
 
     expect(stats).toMatchObject({ matched: 1, restored: 1 });
     expect((await db.query('SELECT task_id FROM chores.task_results')).rows).toEqual([{ task_id: 'newer' }]);
@@ -135,6 +137,6 @@ describe('restoring', () => {
   it('refuses to restore without a filter', async () => {
     const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-archive-')));
 
-    await expect(restoreResults({ db, schema, archive, filter: {} })).rejects.toThrow(/say what to restore/);
+    await expect(restoreResults({ db, table, archive, filter: {} })).rejects.toThrow(/say what to restore/);
   });
 });

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { nativeTable } from '../../shared/results/stores.js';
 import { cleanupResults, type ResultsCleanupInput } from '../../shared/results/cleanup.js';
 import { parseRules } from '../../shared/results/rules.js';
 import { budgetUntil, UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
@@ -10,7 +11,7 @@ const { db } = await testDatabase();
 function run(rulesJson: string, overrides: Partial<ResultsCleanupInput> = {}) {
   return cleanupResults({
     db,
-    schema,
+    table: nativeTable(schema),
     rules: parseRules(rulesJson),
     settings: { dryRun: false, batchSize: 1000 },
     budget: UNLIMITED_BUDGET,

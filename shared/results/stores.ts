@@ -1,0 +1,88 @@
+import type { Db } from '../db/pool.js';
+import { qualified, type SchemaName } from '../db/identifiers.js';
+import { ResultsError } from './errors.js';
+import type { RetentionRule } from './rules.js';
+
+/**
+ * A SQL table of task results and how to read it: which column holds the task name (if any),
+ * which one measures age and whether it is a naive timestamp holding UTC (as Celery writes), and
+ * which columns are binary (archived as base64). The same retention engine runs on all of them.
+ */
+export interface ResultTable {
+  store: StoreName;
+  table: string;
+  /** Unique per result; restore skips rows whose key is present. */
+  key: string;
+  status: string;
+  taskName?: string;
+  /** The age anchor, in the column's own type. */
+  age: string;
+  /** The age column is `timestamp without time zone` holding UTC: parameters are converted to it, not the column, so its index still serves. */
+  ageIsNaive: boolean;
+  /** Producer-set expiry overriding every rule (the native store only). */
+  expiresAt?: string;
+  binaryColumns: string[];
+}
+
+export const STORE_NAMES = ['chores', 'celery-db', 'django-celery-results'] as const;
+export type StoreName = (typeof STORE_NAMES)[number];
+
+const TABLES: Record<Exclude<StoreName, 'chores'>, string> = {
+  'celery-db': 'celery_taskmeta',
+  'django-celery-results': 'django_celery_results_taskresult',
+};
+
+/** The native store: `task_results` in the chores schema (its shape is ours, so nothing is detected). */
+export function nativeTable(schema: SchemaName): ResultTable {
+  return {
+    store: 'chores',
+    table: qualified(schema, 'task_results'),
+    key: 'task_id',
+    status: 'status',
+    taskName: 'task_name',
+    age: 'coalesce(date_done, date_created)',
+    ageIsNaive: false,
+    expiresAt: 'expires_at',
+    binaryColumns: [],
+  };
+}
+
+/**
+ * Describes an existing Celery result table by reading its columns, since the shape depends on the
+ * Celery and django-celery-results versions and on settings (`result_extended`, Django's USE_TZ).
+ */
+export async function detectTable(db: Db, store: StoreName, schema: SchemaName): Promise<ResultTable> {
+  if (store === 'chores') return nativeTable(schema);
+  const name = TABLES[store];
+  const { rows } = await db.query<{ column_name: string; data_type: string }>(
+    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1::text AND table_name = $2::text`,
+    [schema, name],
+  );
+  if (rows.length === 0) {
+    throw new ResultsError(
+      `RESULTS_STORE=${store}: table ${schema}.${name} does not exist — check RESULTS_STORE and RESULTS_STORE_SCHEMA, and that this database is the one Celery writes results to`,
+    );
+  }
+  const types = new Map(rows.map((row) => [row.column_name, row.data_type]));
+  return {
+    store,
+    table: qualified(schema, name),
+    key: 'task_id',
+    status: 'status',
+    ...(store === 'celery-db' ? types.has('name') && { taskName: 'name' } : types.has('task_name') && { taskName: 'task_name' }),
+    age: 'date_done',
+    ageIsNaive: types.get('date_done') === 'timestamp without time zone',
+    binaryColumns: rows.filter((row) => row.data_type === 'bytea').map((row) => row.column_name),
+  };
+}
+
+/** Task-name rules need a task-name column; say so instead of silently matching nothing. */
+export function checkRulesFit(table: ResultTable, rules: RetentionRule[]): void {
+  const needsName = rules.filter((rule) => rule.task !== undefined);
+  if (needsName.length > 0 && !table.taskName) {
+    throw new ResultsError(
+      `RESULTS_RULES: rule "${needsName[0]!.label}" matches task names, but ${table.table} has no task-name column — ` +
+        "enable Celery's result_extended = True (it adds the name column), or drop the task rules",
+    );
+  }
+}
