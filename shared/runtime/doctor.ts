@@ -5,7 +5,8 @@ import type { SchemaName } from '../db/identifiers.js';
 import { appliedMigrationIds, loadMigrations } from '../db/migrate.js';
 import { deployNames } from '../deploy-names.js';
 import { jobNames } from '../jobs.js';
-import { existingIndexes, overdueWork } from './sql.js';
+import { detectTable, type StoreName } from '../results/stores.js';
+import { existingIndexes, indexesOn, overdueWork } from './sql.js';
 
 export interface Finding {
   level: 'ok' | 'warn' | 'fail';
@@ -26,7 +27,12 @@ const OVERDUE_MINUTES = 15;
  *
  * @example const findings = await diagnose(db, schema); if (findings.some((f) => f.level === 'fail')) process.exitCode = 1
  */
-export async function diagnose(db: Db, schema: SchemaName, aws?: { scheduler: SchedulerClient; sqs: SQSClient; prefix: string }): Promise<Finding[]> {
+export async function diagnose(
+  db: Db,
+  schema: SchemaName,
+  aws?: { scheduler: SchedulerClient; sqs: SQSClient; prefix: string },
+  results: { store: StoreName; storeSchema: SchemaName } = { store: 'chores', storeSchema: schema },
+): Promise<Finding[]> {
   const findings: Finding[] = [];
   try {
     await db.query('SELECT 1');
@@ -66,8 +72,28 @@ export async function diagnose(db: Db, schema: SchemaName, aws?: { scheduler: Sc
   }
   if (!findings.some((f) => f.check === 'leases' || f.check === 'backlog')) findings.push({ level: 'ok', check: 'backlog', message: 'no overdue work, no stuck leases' });
 
+  if (results.store !== 'chores') findings.push(await diagnoseCeleryStore(db, results.store, results.storeSchema));
   if (aws) findings.push(...(await diagnoseAws(aws)));
   return findings;
+}
+
+/** A Celery result table cleaned in place needs an index on date_done, which Celery never creates. */
+async function diagnoseCeleryStore(db: Db, store: StoreName, storeSchema: SchemaName): Promise<Finding> {
+  let table;
+  try {
+    table = await detectTable(db, store, storeSchema);
+  } catch (error) {
+    return { level: 'fail', check: 'result store', message: (error as Error).message };
+  }
+  const name = table.table.split('.')[1]!.replaceAll('"', '');
+  const { rows } = await db.query<{ indexdef: string }>(indexesOn(storeSchema, name));
+  if (rows.some((row) => /\((date_done)[,)]/.test(row.indexdef))) return { level: 'ok', check: 'result store', message: `${table.table} has an index on date_done` };
+  return {
+    level: 'warn',
+    check: 'result store',
+    message: `${table.table} has no index on date_done: every cleanup batch scans the whole table`,
+    fix: `CREATE INDEX CONCURRENTLY ${name}_date_done_idx ON ${table.table} (date_done);`,
+  };
 }
 
 /** Every `CREATE INDEX name ON table …;` in the migrations, as the statement to recreate it live. */

@@ -61,3 +61,8 @@ export function overdueWork(schema: SchemaName, olderThanMinutes: number): Sql {
     values: [olderThanMinutes],
   };
 }
+
+/** Index definitions on one table, to see whether any leads with a given column. */
+export function indexesOn(schema: SchemaName, table: string): Sql {
+  return { text: `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1::text AND tablename = $2::text`, values: [schema, table] };
+}
