@@ -1,4 +1,5 @@
 import { cleanupResults } from '../shared/results/cleanup.js';
+import { cleanupRedisResults, redisClient } from '../shared/results/redis.js';
 import { detectTable } from '../shared/results/stores.js';
 import { createJobHandler } from '../shared/runtime/handler.js';
 import { runtimeFromEnv } from '../shared/runtime/runtime.js';
@@ -8,8 +9,16 @@ const runtime = runtimeFromEnv(process.env);
 const { archive } = runtime.config.results;
 const archiveStorage = archive && openStorage(archive);
 
-export const handler = createJobHandler('results-cleanup', runtime, async ({ db, config, settings, budget, runId }) =>
-  cleanupResults({
+// Celery's Redis backend instead of a table: one client per container, connected on first use.
+const { redisUrl } = runtime.config.results;
+const redis = redisUrl ? redisClient(redisUrl) : undefined;
+
+export const handler = createJobHandler('results-cleanup', runtime, async ({ db, config, settings, budget, runId }) => {
+  if (redis) {
+    if (!redis.isOpen) await redis.connect();
+    return cleanupRedisResults({ redis, rules: config.results.rules, settings, budget, runId, ...(archiveStorage && { archive: archiveStorage }) });
+  }
+  return cleanupResults({
     db,
     // Detected each run: a Celery upgrade can change the table's columns between runs.
     table: await detectTable(db, config.results.store, config.results.storeSchema),
@@ -18,5 +27,5 @@ export const handler = createJobHandler('results-cleanup', runtime, async ({ db,
     budget,
     runId,
     ...(archiveStorage && { archive: archiveStorage }),
-  }),
-);
+  });
+});

@@ -27,6 +27,8 @@ export interface Config {
     /** Which result table results-cleanup cleans, and the schema it lives in. */
     store: StoreName;
     storeSchema: SchemaName;
+    /** Set when RESULTS_STORE is Celery's Redis backend (`redis://…`) instead of a table. */
+    redisUrl?: string;
   };
   outbox: OutboxConfig;
   uploads: {
@@ -62,7 +64,9 @@ const Env = z.object({
   CHORES_SCHEMA: z.string().default('chores'),
   RESULTS_RULES: z.string().default(DEFAULT_RULES_JSON),
   RESULTS_ARCHIVE_URL: z.string().optional(),
-  RESULTS_STORE: z.enum(STORE_NAMES, { error: `must be one of ${STORE_NAMES.join(', ')}` }).default('chores'),
+  RESULTS_STORE: z
+    .union([z.enum(STORE_NAMES), z.string().regex(/^rediss?:\/\//)], { error: `must be one of ${STORE_NAMES.join(', ')}, or a redis:// URL` })
+    .default('chores'),
   RESULTS_STORE_SCHEMA: z.string().optional(),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),
   OUTBOX_DISPATCH_QUEUE_URL: z.url().optional(),
@@ -105,7 +109,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const rules = attempt(() => parseRules(vars.RESULTS_RULES));
   // Celery's tables live where the app's ORM put them: `public` unless said otherwise.
   const storeSchema = attempt(() =>
-    vetSchemaName(vars.RESULTS_STORE_SCHEMA ?? (vars.RESULTS_STORE === 'chores' ? vars.CHORES_SCHEMA : 'public'), 'RESULTS_STORE_SCHEMA'),
+    vetSchemaName(vars.RESULTS_STORE_SCHEMA ?? (vars.RESULTS_STORE === 'chores' || isRedis(vars.RESULTS_STORE) ? vars.CHORES_SCHEMA : 'public'), 'RESULTS_STORE_SCHEMA'),
   );
   const archive = vars.RESULTS_ARCHIVE_URL
     ? attempt(() => parseStorageUrl(vars.RESULTS_ARCHIVE_URL!, 'RESULTS_ARCHIVE_URL'))
@@ -120,7 +124,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     database,
     schema,
-    results: { rules, ...(archive && { archive }), store: vars.RESULTS_STORE, storeSchema },
+    results: {
+      rules,
+      ...(archive && { archive }),
+      ...(isRedis(vars.RESULTS_STORE) ? { store: 'chores' as const, redisUrl: vars.RESULTS_STORE } : { store: vars.RESULTS_STORE as StoreName }),
+      storeSchema,
+    },
     outbox: {
       retentionHours: vars.OUTBOX_RETENTION_HOURS,
       ...(vars.OUTBOX_DISPATCH_QUEUE_URL && { dispatchQueueUrl: vars.OUTBOX_DISPATCH_QUEUE_URL }),
@@ -148,6 +157,10 @@ function databaseConnection(vars: z.infer<typeof Env>): DatabaseConnection {
     throw new ConfigError(['DATABASE_URL: is not set — give the Postgres connection string, e.g. postgres://user:pass@host:5432/app (or DATABASE_IAM_AUTH=true with DATABASE_HOST)']);
   }
   return { kind: 'url', url: vars.DATABASE_URL };
+}
+
+function isRedis(store: string): boolean {
+  return /^rediss?:\/\//.test(store);
 }
 
 function list(text: string): string[] {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ChoresError } from '../../shared/errors.js';
+import { redisClient, restoreRedisResults } from '../../shared/results/redis.js';
 import { restoreResults } from '../../shared/results/restore.js';
 import { detectTable } from '../../shared/results/stores.js';
 import { openStorage } from '../../shared/storage/open.js';
@@ -22,11 +23,21 @@ export function registerResults(program: Command): void {
       const stats = await withSession(async ({ db, config }) => {
         const location = options.from ? parseStorageUrl(options.from, '--from') : config.results.archive;
         if (!location) throw new ChoresError('no archive to restore from — set RESULTS_ARCHIVE_URL or pass --from s3://bucket/prefix');
+        const filter = { ...(options.taskId && { taskIds: options.taskId }), ...(since && { since }) };
+        if (config.results.redisUrl) {
+          const redis = redisClient(config.results.redisUrl);
+          await redis.connect();
+          try {
+            return await restoreRedisResults({ redis, archive: openStorage(location), filter });
+          } finally {
+            redis.destroy();
+          }
+        }
         return restoreResults({
           db,
           table: await detectTable(db, config.results.store, config.results.storeSchema),
           archive: openStorage(location),
-          filter: { ...(options.taskId && { taskIds: options.taskId }), ...(since && { since }) },
+          filter,
         });
       });
       if (options.json) printJson(stats);

@@ -1,0 +1,161 @@
+import { createClient } from '@redis/client';
+import type { TimeBudget } from '../runtime/budget.js';
+import type { ObjectStorage } from '../storage/port.js';
+import { ARCHIVE_ROOT, archiveDay, archiveKey, decodeRows, writeArchive } from './archive.js';
+import { ArchiveWriteError } from './errors.js';
+import type { RetentionRule } from './rules.js';
+import type { ResultsCleanupSettings } from './cleanup.js';
+
+/** A client for Celery's Redis backend (RESULTS_STORE=redis://…), connected on first use by the caller. */
+export function redisClient(url: string) {
+  return createClient({ url });
+}
+
+export type RedisClient = ReturnType<typeof redisClient>;
+
+// Celery's Redis backend key for one task's result.
+const KEY_PATTERN = 'celery-task-meta-*';
+// Keys per SCAN step: each step is a short, non-blocking command; the whole keyspace is walked
+// without ever holding the server the way KEYS would.
+const SCAN_COUNT = 1_000;
+
+export interface RedisCleanupStats {
+  dryRun: boolean;
+  keysScanned: number;
+  deleted: number;
+  ttlSet: number;
+  byRule: Record<string, number>;
+  archived: number;
+  /** In a dry run: keys that would be deleted. Otherwise 0, or unknown past a truncation. */
+  remaining: number;
+  truncated: boolean;
+}
+
+interface CeleryMeta {
+  status?: string;
+  date_done?: string | null;
+  name?: string | null;
+}
+
+/**
+ * Celery's Redis result backend, in place: keys that never got a TTL (result_expires unset, or
+ * set to None) get one from the retention rules, measured from `date_done`; keys already past
+ * retention are removed (UNLINK, archived first when an archive is set). Keys that have a TTL are
+ * Redis's to expire and are left alone.
+ *
+ * @example await cleanupRedisResults({ redis, rules, settings: { dryRun: false, batchSize: 1000 }, budget, runId })
+ */
+export async function cleanupRedisResults(input: {
+  redis: RedisClient;
+  rules: RetentionRule[];
+  settings: ResultsCleanupSettings;
+  budget: TimeBudget;
+  runId: string;
+  archive?: ObjectStorage;
+  now?: number;
+}): Promise<RedisCleanupStats> {
+  const { redis, rules, settings, budget } = input;
+  const now = input.now ?? Date.now();
+  const floor = settings.olderThanDays === undefined ? Infinity : now - settings.olderThanDays * 86_400_000;
+  const matchers = rules.map((rule) => ({ rule, task: rule.task === undefined ? undefined : globRegExp(rule.task) }));
+  const stats: RedisCleanupStats = { dryRun: settings.dryRun, keysScanned: 0, deleted: 0, ttlSet: 0, byRule: Object.fromEntries(rules.map((r) => [r.label, 0])), archived: 0, remaining: 0, truncated: false };
+
+  let cursor = '0';
+  let page = 0;
+  do {
+    if (page > 0 && budget.expired()) {
+      stats.truncated = true;
+      break;
+    }
+    const reply = await redis.scan(cursor, { MATCH: KEY_PATTERN, COUNT: SCAN_COUNT });
+    cursor = String(reply.cursor);
+    const keys = reply.keys.map(String);
+    stats.keysScanned += keys.length;
+    const ttls = await Promise.all(keys.map((key) => redis.ttl(key)));
+    const unbounded = keys.filter((_, i) => ttls[i] === -1);
+    const values = await Promise.all(unbounded.map((key) => redis.get(key)));
+
+    const doomed: { key: string; value: string }[] = [];
+    const expiries: { key: string; seconds: number }[] = [];
+    unbounded.forEach((key, i) => {
+      const value = values[i];
+      if (value === null || value === undefined) return; // gone since the SCAN
+      const meta = parseMeta(String(value));
+      const done = meta?.date_done ? parseCeleryTime(meta.date_done) : NaN;
+      if (!meta || Number.isNaN(done)) return; // not a finished task's result: leave it
+      const match = matchers.find(({ rule, task }) => (!task || (meta.name != null && task.test(meta.name))) && (!rule.status || rule.status === meta.status));
+      if (!match || match.rule.keepMs === null) return;
+      const expiry = done + match.rule.keepMs;
+      if (expiry <= now && done < floor) {
+        doomed.push({ key, value: String(value) });
+        stats.byRule[match.rule.label]! += 1;
+      } else if (expiry > now) {
+        expiries.push({ key, seconds: Math.ceil((expiry - now) / 1000) });
+      }
+    });
+
+    if (settings.dryRun) {
+      stats.remaining += doomed.length;
+      stats.ttlSet += expiries.length;
+    } else {
+      if (input.archive && doomed.length > 0) {
+        const objectKey = archiveKey(new Date(), input.runId, page);
+        try {
+          await writeArchive(input.archive, objectKey, doomed.map((d) => JSON.stringify(d)));
+        } catch (error) {
+          throw new ArchiveWriteError(`${input.archive.url}/${objectKey}`, doomed.length, error);
+        }
+        stats.archived += doomed.length;
+      }
+      if (doomed.length > 0) stats.deleted += await redis.unlink(doomed.map((d) => d.key));
+      const set = await Promise.all(expiries.map((e) => redis.expire(e.key, e.seconds, 'NX')));
+      stats.ttlSet += set.filter(Boolean).length;
+    }
+    page += 1;
+  } while (cursor !== '0');
+  return stats;
+}
+
+/** Puts archived keys back (only where the key is absent), restoring by task id or by date. */
+export async function restoreRedisResults(input: {
+  redis: RedisClient;
+  archive: ObjectStorage;
+  filter: { taskIds?: string[]; since?: Date };
+}): Promise<{ objectsRead: number; matched: number; restored: number; alreadyPresent: number }> {
+  const wanted = input.filter.taskIds?.length ? new Set(input.filter.taskIds.map((id) => `celery-task-meta-${id}`)) : undefined;
+  const sinceDay = input.filter.since?.toISOString().slice(0, 10);
+  const stats = { objectsRead: 0, matched: 0, restored: 0, alreadyPresent: 0 };
+  for (const key of await input.archive.list(ARCHIVE_ROOT)) {
+    const day = archiveDay(key);
+    if (!day || (sinceDay && day < sinceDay)) continue;
+    stats.objectsRead += 1;
+    for (const row of decodeRows(await input.archive.get(key)) as unknown as { key: string; value: string }[]) {
+      const meta = parseMeta(row.value);
+      if (wanted && !wanted.has(row.key)) continue;
+      if (input.filter.since && !(meta?.date_done && parseCeleryTime(meta.date_done) >= input.filter.since.getTime())) continue;
+      stats.matched += 1;
+      if (await input.redis.set(row.key, row.value, { condition: 'NX' })) stats.restored += 1;
+      else stats.alreadyPresent += 1;
+    }
+  }
+  return stats;
+}
+
+function parseMeta(value: string): CeleryMeta | undefined {
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return parsed && typeof parsed === 'object' ? (parsed as CeleryMeta) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Celery writes ISO 8601, with or without an offset (naive values are UTC) and with microseconds. */
+export function parseCeleryTime(text: string): number {
+  const trimmed = text.replace(/(\.\d{3})\d+/, '$1');
+  return Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$/.test(trimmed) ? trimmed : `${trimmed}Z`);
+}
+
+function globRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`);
+}

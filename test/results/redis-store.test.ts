@@ -1,0 +1,106 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { cleanupRedisResults, parseCeleryTime, restoreRedisResults } from '../../shared/results/redis.js';
+import { parseRules } from '../../shared/results/rules.js';
+import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
+import { FileStorage } from '../../shared/storage/file.js';
+import { testDatabase } from '../helpers/db.js';
+import { lambdaContext } from '../helpers/lambda.js';
+import { startRedis } from '../helpers/redis.js';
+
+const { client: redis, url: redisUrl } = await startRedis();
+const { url: dbUrl } = await testDatabase();
+const NOW = Date.parse('2026-11-21T12:00:00Z');
+const RULES = parseRules('[{"task":"audit.*","keep":"never"},{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]');
+const daysAgo = (days: number) => new Date(NOW - days * 86_400_000).toISOString().replace('Z', '+00:00');
+
+/** A result as Celery's Redis backend stores it (result_extended adds name). */
+async function storeResult(id: string, meta: Record<string, unknown>, ttlSeconds?: number) {
+  const value = JSON.stringify({ status: 'SUCCESS', result: { ok: true }, traceback: null, children: [], task_id: id, ...meta });
+  await redis.set(`celery-task-meta-${id}`, value, ttlSeconds ? { expiration: { type: 'EX', value: ttlSeconds } } : undefined);
+}
+
+const clean = (extra: { dryRun?: boolean; archive?: FileStorage } = {}) =>
+  cleanupRedisResults({ redis, rules: RULES, settings: { dryRun: extra.dryRun ?? false, batchSize: 1_000 }, budget: UNLIMITED_BUDGET, runId: 'redis', now: NOW, ...(extra.archive && { archive: extra.archive }) });
+
+beforeEach(async () => {
+  await redis.flushAll();
+});
+
+describe('the Redis store (Celery Redis backend)', () => {
+  it('gives keys without a TTL one from the rules, deletes those past retention, and leaves the rest', async () => {
+    await storeResult('young', { date_done: daysAgo(1), name: 'app.mail' });
+    await storeResult('old', { date_done: daysAgo(8), name: 'app.mail' });
+    await storeResult('revoked', { status: 'REVOKED', date_done: daysAgo(0.01), name: 'app.mail' });
+    await storeResult('audit', { date_done: daysAgo(400), name: 'audit.access' });
+    await storeResult('has-ttl', { date_done: daysAgo(30), name: 'app.mail' }, 3_600);
+    await redis.set('unrelated-key', 'x');
+
+    const stats = await clean();
+    const ttlOf = (id: string) => redis.ttl(`celery-task-meta-${id}`);
+
+    expect(stats).toMatchObject({ keysScanned: 5, deleted: 2, ttlSet: 1, byRule: { 'task=audit.* keep=never': 0, 'status=REVOKED keep=0s': 1, 'keep=7d': 1 } });
+    expect(await redis.exists(['celery-task-meta-old', 'celery-task-meta-revoked'])).toBe(0);
+    expect(Math.abs((await ttlOf('young')) - 6 * 86_400)).toBeLessThan(5);
+    expect(await ttlOf('audit')).toBe(-1); // kept forever, as the rule says
+    expect(await ttlOf('has-ttl')).toBeLessThanOrEqual(3_600); // Redis's to expire
+    expect(await redis.get('unrelated-key')).toBe('x');
+  });
+
+  it('reads naive date_done values as UTC, the way older Celery versions wrote them', () => {
+    expect(parseCeleryTime('2026-11-21T10:00:00.123456')).toBe(Date.parse('2026-11-21T10:00:00.123Z'));
+    expect(parseCeleryTime('2026-11-21T10:00:00.123456+02:00')).toBe(Date.parse('2026-11-21T08:00:00.123Z'));
+  });
+
+  it('changes nothing in a dry run and counts what it would do', async () => {
+    await storeResult('young', { date_done: daysAgo(1) });
+    await storeResult('old', { date_done: daysAgo(8) });
+
+    const stats = await clean({ dryRun: true });
+
+    expect(stats).toMatchObject({ dryRun: true, deleted: 0, remaining: 1, ttlSet: 1 });
+    expect(await redis.ttl('celery-task-meta-young')).toBe(-1);
+    expect(await redis.exists('celery-task-meta-old')).toBe(1);
+  });
+
+  it('archives deleted keys and restores them exactly, idempotently', async () => {
+    await storeResult('old-1', { date_done: daysAgo(9) });
+    await storeResult('old-2', { date_done: daysAgo(10), name: 'app.report' });
+    const before = await redis.mGet(['celery-task-meta-old-1', 'celery-task-meta-old-2']);
+    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-redis-archive-')));
+
+    const stats = await clean({ archive });
+    const first = await restoreRedisResults({ redis, archive, filter: { since: new Date(0) } });
+    const again = await restoreRedisResults({ redis, archive, filter: { taskIds: ['old-1'] } });
+
+    expect(stats).toMatchObject({ deleted: 2, archived: 2 });
+    expect(first).toMatchObject({ matched: 2, restored: 2 });
+    expect(again).toMatchObject({ matched: 1, restored: 0, alreadyPresent: 1 });
+    expect(await redis.mGet(['celery-task-meta-old-1', 'celery-task-meta-old-2'])).toEqual(before);
+  });
+
+  it('runs through the real results-cleanup Lambda entry when RESULTS_STORE is a redis:// URL', async () => {
+    await storeResult('old', { date_done: new Date(Date.now() - 9 * 86_400_000).toISOString() });
+    vi.stubEnv('DATABASE_URL', dbUrl);
+    vi.stubEnv('RESULTS_STORE', redisUrl);
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    vi.resetModules();
+    const { handler } = await import('../../functions/results-cleanup.js');
+
+    const stats = await handler({}, lambdaContext());
+    vi.unstubAllEnvs();
+
+    expect(stats).toMatchObject({ job: 'results-cleanup', keysScanned: 1, deleted: 1, ttlSet: 0, truncated: false });
+  });
+
+  it('walks a large keyspace in SCAN steps', async () => {
+    for (let i = 0; i < 2_500; i++) await storeResult(`bulk-${i}`, { date_done: daysAgo(i % 2 === 0 ? 10 : 1) });
+
+    const stats = await clean();
+
+    expect(stats).toMatchObject({ keysScanned: 2_500, deleted: 1_250, ttlSet: 1_250 });
+  });
+});
