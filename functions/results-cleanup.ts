@@ -1,6 +1,5 @@
-import { cleanupResults } from '../shared/results/cleanup.js';
+import { cleanupStore } from '../shared/results/cleanup.js';
 import { cleanupRedisResults, redisClient } from '../shared/results/redis.js';
-import { detectTable } from '../shared/results/stores.js';
 import { createJobHandler } from '../shared/runtime/handler.js';
 import { runtimeFromEnv } from '../shared/runtime/runtime.js';
 import { openStorage } from '../shared/storage/open.js';
@@ -18,10 +17,11 @@ export const handler = createJobHandler('results-cleanup', runtime, async ({ db,
     if (!redis.isOpen) await redis.connect();
     return cleanupRedisResults({ redis, rules: config.results.rules, settings, budget, runId, ...(archiveStorage && { archive: archiveStorage }) });
   }
-  return cleanupResults({
+  return cleanupStore({
     db,
-    // Detected each run: a Celery upgrade can change the table's columns between runs.
-    table: await detectTable(db, config.results.store, config.results.storeSchema),
+    // Tables are detected each run: a Celery upgrade can change their columns between runs.
+    store: config.results.store,
+    storeSchema: config.results.storeSchema,
     rules: config.results.rules,
     settings,
     budget,

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { ChoresError } from '../../shared/errors.js';
 import { redisClient, restoreRedisResults } from '../../shared/results/redis.js';
-import { restoreResults } from '../../shared/results/restore.js';
-import { detectTable } from '../../shared/results/stores.js';
+import { restoreStore } from '../../shared/results/restore.js';
 import { openStorage } from '../../shared/storage/open.js';
 import { parseStorageUrl } from '../../shared/storage/url.js';
 import { printJson } from '../output.js';
@@ -33,12 +32,7 @@ export function registerResults(program: Command): void {
             redis.destroy();
           }
         }
-        return restoreResults({
-          db,
-          table: await detectTable(db, config.results.store, config.results.storeSchema),
-          archive: openStorage(location),
-          filter,
-        });
+        return restoreStore({ db, store: config.results.store, storeSchema: config.results.storeSchema, archive: openStorage(location), filter });
       });
       if (options.json) printJson(stats);
       else console.log(`restored ${stats.restored} of ${stats.matched} matching rows (${stats.alreadyPresent} already present) from ${stats.objectsRead} archive objects`);

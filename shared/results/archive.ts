@@ -5,17 +5,17 @@ import type { ObjectStorage } from '../storage/port.js';
 // on day D finished before D, so no object from before the `since` day can hold a match.
 export const ARCHIVE_ROOT = 'results/';
 
-/** `results/2026/11/21/20261121T031500123Z-<run>-0007.jsonl.gz` */
-export function archiveKey(at: Date, runId: string, batch: number): string {
+/** `results/2026/11/21/20261121T031500123Z-<run>-0007.jsonl.gz` (group results under `groups/`). */
+export function archiveKey(at: Date, runId: string, batch: number, root: string = ARCHIVE_ROOT): string {
   const iso = at.toISOString();
   const day = iso.slice(0, 10).replaceAll('-', '/');
   const stamp = iso.replace(/[-:.]/g, '');
-  return `${ARCHIVE_ROOT}${day}/${stamp}-${runId}-${String(batch).padStart(4, '0')}.jsonl.gz`;
+  return `${root}${day}/${stamp}-${runId}-${String(batch).padStart(4, '0')}.jsonl.gz`;
 }
 
 /** The archive day of a key, `2026-11-21`, or undefined for keys chores did not write. */
 export function archiveDay(key: string): string | undefined {
-  const match = /^results\/(\d{4})\/(\d{2})\/(\d{2})\//.exec(key);
+  const match = /^(?:results|groups)\/(\d{4})\/(\d{2})\/(\d{2})\//.exec(key);
   return match ? `${match[1]}-${match[2]}-${match[3]}` : undefined;
 }
 

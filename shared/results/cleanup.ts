@@ -4,7 +4,8 @@ import type { ObjectStorage } from '../storage/port.js';
 import { archiveKey, writeArchive } from './archive.js';
 import { ArchiveWriteError } from './errors.js';
 import type { RetentionRule } from './rules.js';
-import { checkRulesFit, type ResultTable } from './stores.js';
+import type { SchemaName } from '../db/identifiers.js';
+import { checkRulesFit, detectGroupTable, detectTable, ruleApplies, type ResultTable, type StoreName } from './stores.js';
 import { countAll, countEligible, deleteBatch, passOrder, type DeletedBatch, type RetentionPass } from './sql.js';
 
 // Each batch is one short transaction. 10,000 rows keeps one batch under 100 ms on this 2-core
@@ -109,8 +110,9 @@ async function retentionPasses(db: Db, table: ResultTable, rules: RetentionRule[
   const passes: RetentionPass[] = table.expiresAt ? [{ kind: 'expires_at', label: 'expires_at', now, ...(ageFloor && { ageFloor }) }] : [];
   for (const [index, rule] of rules.entries()) {
     const earlier = rules.slice(0, index);
-    // A rule after a catch-all can never match; a `never` rule deletes nothing but still shields.
-    if (rule.keepMs === null || earlier.some((e) => e.taskLike === undefined && e.status === undefined)) continue;
+    // A rule after a catch-all can never match; a `never` rule deletes nothing but still shields;
+    // a rule on a column the table lacks (group results have no status) matches nothing.
+    if (rule.keepMs === null || !ruleApplies(table, rule) || earlier.some((e) => e.taskLike === undefined && e.status === undefined)) continue;
     const cutoff = new Date(Math.min(now.getTime() - rule.keepMs, ageFloor?.getTime() ?? Infinity));
     passes.push({ kind: 'rule', label: rule.label, rule, earlier, cutoff });
   }
@@ -134,7 +136,7 @@ async function deleteOneBatch(
     );
     const rows = batch!.deleted;
     if (input.archive && rows > 0) {
-      const key = archiveKey(new Date(), input.runId, batchNumber);
+      const key = archiveKey(new Date(), input.runId, batchNumber, input.table.archiveRoot);
       try {
         await writeArchive(input.archive, key, batch!.rows!);
       } catch (error) {
@@ -149,4 +151,21 @@ async function deleteOneBatch(
 async function count(db: Db, query: { text: string; values: unknown[] }): Promise<number> {
   const { rows } = await db.query<{ n: string }>(query);
   return Number(rows[0]!.n);
+}
+
+/**
+ * A whole result store: its task results, then its group results when it has a group table
+ * (Celery's celery_tasksetmeta, django-celery-results' groupresult), under the same rules.
+ *
+ * @example await cleanupStore({ db, store: 'celery-db', storeSchema, rules, settings, budget, runId })
+ */
+export async function cleanupStore(
+  input: Omit<ResultsCleanupInput, 'table'> & { store: StoreName; storeSchema: SchemaName },
+): Promise<ResultsCleanupStats & { groupsDeleted?: number }> {
+  const { store, storeSchema, ...rest } = input;
+  const tasks = await cleanupResults({ ...rest, table: await detectTable(input.db, store, storeSchema) });
+  const groupTable = await detectGroupTable(input.db, store, storeSchema);
+  if (!groupTable || tasks.truncated) return tasks;
+  const groups = await cleanupResults({ ...rest, table: groupTable, runId: `${input.runId}-groups` });
+  return { ...tasks, groupsDeleted: groups.deleted, archived: tasks.archived + groups.archived, truncated: groups.truncated };
 }

@@ -1,9 +1,10 @@
 import type { Db } from '../db/pool.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { ARCHIVE_ROOT, archiveDay, decodeRows } from './archive.js';
+import { archiveDay, decodeRows } from './archive.js';
 import { ArchiveReadError } from './errors.js';
 import { restoreRows } from './sql.js';
-import type { ResultTable } from './stores.js';
+import type { SchemaName } from '../db/identifiers.js';
+import { detectGroupTable, detectTable, type ResultTable, type StoreName } from './stores.js';
 
 export interface RestoreFilter {
   taskIds?: string[];
@@ -38,7 +39,7 @@ export async function restoreResults(input: {
   const wanted = taskIds?.length ? new Set(taskIds) : undefined;
   const sinceDay = since?.toISOString().slice(0, 10);
 
-  const keys = (await input.archive.list(ARCHIVE_ROOT)).filter((key) => {
+  const keys = (await input.archive.list(input.table.archiveRoot)).filter((key) => {
     const day = archiveDay(key);
     return day !== undefined && (sinceDay === undefined || day >= sinceDay);
   });
@@ -52,7 +53,7 @@ export async function restoreResults(input: {
     }
     stats.objectsRead += 1;
     const matching = rows.filter((row) => {
-      if (wanted && !wanted.has(String(row.task_id))) return false;
+      if (wanted && !wanted.has(String(row[input.table.key]))) return false;
       const age = (row.date_done ?? row.date_created) as string;
       return !since || new Date(age) >= since;
     });
@@ -76,4 +77,25 @@ function toColumns(table: ResultTable, row: Record<string, unknown>): Record<str
     if (typeof value === 'string') converted[column] = `\\x${Buffer.from(value, 'base64').toString('hex')}`;
   }
   return converted;
+}
+
+/** Restores a store's task results and, when it has a group table, its group results. */
+export async function restoreStore(input: {
+  db: Db;
+  store: StoreName;
+  storeSchema: SchemaName;
+  archive: ObjectStorage;
+  filter: RestoreFilter;
+}): Promise<RestoreStats> {
+  const { store, storeSchema, ...rest } = input;
+  const tasks = await restoreResults({ ...rest, table: await detectTable(input.db, store, storeSchema) });
+  const groupTable = await detectGroupTable(input.db, store, storeSchema);
+  if (!groupTable) return tasks;
+  const groups = await restoreResults({ ...rest, table: groupTable });
+  return {
+    objectsRead: tasks.objectsRead + groups.objectsRead,
+    matched: tasks.matched + groups.matched,
+    restored: tasks.restored + groups.restored,
+    alreadyPresent: tasks.alreadyPresent + groups.alreadyPresent,
+  };
 }

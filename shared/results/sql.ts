@@ -1,6 +1,6 @@
 import { Params, type Sql } from '../db/params.js';
 import type { RetentionRule } from './rules.js';
-import type { ResultTable } from './stores.js';
+import { ruleApplies, type ResultTable } from './stores.js';
 
 /**
  * One retention pass: the rows a rule (or a producer's expires_at) makes eligible for deletion.
@@ -25,6 +25,7 @@ function instant(t: ResultTable, params: Params, value: Date | string): string {
 }
 
 function ruleMatch(t: ResultTable, rule: RetentionRule, params: Params): string {
+  if (!ruleApplies(t, rule)) return 'false';
   const terms: string[] = [];
   if (rule.taskLike !== undefined) terms.push(`${t.taskName} LIKE ${params.add(rule.taskLike, 'text')}`);
   if (rule.status !== undefined) terms.push(`${t.status} = ${params.add(rule.status, 'text')}`);
@@ -44,7 +45,7 @@ export function passPredicate(t: ResultTable, pass: RetentionPass, params: Param
   // For a status rule the age bounds are row comparisons on (status, age): only a (status, age)
   // index can use them as an index condition, so the planner cannot serve the pass from the age
   // index with a status filter, walking ten rows for every one it deletes.
-  if (pass.rule.status !== undefined) {
+  if (pass.rule.status !== undefined && t.status !== undefined) {
     const status = params.add(pass.rule.status, 'text');
     const match = `${notExpiring}${ruleMatch(t, pass.rule, params)}${notEarlier}`;
     const upper = `(${t.status}, ${t.age}) < (${status}, ${instant(t, params, pass.cutoff)})`;
@@ -67,7 +68,7 @@ export function passPredicate(t: ResultTable, pass: RetentionPass, params: Param
  */
 export function passOrder(t: ResultTable, pass: RetentionPass): string | undefined {
   if (pass.kind === 'expires_at') return t.expiresAt;
-  if (pass.rule.status !== undefined) return `${t.status}, ${t.age}`;
+  if (pass.rule.status !== undefined && t.status !== undefined) return `${t.status}, ${t.age}`;
   if (pass.rule.taskLike === undefined) return t.age;
   return undefined;
 }

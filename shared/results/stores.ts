@@ -11,9 +11,10 @@ import type { RetentionRule } from './rules.js';
 export interface ResultTable {
   store: StoreName;
   table: string;
-  /** Unique per result; restore skips rows whose key is present. */
+  /** Unique per result; restore skips rows whose key is present and filters task ids on it. */
   key: string;
-  status: string;
+  /** Group-result tables have neither: rules on status or task name never match their rows. */
+  status?: string;
   taskName?: string;
   /** The age anchor, in the column's own type. */
   age: string;
@@ -22,6 +23,8 @@ export interface ResultTable {
   /** Producer-set expiry overriding every rule (the native store only). */
   expiresAt?: string;
   binaryColumns: string[];
+  /** Where its rows are archived: task and group results never mix on restore. */
+  archiveRoot: 'results/' | 'groups/';
 }
 
 export const STORE_NAMES = ['chores', 'celery-db', 'django-celery-results'] as const;
@@ -44,6 +47,7 @@ export function nativeTable(schema: SchemaName): ResultTable {
     ageIsNaive: false,
     expiresAt: 'expires_at',
     binaryColumns: [],
+    archiveRoot: 'results/',
   };
 }
 
@@ -73,11 +77,44 @@ export async function detectTable(db: Db, store: StoreName, schema: SchemaName):
     age: 'date_done',
     ageIsNaive: types.get('date_done') === 'timestamp without time zone',
     binaryColumns: rows.filter((row) => row.data_type === 'bytea').map((row) => row.column_name),
+    archiveRoot: 'results/',
   };
+}
+
+const GROUP_TABLES: Record<Exclude<StoreName, 'chores'>, { table: string; key: string }> = {
+  'celery-db': { table: 'celery_tasksetmeta', key: 'taskset_id' },
+  'django-celery-results': { table: 'django_celery_results_groupresult', key: 'group_id' },
+};
+
+/** The store's group-result table, if it has one (Celery creates it only when groups are used). */
+export async function detectGroupTable(db: Db, store: StoreName, schema: SchemaName): Promise<ResultTable | undefined> {
+  if (store === 'chores') return undefined;
+  const { table, key } = GROUP_TABLES[store];
+  const { rows } = await db.query<{ column_name: string; data_type: string }>(
+    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1::text AND table_name = $2::text`,
+    [schema, table],
+  );
+  if (rows.length === 0) return undefined;
+  const types = new Map(rows.map((row) => [row.column_name, row.data_type]));
+  return {
+    store,
+    table: qualified(schema, table),
+    key,
+    age: 'date_done',
+    ageIsNaive: types.get('date_done') === 'timestamp without time zone',
+    binaryColumns: rows.filter((row) => row.data_type === 'bytea').map((row) => row.column_name),
+    archiveRoot: 'groups/',
+  };
+}
+
+/** Whether a rule can match any row of this table (a status rule cannot match a table without statuses). */
+export function ruleApplies(table: ResultTable, rule: RetentionRule): boolean {
+  return (rule.status === undefined || table.status !== undefined) && (rule.task === undefined || table.taskName !== undefined);
 }
 
 /** Task-name rules need a task-name column; say so instead of silently matching nothing. */
 export function checkRulesFit(table: ResultTable, rules: RetentionRule[]): void {
+  if (table.archiveRoot === 'groups/') return; // groups have no names by design; their rules simply do not apply
   const needsName = rules.filter((rule) => rule.task !== undefined);
   if (needsName.length > 0 && !table.taskName) {
     throw new ResultsError(

@@ -6,8 +6,8 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { vetSchemaName } from '../../shared/db/identifiers.js';
 import { createPool } from '../../shared/db/pool.js';
 import { decodeRows } from '../../shared/results/archive.js';
-import { cleanupResults } from '../../shared/results/cleanup.js';
-import { restoreResults } from '../../shared/results/restore.js';
+import { cleanupResults, cleanupStore } from '../../shared/results/cleanup.js';
+import { restoreResults, restoreStore } from '../../shared/results/restore.js';
 import { parseRules } from '../../shared/results/rules.js';
 import { detectTable, type StoreName } from '../../shared/results/stores.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
@@ -155,6 +155,56 @@ describe('the django-celery-results store', () => {
     expect(table).toMatchObject({ taskName: 'task_name', ageIsNaive: !useTz, binaryColumns: [] });
     expect(await ids('django_celery_results_taskresult')).toEqual(['audit', 'young']);
     expect(stats).toMatchObject({ deleted: 2, remaining: 0 });
+  });
+});
+
+describe('group results', () => {
+  const cleanStore = (store: StoreName, rules: string, archive?: FileStorage) =>
+    cleanupStore({ db, store, storeSchema: publicSchema, rules: parseRules(rules), settings: { dryRun: false, batchSize: 2 }, budget: UNLIMITED_BUDGET, runId: 'groups', ...(archive && { archive }) });
+
+  it('cleans celery_tasksetmeta by the rules that constrain neither status nor task, archiving and restoring its bytes', async () => {
+    await db.query(CELERY_DB(true));
+    await insertCelery('task-old', 'SUCCESS', 10 * 24, 'app.mail');
+    await db.query(`INSERT INTO celery_tasksetmeta (taskset_id, result, date_done) VALUES
+      ('group-old', decode('gASVDwAAAAAAAAB9lIwCb2uUiHMu', 'base64'), (now() AT TIME ZONE 'UTC') - interval '10 days'),
+      ('group-young', decode('gASVDwAAAAAAAAB9lIwCb2uUiHMu', 'base64'), (now() AT TIME ZONE 'UTC') - interval '1 day')`);
+    const snapshot = `SELECT id, taskset_id, encode(result, 'hex') AS result, date_done::text FROM celery_tasksetmeta ORDER BY taskset_id`;
+    const before = (await db.query(snapshot)).rows;
+    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-groups-archive-')));
+
+    const stats = await cleanStore('celery-db', RULES, archive);
+    const afterClean = (await db.query('SELECT taskset_id FROM celery_tasksetmeta')).rows;
+    const restored = await restoreStore({ db, store: 'celery-db', storeSchema: publicSchema, archive, filter: { since: new Date(0) } });
+
+    expect(stats).toMatchObject({ deleted: 1, groupsDeleted: 1, archived: 2 });
+    expect(afterClean).toEqual([{ taskset_id: 'group-young' }]);
+    expect(restored).toMatchObject({ matched: 2, restored: 2 }); // one task row, one group row, each to its own table
+    expect((await db.query(snapshot)).rows).toEqual(before);
+  });
+
+  it('leaves groups alone when only task-specific rules would delete them', async () => {
+    await db.query(CELERY_DB(true));
+    await db.query(`INSERT INTO celery_tasksetmeta (taskset_id, date_done) VALUES ('group-old', (now() AT TIME ZONE 'UTC') - interval '30 days')`);
+
+    const stats = await cleanStore('celery-db', '[{"status":"SUCCESS","keep":"1d"},{"task":"app.*","keep":"1d"}]');
+
+    expect(stats.groupsDeleted).toBe(0);
+  });
+
+  it("cleans django-celery-results' group results too", async () => {
+    await db.query(DJANGO(true, true));
+    await db.query(`DROP TABLE IF EXISTS django_celery_results_groupresult;
+      CREATE TABLE django_celery_results_groupresult (id serial PRIMARY KEY, group_id varchar(255) NOT NULL UNIQUE,
+        date_created timestamptz NOT NULL, date_done timestamptz NOT NULL, content_type varchar(128) NOT NULL,
+        content_encoding varchar(64) NOT NULL, result text NULL);
+      INSERT INTO django_celery_results_groupresult (group_id, date_created, date_done, content_type, content_encoding, result) VALUES
+        ('g-old', now() - interval '9 days', now() - interval '9 days', 'application/json', 'utf-8', '[]'),
+        ('g-new', now(), now(), 'application/json', 'utf-8', '[]')`);
+
+    const stats = await cleanStore('django-celery-results', RULES);
+
+    expect(stats.groupsDeleted).toBe(1);
+    expect((await db.query('SELECT group_id FROM django_celery_results_groupresult')).rows).toEqual([{ group_id: 'g-new' }]);
   });
 });
 
