@@ -58,10 +58,7 @@ export function nativeTable(schema: SchemaName): ResultTable {
 export async function detectTable(db: Db, store: StoreName, schema: SchemaName): Promise<ResultTable> {
   if (store === 'chores') return nativeTable(schema);
   const name = TABLES[store];
-  const { rows } = await db.query<{ column_name: string; data_type: string }>(
-    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1::text AND table_name = $2::text`,
-    [schema, name],
-  );
+  const rows = await columnsOf(db, schema, name);
   if (rows.length === 0) {
     throw new ResultsError(
       `RESULTS_STORE=${store}: table ${schema}.${name} does not exist — check RESULTS_STORE and RESULTS_STORE_SCHEMA, and that this database is the one Celery writes results to`,
@@ -90,10 +87,7 @@ const GROUP_TABLES: Record<Exclude<StoreName, 'chores'>, { table: string; key: s
 export async function detectGroupTable(db: Db, store: StoreName, schema: SchemaName): Promise<ResultTable | undefined> {
   if (store === 'chores') return undefined;
   const { table, key } = GROUP_TABLES[store];
-  const { rows } = await db.query<{ column_name: string; data_type: string }>(
-    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1::text AND table_name = $2::text`,
-    [schema, table],
-  );
+  const rows = await columnsOf(db, schema, table);
   if (rows.length === 0) return undefined;
   const types = new Map(rows.map((row) => [row.column_name, row.data_type]));
   return {
@@ -122,4 +116,13 @@ export function checkRulesFit(table: ResultTable, rules: RetentionRule[]): void 
         "enable Celery's result_extended = True (it adds the name column), or drop the task rules",
     );
   }
+}
+
+/** A table's columns and their types; empty when the table does not exist. */
+async function columnsOf(db: Db, schema: SchemaName, table: string): Promise<{ column_name: string; data_type: string }[]> {
+  const { rows } = await db.query<{ column_name: string; data_type: string }>(
+    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1::text AND table_name = $2::text`,
+    [schema, table],
+  );
+  return rows;
 }
