@@ -1,6 +1,8 @@
+import { isSkipped } from '../shared/runtime/handler.js';
+
 /** Human output for stats objects of any job: one headline, then aligned `key  value` lines. */
 export function formatStats(stats: Record<string, unknown>): string {
-  if (stats.skipped === true) return `${stats.job}: skipped — ${stats.reason}`;
+  if (isSkipped(stats)) return `${stats.job}: skipped — ${stats.reason}`;
   const { job, durationMs, ...rest } = stats;
   const lines = [`${job} finished in ${durationMs} ms`];
   const width = Math.max(...Object.keys(rest).map((k) => k.length));
@@ -14,6 +16,14 @@ export function formatStats(stats: Record<string, unknown>): string {
     }
   }
   return lines.join('\n');
+}
+
+/** A run's counts on one line, `deleted=5 remaining=0`, in the stats' own order; timings left out. */
+export function countsLine(stats: Record<string, unknown>): string {
+  return Object.entries(stats)
+    .filter(([key, value]) => typeof value === 'number' && !key.endsWith('Ms'))
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
 }
 
 /** "3 min ago", "2 h ago": enough precision for an operator glancing at run history. */

@@ -35,21 +35,3 @@ function localContext(job: JobName): Context {
     succeed: () => {},
   };
 }
-
-/** `--set batchSize=100 --set dryRun=true` → `{ batchSize: 100, dryRun: true }`; values are JSON when they parse as JSON. */
-export function parseSetOptions(pairs: string[]): Record<string, unknown> {
-  const settings: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`--set expects key=value, got "${pair}"`);
-    const raw = pair.slice(eq + 1);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      // Not JSON: keep it as the string it was typed as.
-    }
-    settings[pair.slice(0, eq)] = value;
-  }
-  return settings;
-}

@@ -1,18 +1,13 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { Command } from 'commander';
-import { ChoresError } from '../../shared/errors.js';
-import { isJobName, jobNames, type JobName } from '../../shared/jobs.js';
+import { jobNames } from '../../shared/jobs.js';
 import { invokeJob, listSchedules, setScheduleState } from '../../shared/runtime/operate.js';
+import { jobArgument, parseJsonOption } from '../options.js';
 import { formatStats, printJson } from '../output.js';
 
 /** `CHORES_PREFIX` names the deployed stack's parts (see shared/deploy-names.ts). */
 const prefix = () => process.env.CHORES_PREFIX ?? 'chores';
-
-function job(name: string): JobName {
-  if (!isJobName(name)) throw new ChoresError(`unknown job "${name}" — jobs are: ${jobNames.join(', ')}`);
-  return name;
-}
 
 export function registerAws(program: Command): void {
   program
@@ -24,15 +19,10 @@ export function registerAws(program: Command): void {
     .option('--async', 'queue the invocation and return at once')
     .option('--json', 'print the result as JSON')
     .action(async (name: string, options: { payload: string; dryRun?: boolean; async?: boolean; json?: boolean }) => {
-      let payload: Record<string, unknown>;
-      try {
-        payload = JSON.parse(options.payload) as Record<string, unknown>;
-      } catch (error) {
-        throw new ChoresError(`--payload is not valid JSON: ${(error as Error).message}`);
-      }
+      const payload = parseJsonOption('--payload', options.payload) as Record<string, unknown>;
       const lambda = new LambdaClient({});
       try {
-        const result = await invokeJob(lambda, prefix(), job(name), { ...payload, ...(options.dryRun && { dryRun: true }) }, options.async);
+        const result = await invokeJob(lambda, prefix(), jobArgument(name), { ...payload, ...(options.dryRun && { dryRun: true }) }, options.async);
         if (options.json || options.async) printJson(result);
         else console.log(formatStats(result as Record<string, unknown>));
       } finally {
@@ -63,7 +53,7 @@ export function registerAws(program: Command): void {
       .action(async (name: string | undefined, options: { json?: boolean }) => {
         const scheduler = new SchedulerClient({});
         try {
-          const changed = await setScheduleState(scheduler, prefix(), name ? [job(name)] : jobNames, state);
+          const changed = await setScheduleState(scheduler, prefix(), name ? [jobArgument(name)] : jobNames, state);
           if (options.json) printJson({ changed, state });
           else console.log(changed.length ? `${verb}d: ${changed.join(', ')}` : `nothing to ${verb}: already ${state.toLowerCase()}`);
         } finally {

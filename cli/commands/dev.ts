@@ -6,7 +6,8 @@ import { DEMO_RESULTS, demoSecret, seedDemoOnce } from '../demo.js';
 import { startLocalQueue } from '../dev/fast-path.js';
 import { startDemoReceiver } from '../dev/receiver.js';
 import { LocalScheduler } from '../dev/scheduler.js';
-import { printJson } from '../output.js';
+import { isSkipped } from '../../shared/runtime/handler.js';
+import { countsLine, printJson } from '../output.js';
 import { invokeLocally } from '../run-job.js';
 import { withSession } from '../session.js';
 
@@ -42,7 +43,7 @@ export function registerDev(program: Command): void {
             const stats = (await invokeLocally(job, {})) as Record<string, unknown>;
             outcomes.push(stats);
             log(`${job.padEnd(16)} ${summary(stats)}`);
-            if (stats.skipped === true) return;
+            if (isSkipped(stats)) return;
             const runs = [stats, ...(history.get(job) ?? [])].slice(0, 10);
             history.set(job, runs);
             for (const alarm of firingAlarms(jobs[job].alarms, runs)) log(`${''.padEnd(16)} ALARM ${alarm.stat} > ${alarm.above} for ${alarm.runs} run(s): ${alarm.why}`);
@@ -80,7 +81,6 @@ export function registerDev(program: Command): void {
 }
 
 function summary(stats: Record<string, unknown>): string {
-  if (stats.skipped === true) return `skipped: ${stats.reason}`;
-  const counts = Object.entries(stats).filter(([k, v]) => typeof v === 'number' && k !== 'durationMs');
-  return `${counts.map(([k, v]) => `${k}=${v}`).join(' ')}${stats.truncated ? ' TRUNCATED' : ''} (${stats.durationMs} ms)`;
+  if (isSkipped(stats)) return `skipped: ${stats.reason}`;
+  return `${countsLine(stats)}${stats.truncated ? ' TRUNCATED' : ''} (${stats.durationMs} ms)`;
 }

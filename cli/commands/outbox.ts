@@ -1,12 +1,12 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
-import { ChoresError } from '../../shared/errors.js';
 import { PER_ENDPOINT_CONCURRENCY } from '../../shared/outbox/deliver.js';
 import { InProcessDispatcher, SqsDispatcher, type EventDispatcher } from '../../shared/outbox/dispatch.js';
 import { WebhookSender } from '../../shared/outbox/http.js';
 import { publishInTransaction } from '../../shared/outbox/publish.js';
 import { deliverEvents } from '../../shared/outbox/service.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
+import { parseJsonOption } from '../options.js';
 import { printJson } from '../output.js';
 import { withSession, type Session } from '../session.js';
 
@@ -20,12 +20,7 @@ export function registerOutbox(program: Command): void {
     .option('--key <key>', 'idempotency key: publishing it again returns the first event')
     .option('--json', 'print the result as JSON')
     .action(async (options: { type: string; payload: string; key?: string; json?: boolean }) => {
-      let payload: unknown;
-      try {
-        payload = JSON.parse(options.payload);
-      } catch (error) {
-        throw new ChoresError(`--payload is not valid JSON: ${(error as Error).message}`);
-      }
+      const payload = parseJsonOption('--payload', options.payload);
       const outcome = await withSession(async (session) => {
         const { dispatcher, how, close } = openDispatcher(session);
         try {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { isJobName, jobNames } from '../../shared/jobs.js';
-import { ChoresError } from '../../shared/errors.js';
+import { jobNames } from '../../shared/jobs.js';
 import { formatStats, printJson, withProgress } from '../output.js';
-import { parseSetOptions, runJobLocally } from '../run-job.js';
+import { jobArgument, parseSetOptions } from '../options.js';
+import { runJobLocally } from '../run-job.js';
 import { withSession } from '../session.js';
 
 export function registerRun(program: Command): void {
@@ -14,9 +14,9 @@ export function registerRun(program: Command): void {
     .option('--set <key=value...>', 'override a setting for this run (repeatable)', [])
     .option('--json', 'print only the stats object, as JSON')
     .action(async (job: string, options: { dryRun?: boolean; set: string[]; json?: boolean }) => {
-      if (!isJobName(job)) throw new ChoresError(`unknown job "${job}" — jobs are: ${jobNames.join(', ')}`);
+      const name = jobArgument(job);
       const payload = { ...parseSetOptions(options.set), ...(options.dryRun && { dryRun: true }) };
-      const outcome = await withSession(() => withProgress(`running ${job}`, runJobLocally(job, payload)));
+      const outcome = await withSession(() => withProgress(`running ${name}`, runJobLocally(name, payload)));
       if (options.json) printJson(outcome);
       else console.log(formatStats(outcome));
     });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { jobStatuses } from '../../shared/runtime/status.js';
-import { ago, printJson } from '../output.js';
+import { ago, countsLine, printJson } from '../output.js';
 import { withSession } from '../session.js';
 
 export function registerStatus(program: Command): void {
@@ -17,9 +17,8 @@ export function registerStatus(program: Command): void {
           continue;
         }
         const stats = lastRun.stats ?? {};
-        // Counts only (timings are noise at a glance); jsonb sorts keys, so sort them for a stable line.
-        const counts = Object.entries(stats).filter(([k, v]) => typeof v === 'number' && !k.endsWith('Ms')).sort();
-        const summary = lastRun.status === 'FAILURE' ? String(stats.exc_message ?? '') : counts.map(([k, v]) => `${k}=${v}`).join(' ');
+        // jsonb stores keys in its own order; sort them for a line that reads the same every time.
+        const summary = lastRun.status === 'FAILURE' ? String(stats.exc_message ?? '') : countsLine(Object.fromEntries(Object.entries(stats).sort()));
         const heartbeat = missed ? `MISSED (due ${ago(dueAt!)})` : 'on schedule';
         console.log(`${job.padEnd(16)} ${lastRun.status.padEnd(8)} ${ago(lastRun.at).padEnd(11)} ${heartbeat.padEnd(24)} ${summary}`);
         for (const alarm of alarms) console.log(`${''.padEnd(16)} ALARM ${alarm.stat} > ${alarm.above} for ${alarm.runs} run(s): ${alarm.why}`);

@@ -34,7 +34,16 @@ export type SqsRoute = (
   event: SQSEvent,
   run: JobRuntime & { budget: TimeBudget },
 ) => Promise<{ response: SQSBatchResponse; stats: Record<string, unknown> }>;
-export type JobOutcome = JobStats | { job: string; skipped: true; reason: string };
+export type SkippedRun = { job: string; skipped: true; reason: string };
+export type JobOutcome = JobStats | SkippedRun;
+
+/**
+ * Whether an outcome is a run that did not happen (another held the lock). Compared with `true`:
+ * some jobs have a numeric `skipped` stat (uploads-notify), which is not this.
+ */
+export function isSkipped(outcome: object): outcome is SkippedRun {
+  return (outcome as { skipped?: unknown }).skipped === true;
+}
 
 /**
  * Wraps a job's service as a Lambda handler (middy): validates the payload against the job's
