@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { jobs, type JobName } from '../shared/jobs.js';
 import type { JobOutcome } from '../shared/runtime/handler.js';
+import { localContext } from '../shared/runtime/local-context.js';
 
 /**
  * Invokes a job's real Lambda handler (functions/<job>.ts, the same module CDK bundles) in this
@@ -14,24 +14,7 @@ export async function runJobLocally(job: JobName, payload: object): Promise<JobO
 /** Any event (a payload, or an SQS batch for outbox-deliver) through the job's real handler. */
 export async function invokeLocally(job: JobName, event: unknown): Promise<unknown> {
   const module = (await import(`../functions/${job}.ts`)) as { handler: (event: unknown, context: Context) => Promise<unknown> };
-  return module.handler(event, localContext(job));
+  // The job's full Lambda timeout, as in the cloud.
+  return module.handler(event, localContext({ functionName: `chores-${job}-local`, remainingMs: jobs[job].timeoutSeconds * 1000, memoryMb: jobs[job].memoryMb }));
 }
 
-function localContext(job: JobName): Context {
-  const deadline = Date.now() + jobs[job].timeoutSeconds * 1000;
-  const functionName = `chores-${job}-local`;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: String(jobs[job].memoryMb),
-    awsRequestId: randomUUID(),
-    logGroupName: 'local',
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { SQSEvent } from 'aws-lambda';
 import type { Db } from '../../shared/db/pool.js';
 import type { SchemaName } from '../../shared/db/identifiers.js';
 import { pendingEventIds } from '../../shared/outbox/sql.js';
+import { sqsBatch } from '../../shared/outbox/sqs.js';
 
 // How often the local queue looks for committed, undelivered events. SQS long polling delivers in
 // well under a second too; this keeps the local stack's feel close to the deployed one.
@@ -24,19 +24,7 @@ export function startLocalQueue(
   const tick = async () => {
     const { rows } = await db.query<{ id: string }>(pendingEventIds(schema, 50));
     if (rows.length === 0) return;
-    await deliver({
-      Records: [{
-        messageId: randomUUID(),
-        receiptHandle: 'local',
-        body: JSON.stringify({ eventIds: rows.map((row) => row.id) }),
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'local', ApproximateFirstReceiveTimestamp: String(Date.now()) },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:local:000000000000:chores-dispatch',
-        awsRegion: 'local',
-      }],
-    });
+    await deliver(sqsBatch([JSON.stringify({ eventIds: rows.map((row) => row.id) })]));
   };
   const timer = setInterval(() => {
     if (!stopped) busy = busy.then(tick).catch((error: Error) => log(`fast path failed: ${error.message} (the next sweep delivers)`));

@@ -1,6 +1,6 @@
-import type { SQSEvent } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanupOutbox } from '../../shared/outbox/cleanup.js';
+import { sqsBatch } from '../../shared/outbox/sqs.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { lambdaContext } from '../helpers/lambda.js';
@@ -10,21 +10,6 @@ import { startReceiver } from '../helpers/receiver.js';
 const { db, url } = await testDatabase();
 const receiver = await startReceiver();
 
-function sqsEvent(bodies: string[]): SQSEvent {
-  return {
-    Records: bodies.map((body, i) => ({
-      messageId: `m-${i}`,
-      receiptHandle: `r-${i}`,
-      body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:chores-dispatch',
-      awsRegion: 'eu-west-1',
-    })),
-  };
-}
 
 async function importDeliverHandler() {
   vi.stubEnv('DATABASE_URL', url);
@@ -47,7 +32,7 @@ describe('the outbox-deliver Lambda', () => {
     await addTestEndpoint(db, receiver.url);
     const [eventId] = await publishEvents(db, [{ type: 'fast', payload: {} }]);
 
-    const response = await handler(sqsEvent([JSON.stringify({ eventIds: [eventId] }), 'not json', '{"eventIds":"7"}']), lambdaContext());
+    const response = await handler(sqsBatch([JSON.stringify({ eventIds: [eventId] }), 'not json', '{"eventIds":"7"}']), lambdaContext());
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }, { itemIdentifier: 'm-2' }] });
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([`msg_${eventId}`]);
