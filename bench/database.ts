@@ -1,8 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { startLocalPostgres } from '../shared/db/embedded.js';
+import { scratchServer, withDatabase } from '../shared/db/embedded.js';
 import { vetSchemaName } from '../shared/db/identifiers.js';
 import { migrate } from '../shared/db/migrate.js';
 import { createPool, type Db } from '../shared/db/pool.js';
@@ -17,38 +14,28 @@ export interface BenchDatabase {
 
 /** A fresh, migrated database: on DATABASE_URL's server when set, else an embedded Postgres. */
 export async function benchDatabase(name: string): Promise<BenchDatabase> {
-  let stopServer = async () => {};
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    const dataDir = await mkdtemp(join(tmpdir(), 'chores-bench-pg-'));
-    const server = await startLocalPostgres({
-      dataDir,
-      port: 54_400 + (process.pid % 500),
-      persistent: false,
-      postgresFlags: (process.env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
-    });
-    adminUrl = server.urlFor('postgres');
-    stopServer = async () => {
-      await server.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    };
-  }
+  const server = await scratchServer({
+    existingUrl: process.env.DATABASE_URL,
+    label: 'bench',
+    port: 54_400 + (process.pid % 500),
+    postgresFlags: (process.env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
+  });
+  const { adminUrl } = server;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = createPool({ kind: 'url', url: url.toString() }, 8);
+  const url = withDatabase(adminUrl, name);
+  const db = createPool({ kind: 'url', url }, 8);
   await migrate(db, schema);
   return {
-    url: url.toString(),
+    url,
     db,
     close: async () => {
       await db.end();
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
-      await stopServer();
+      await server.stop();
     },
   };
 }

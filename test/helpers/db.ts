@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, inject } from 'vitest';
 import { vetSchemaName } from '../../shared/db/identifiers.js';
 import { createPool, type Db } from '../../shared/db/pool.js';
-import { withDatabase } from '../global-setup.js';
+import { withDatabase } from '../../shared/db/embedded.js';
 
 export const schema = vetSchemaName('chores');
 
