@@ -62,8 +62,6 @@ class DeliveryRun {
   private readonly active = new Map<string, number>();
   private readonly disabled = new Set<string>();
   private readonly finished: Attempt[] = [];
-  private inFlight = 0;
-  private waitingCount = 0;
   // Outcome batches are recorded one after another, but off the claim loop's critical path: a
   // run that waited for each record before claiming again kept one Postgres backend at 80% CPU
   // while the other core idled (measured with the outbox bench).
@@ -85,7 +83,7 @@ class DeliveryRun {
   async run(): Promise<DeliveryStats> {
     let nothingMoreDue = false;
     for (;;) {
-      const room = GLOBAL_CONCURRENCY * 2 - this.inFlight - this.waitingCount;
+      const room = GLOBAL_CONCURRENCY * 2 - this.inFlight() - this.waitingCount();
       // Once outcomes cannot be recorded, claim nothing more: the leases of what was sent lapse and
       // those deliveries are retried (at least once, never lost).
       if (this.recordError !== undefined) nothingMoreDue = true;
@@ -98,9 +96,9 @@ class DeliveryRun {
         this.pump();
       }
       if (this.finished.length >= RECORD_BATCH) this.recordInBackground();
-      if (this.inFlight === 0) {
-        if (this.waitingCount === 0 && (nothingMoreDue || this.deps.budget.expired())) break;
-        if (this.waitingCount > 0 && this.deps.budget.remainingMs() < MIN_REQUEST_MS) break;
+      if (this.inFlight() === 0) {
+        if (this.waitingCount() === 0 && (nothingMoreDue || this.deps.budget.expired())) break;
+        if (this.waitingCount() > 0 && this.deps.budget.remainingMs() < MIN_REQUEST_MS) break;
         continue;
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
@@ -132,27 +130,39 @@ class DeliveryRun {
     return this.deps.db.query<ClaimedDelivery>(query).then((result) => result.rows);
   }
 
+  /** POSTs under way: the per-endpoint counts summed (a handful of endpoints, cheap). */
+  private inFlight(): number {
+    let count = 0;
+    for (const active of this.active.values()) count += active;
+    return count;
+  }
+
+  /** Claimed deliveries not yet started. */
+  private waitingCount(): number {
+    let count = 0;
+    for (const queue of this.waiting.values()) count += queue.length;
+    return count;
+  }
+
   private enqueue(delivery: ClaimedDelivery): void {
     const queue = this.waiting.get(delivery.endpoint_id) ?? [];
     queue.push(delivery);
     this.waiting.set(delivery.endpoint_id, queue);
-    this.waitingCount += 1;
   }
 
   private saturatedEndpoints(): string[] {
-    return [...this.waiting.keys(), ...this.active.keys()].filter(
-      (id, i, all) => all.indexOf(id) === i && (this.active.get(id) ?? 0) + (this.waiting.get(id)?.length ?? 0) >= PER_ENDPOINT_CONCURRENCY,
+    return [...new Set([...this.waiting.keys(), ...this.active.keys()])].filter(
+      (id) => (this.active.get(id) ?? 0) + (this.waiting.get(id)?.length ?? 0) >= PER_ENDPOINT_CONCURRENCY,
     );
   }
 
   /** Starts every waiting delivery whose endpoint and the run both have a free slot. */
   private pump(): void {
     for (const [endpointId, queue] of this.waiting) {
-      while (queue.length > 0 && this.inFlight < GLOBAL_CONCURRENCY && (this.active.get(endpointId) ?? 0) < PER_ENDPOINT_CONCURRENCY) {
+      while (queue.length > 0 && this.inFlight() < GLOBAL_CONCURRENCY && (this.active.get(endpointId) ?? 0) < PER_ENDPOINT_CONCURRENCY) {
         const remaining = this.deps.budget.remainingMs();
         if (remaining < MIN_REQUEST_MS) return;
         const delivery = queue.shift()!;
-        this.waitingCount -= 1;
         if (this.disabled.has(endpointId)) continue; // its delivery was failed when it was disabled
         this.start(delivery, Math.min(this.deps.outbox.requestTimeoutMs, remaining));
       }
@@ -161,10 +171,8 @@ class DeliveryRun {
   }
 
   private start(claimed: ClaimedDelivery, timeoutMs: number): void {
-    this.inFlight += 1;
     this.active.set(claimed.endpoint_id, (this.active.get(claimed.endpoint_id) ?? 0) + 1);
     void this.deps.sender.send(toWebhook(claimed), timeoutMs).then((outcome) => {
-      this.inFlight -= 1;
       const left = (this.active.get(claimed.endpoint_id) ?? 1) - 1;
       if (left === 0) this.active.delete(claimed.endpoint_id);
       else this.active.set(claimed.endpoint_id, left);
@@ -209,7 +217,6 @@ class DeliveryRun {
   private async releaseWaiting(): Promise<void> {
     const unstarted = [...this.waiting.values()].flat();
     this.waiting.clear();
-    this.waitingCount = 0;
     if (unstarted.length > 0) {
       await this.deps.db.query(releaseClaims(this.deps.schema, unstarted.map((d) => ({ id: d.id, attempt: d.attempts }))));
     }

@@ -73,6 +73,8 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
 
   let deleted = 0, archived = 0, batches = 0, longestBatchMs = 0, truncated = false;
   passes: for (const pass of passes) {
+    // The keyset cursor of this pass's walk, kept here so the passes themselves stay whole for counting.
+    let cursor: RetentionPass = pass;
     for (;;) {
       // Checked only once something was deleted, so even a mis-sized budget makes progress.
       if (deleted > 0 && budget.expired()) {
@@ -80,7 +82,7 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
         break passes;
       }
       const started = performance.now();
-      const { rows, resumeAt } = await deleteOneBatch(input, pass, batches);
+      const { rows, resumeAt } = await deleteOneBatch(input, cursor, batches);
       longestBatchMs = Math.max(longestBatchMs, Math.round(performance.now() - started));
       if (rows > 0) batches += 1;
       deleted += rows;
@@ -89,15 +91,12 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
       if (rows < settings.batchSize) break;
       // Resume from the newest age this batch reached: rows the pass walked past and kept (shielded
       // by an earlier rule) are then walked once per run rather than once per batch.
-      if (pass.kind === 'rule' && passOrder(table, pass) !== undefined && resumeAt) pass.resumeAt = resumeAt;
+      if (pass.kind === 'rule' && passOrder(table, pass) !== undefined && resumeAt) cursor = { ...pass, resumeAt };
     }
   }
 
   let remaining = 0;
-  for (const pass of passes) {
-    if (pass.kind === 'rule') delete pass.resumeAt; // count the whole pass, not just past the cursor
-    remaining += await count(db, countEligible(table, pass));
-  }
+  for (const pass of passes) remaining += await count(db, countEligible(table, pass));
   const after = await count(db, countAll(table));
   return { dryRun: false, before, deleted, after, remaining, byRule, archived, batches, longestBatchMs, truncated };
 }
