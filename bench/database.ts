@@ -17,7 +17,6 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   const server = await scratchServer({
     existingUrl: process.env.DATABASE_URL,
     label: 'bench',
-    port: 54_400 + (process.pid % 500),
     postgresFlags: (process.env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
   });
   const { adminUrl } = server;

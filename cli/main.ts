@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { registerAws } from './commands/aws.js';
 import { registerDev } from './commands/dev.js';
@@ -16,8 +17,11 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 if (!process.argv.includes('--verbose')) process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
 const program = new Command('chores')
   .description('the maintenance plane of a Postgres-backed app')
+  .version(version, '-V, --version', 'print the version of chores')
   .option('--verbose', 'show structured logs from the handlers')
   .showHelpAfterError()
   .exitOverride();

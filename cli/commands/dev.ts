@@ -28,6 +28,7 @@ export function registerDev(program: Command): void {
       const quiet = Boolean(options.once && options.json);
       const log = quiet ? () => {} : logLine;
       const outcomes: unknown[] = [];
+      const shutdown = shutdownSignal(log);
       const failures = await withSession(async ({ db, config, target }) => {
         // The receiver learns its own URL when it listens (the port may be ephemeral).
         const receiver = await startDemoReceiver(RECEIVER_PORT, () => demoSecret(db, config.schema, receiver.url), log);
@@ -55,19 +56,18 @@ export function registerDev(program: Command): void {
         };
 
         try {
-          for (const job of ONCE_ORDER) await runJob(job);
-          if (options.once) return failed;
+          for (const job of ONCE_ORDER) {
+            if (shutdown.requested) break;
+            await runJob(job);
+          }
+          if (options.once || shutdown.requested) return failed;
 
           const queue = startLocalQueue(db, config.schema, (event: SQSEvent) => invokeLocally('outbox-deliver', event), log);
           const scheduler = new LocalScheduler(runJob);
           for (const [job, at] of scheduler.plan()) log(`${job.padEnd(16)} next at ${at.toISOString()} (${jobs[job].schedule} ${jobs[job].timezone})`);
           scheduler.start();
           log('running; publish with `npx chores outbox publish --type x` in another terminal. Ctrl-C stops.');
-          await new Promise<void>((resolve) => {
-            process.once('SIGINT', resolve);
-            process.once('SIGTERM', resolve);
-          });
-          log('stopping: waiting for the running job, then shutting down');
+          await shutdown.promise;
           await scheduler.stop();
           await queue.stop();
           return failed;
@@ -78,6 +78,29 @@ export function registerDev(program: Command): void {
       if (quiet) printJson(outcomes);
       if (failures > 0) process.exitCode = 1;
     });
+}
+
+/**
+ * Ctrl-C (or SIGTERM) asks for a clean stop: the running job finishes and records itself, then the
+ * receiver, the database pool and the embedded Postgres close in order. A second Ctrl-C gives up
+ * waiting; the embedded server is still stopped on the way out.
+ */
+function shutdownSignal(log: (line: string) => void): { readonly requested: boolean; promise: Promise<void> } {
+  const state = { requested: false, promise: Promise.resolve() };
+  state.promise = new Promise<void>((resolve) => {
+    const onSignal = () => {
+      if (state.requested) {
+        console.error('chores: stopped without waiting for the running job');
+        process.exit(130);
+      }
+      state.requested = true;
+      log('stopping: waiting for the running job, then shutting down (Ctrl-C again to stop at once)');
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  return state;
 }
 
 function summary(stats: Record<string, unknown>): string {

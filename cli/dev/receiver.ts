@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { ChoresError } from '../../shared/errors.js';
 
 export interface DemoReceiver {
   url: string;
@@ -32,7 +33,10 @@ export async function startDemoReceiver(port: number, secretFor: () => Promise<s
       }
     });
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EADDRINUSE') throw error;
+    throw new ChoresError(`port ${port} for the demo webhook receiver is in use: set CHORES_DEV_RECEIVER_PORT to a free port (0 picks one)`);
+  });
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`;
   receiver.close = () => new Promise((resolve) => {
     server.closeAllConnections();

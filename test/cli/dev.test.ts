@@ -1,9 +1,13 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freeLoopbackPort, startLocalPostgres } from '../../shared/db/embedded.js';
 import { jobNames } from '../../shared/jobs.js';
 
 const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
@@ -13,12 +17,28 @@ const home = await mkdtemp(join(tmpdir(), 'chores-dev-home-'));
 await chmod(home, 0o755);
 afterAll(() => rm(home, { recursive: true, force: true }));
 
-describe('chores dev --once', () => {
-  it('brings up the local stack on an empty machine, runs every job once and exits 0', async () => {
-    const { DATABASE_URL: _ignored, ...inherited } = process.env; // the embedded database, as a newcomer gets
-    const env = { ...inherited, CHORES_HOME: home, CHORES_LOCAL_PG_PORT: String(56_000 + (process.pid % 3_000)), CHORES_DEV_RECEIVER_PORT: '0' };
+const pgPort = await freeLoopbackPort();
+const { DATABASE_URL: _ignored, ...inherited } = process.env; // the embedded database, as a newcomer gets
+const env = { ...inherited, CHORES_HOME: home, CHORES_LOCAL_PG_PORT: String(pgPort), CHORES_DEV_RECEIVER_PORT: '0' };
+const chores = (args: string[]) => promisify(execFile)('node', [BIN, ...args], { env, timeout: 90_000 });
 
-    const { stdout } = await promisify(execFile)('node', [BIN, 'dev', '--once'], { env, timeout: 90_000 });
+/** The same embedded server the CLI uses, started by the test to arrange or inspect its state. */
+async function withLocalDatabase<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const server = await startLocalPostgres({ dataDir: join(home, 'pg'), port: pgPort, persistent: true });
+  const client = new pg.Client({ connectionString: server.urlFor('chores') });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+    await server.stop();
+  }
+}
+
+describe('chores dev', () => {
+  // Two cold starts of the whole local stack (initdb, migrations, demo data, every job).
+  it('brings up the local stack on an empty machine, runs every job once and exits 0', { timeout: 180_000 }, async () => {
+    const { stdout } = await chores(['dev', '--once']);
 
     for (const job of jobNames) expect(stdout).toMatch(new RegExp(`${job}\\s+\\w+=`));
     expect(stdout).toContain('seeded 2000 task results, a demo endpoint, 3 events and 7 uploads');
@@ -29,11 +49,52 @@ describe('chores dev --once', () => {
     expect(stdout).not.toMatch(/✗|FAILED/);
 
     // A second pass on the same state, for scripts: nothing left to do, every job ran.
-    const again = await promisify(execFile)('node', [BIN, 'dev', '--once', '--json'], { env, timeout: 90_000 });
+    const again = await chores(['dev', '--once', '--json']);
     const runs = JSON.parse(again.stdout) as { job: string; notified?: number; deleted?: number }[];
 
     expect(runs.map((run) => run.job).sort()).toEqual([...jobNames].sort());
     expect(runs.find((run) => run.job === 'uploads-notify')!.notified).toBe(0);
     expect(runs.find((run) => run.job === 'results-cleanup')!.deleted).toBe(0);
+  });
+
+  // Three CLI processes and two embedded-server starts.
+  it('on Ctrl-C mid-delivery lets the running job finish and record itself, then stops Postgres', { timeout: 180_000 }, async () => {
+    // A subscriber that answers slowly: the sweep is mid-POST when Ctrl-C arrives.
+    let onRequest: () => void = () => {};
+    const requested = new Promise<void>((resolve) => (onRequest = resolve));
+    const slow: Server = createServer((req, res) => {
+      req.resume();
+      onRequest();
+      setTimeout(() => res.writeHead(200).end('ok'), 1_000);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const slowUrl = `http://127.0.0.1:${(slow.address() as { port: number }).port}/slow`;
+    await chores(['endpoints', 'add', '--url', slowUrl, '--events', 'slow.test']);
+    await withLocalDatabase((client) => client.query(`INSERT INTO chores.outbox_events (event_type, payload) VALUES ('slow.test', '{}')`));
+
+    // Its own process group, like a terminal's foreground job: Ctrl-C signals the whole group.
+    const dev = spawn('node', [BIN, 'dev'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    dev.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    dev.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+    await requested;
+    process.kill(-dev.pid!, 'SIGINT');
+    const code = await exited;
+    slow.close();
+
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/stopping: waiting for the running job/);
+    expect(stdout).toMatch(/outbox-deliver\s+processed=\d+ delivered=\d+ /);
+    expect(stdout).not.toMatch(/uploads-cleanup\s/); // later jobs of the first pass did not start
+    expect(existsSync(join(home, 'pg', 'postmaster.pid'))).toBe(false); // Postgres shut down cleanly
+    const { runs, slowDelivery } = await withLocalDatabase(async (client) => ({
+      runs: (await client.query(`SELECT status FROM chores.task_results WHERE task_name = 'chores.outbox-deliver' ORDER BY date_created DESC`)).rows,
+      slowDelivery: (await client.query(`SELECT d.status FROM chores.webhook_deliveries d JOIN chores.webhook_endpoints e ON e.id = d.endpoint_id WHERE e.url = $1`, [slowUrl])).rows,
+    }));
+    expect(slowDelivery).toEqual([{ status: 'delivered' }]); // the POST in flight at Ctrl-C completed and was recorded
+    expect(runs[0]).toEqual({ status: 'SUCCESS' });
+    expect(runs.filter((run) => run.status === 'STARTED')).toEqual([]);
   });
 });
