@@ -23,7 +23,9 @@ async function chores(args: string[], env: Record<string, string> = {}) {
   }
 }
 
-describe('the chores CLI', () => {
+// Each test spawns the real CLI one to seven times (tsx compiles and loads it, ~1–2 s a process
+// on the 2-core machine), so these get a minute each instead of the suite's 10 s.
+describe('the chores CLI', { timeout: 60_000 }, () => {
   it('runs a job with --json printing only the stats object on stdout', async () => {
     await seedResults(db, [{ taskId: 'cli-old', doneAgo: '9 days' }, { taskId: 'cli-revoked', status: 'REVOKED' }]);
 
