@@ -1,15 +1,5 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { registerAws } from './commands/aws.js';
-import { registerDev } from './commands/dev.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerEndpoints } from './commands/endpoints.js';
-import { registerOutbox } from './commands/outbox.js';
-import { registerMigrate } from './commands/migrate.js';
-import { registerResults } from './commands/results.js';
-import { registerRun } from './commands/run.js';
-import { registerStatus } from './commands/status.js';
-
 // Locally there is no CloudWatch to read EMF, and Powertools' JSON logs would bury the human
 // output; `--verbose` brings the logs back. Lambda runs nodejs22.x, so the SDK's Node 20 notice
 // only concerns this machine. Each is the library's own documented switch.
@@ -26,15 +16,25 @@ const program = new Command('chores')
   .showHelpAfterError()
   .exitOverride();
 
-registerDev(program);
-registerMigrate(program);
-registerRun(program);
-registerStatus(program);
-registerResults(program);
-registerOutbox(program);
-registerEndpoints(program);
-registerDoctor(program);
-registerAws(program);
+// Each command's module, loaded only when that command runs: a command pulls in what it needs
+// (the AWS SDK, the Redis client, undici …) and a short command should not pay for the rest.
+type Registrar = (program: Command) => void;
+const commandModules: Record<string, () => Promise<Registrar>> = {
+  dev: async () => (await import('./commands/dev.js')).registerDev,
+  migrate: async () => (await import('./commands/migrate.js')).registerMigrate,
+  run: async () => (await import('./commands/run.js')).registerRun,
+  status: async () => (await import('./commands/status.js')).registerStatus,
+  results: async () => (await import('./commands/results.js')).registerResults,
+  outbox: async () => (await import('./commands/outbox.js')).registerOutbox,
+  endpoints: async () => (await import('./commands/endpoints.js')).registerEndpoints,
+  doctor: async () => (await import('./commands/doctor.js')).registerDoctor,
+  invoke: async () => (await import('./commands/aws.js')).registerAws,
+  schedules: async () => (await import('./commands/aws.js')).registerAws,
+};
+// The first word that is not an option names the command; help and unknown words load them all.
+const named = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+const wanted = named && named in commandModules ? [commandModules[named]!] : [...new Set(Object.values(commandModules))];
+for (const registrar of new Set(await Promise.all(wanted.map((load) => load())))) registrar(program);
 
 try {
   await program.parseAsync();

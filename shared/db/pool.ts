@@ -1,6 +1,5 @@
 import pg from 'pg';
 import type { DatabaseConnection } from '../config.js';
-import { rdsAuthTokenSigner } from './iam-token.js';
 
 export type Db = pg.Pool;
 export type DbClient = pg.PoolClient;
@@ -23,7 +22,9 @@ export function createPool(connection: DatabaseConnection, max = LAMBDA_POOL_SIZ
  * a certificate from Amazon's public roots, which Node trusts by default.
  */
 function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, max: number): pg.Pool {
-  const token = rdsAuthTokenSigner(connection);
+  // Loaded on first connect: the signer brings the SDK's signing code, which only IAM needs.
+  const signer = import('./iam-token.js').then(({ rdsAuthTokenSigner }) => rdsAuthTokenSigner(connection));
+  const token = async () => (await signer)();
   return new pg.Pool({
     host: connection.host,
     port: connection.port,
