@@ -180,6 +180,20 @@ describe('the job handler factory', () => {
     expect(dimensionsOf(scheduled!)).not.toContain('Trigger');
   });
 
+  it('still publishes its metrics when a run is skipped, though the chain answered before any after step', async () => {
+    const handler = createJobHandler('results-cleanup', testRuntime({ emitMetrics: true }), async () => ({ truncated: false }));
+    const other = await db.connect();
+    await other.query(tryJobLock(schema, 'results-cleanup'));
+
+    try {
+      const [emf] = await captureEmf(() => handler({}, lambdaContext()));
+
+      expect(emf).toMatchObject({ Job: 'results-cleanup', skipped_runs: 1 });
+    } finally {
+      other.release(true);
+    }
+  });
+
   it('gives the service a budget of the remaining time less the safety margin', async () => {
     let budgetMs = 0;
     const handler = createJobHandler('results-cleanup', testRuntime(), async ({ budget }) => {
