@@ -1,6 +1,7 @@
 import pg from 'pg';
+import { DEFAULT_BATCH_SIZE } from '../shared/jobs.js';
 import { nativeTable } from '../shared/results/stores.js';
-import { cleanupResults, DEFAULT_BATCH_SIZE } from '../shared/results/cleanup.js';
+import { cleanupResults } from '../shared/results/cleanup.js';
 import { parseRules } from '../shared/results/rules.js';
 import { UNLIMITED_BUDGET } from '../shared/runtime/budget.js';
 import { benchDatabase, fmt, percentile, schema, verdict, type BenchDatabase } from './database.js';

@@ -1,11 +1,12 @@
 import { createRequire } from 'node:module';
+import { state as sdkNodeVersionWarning } from '@aws-sdk/core/client';
 import { Command, CommanderError } from 'commander';
-// Locally there is no CloudWatch to read EMF, and Powertools' JSON logs would bury the human
-// output; `--verbose` brings the logs back. Lambda runs nodejs22.x, so the SDK's Node 20 notice
-// only concerns this machine. Each is the library's own documented switch.
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-if (!process.argv.includes('--verbose')) process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+
+// Lambda runs nodejs22.x, so the SDK's Node 20 notice only concerns this machine. The SDK's own
+// switch is this flag (which AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true sets), set here
+// rather than through process.env. The handlers' logs and metrics are quietened by the runtime
+// the CLI gives them (cli/run-job.ts).
+sdkNodeVersionWarning.warningEmitted = true;
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 

@@ -3,11 +3,14 @@ import { ChoresError } from '../shared/errors.js';
 import { appliedMigrationIds, loadMigrations, migrate } from '../shared/db/migrate.js';
 import { createPool, type Db } from '../shared/db/pool.js';
 import { LOCAL_DIR, openDatabase, type DatabaseTarget } from './local.js';
+import { LocalJobs } from './run-job.js';
 
 export interface Session {
   target: DatabaseTarget;
   config: Config;
   db: Db;
+  /** The jobs' real handlers, given this session's configuration. */
+  jobs: LocalJobs;
 }
 
 /**
@@ -21,26 +24,33 @@ export async function withSession<T>(
 ): Promise<T> {
   const target = await openDatabase();
   try {
-    // Handlers build their own config from process.env; point them at the same database.
-    process.env.DATABASE_URL = target.url;
-    if (target.local) {
-      // The local stack's defaults: demo receivers listen on plain http on loopback.
-      process.env.OUTBOX_ALLOW_HTTP ??= 'true';
-      process.env.OUTBOX_ALLOWED_CIDRS ??= '127.0.0.0/8,::1/128';
-      process.env.UPLOADS_STORAGE_URL ??= `file://${LOCAL_DIR}/uploads`;
-    }
-    const config = loadConfig(process.env);
+    const config = loadConfig(sessionEnv(target));
     const db = createPool(config.database, 4);
+    const jobs = new LocalJobs(config, { verbose: process.argv.includes('--verbose') });
     try {
       if (options.checkSchema && target.local) await migrate(db, config.schema);
       else if (options.checkSchema) await requireCurrentSchema(db, config);
-      return await work({ target, config, db });
+      return await work({ target, config, db, jobs });
     } finally {
+      await jobs.close();
       await db.end();
     }
   } finally {
     await target.close();
   }
+}
+
+/** The environment the command's configuration is read from: this process's, pointed at the target database. */
+function sessionEnv(target: DatabaseTarget): Record<string, string | undefined> {
+  const env = { ...process.env, DATABASE_URL: target.url };
+  if (!target.local) return env;
+  // The local stack's defaults: demo receivers listen on plain http on loopback.
+  return {
+    OUTBOX_ALLOW_HTTP: 'true',
+    OUTBOX_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
+    UPLOADS_STORAGE_URL: `file://${LOCAL_DIR}/uploads`,
+    ...env,
+  };
 }
 
 async function requireCurrentSchema(db: Db, config: Config): Promise<void> {

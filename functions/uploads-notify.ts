@@ -1,21 +1,24 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsDispatcher } from '../shared/outbox/dispatch.js';
 import { createJobHandler } from '../shared/runtime/handler.js';
-import { runtimeFromEnv } from '../shared/runtime/runtime.js';
+import { handlerFromEnv, type JobRuntime } from '../shared/runtime/runtime.js';
 import { notifyExpiringUploads } from '../shared/uploads/notify.js';
 
-const runtime = runtimeFromEnv(process.env);
-const queueUrl = runtime.config.outbox.dispatchQueueUrl;
-// Without a dispatch queue the notices still go out, on outbox-deliver's next sweep.
-const dispatcher = queueUrl ? new SqsDispatcher(new SQSClient({}), queueUrl) : undefined;
+export function makeHandler(runtime: JobRuntime) {
+  const queueUrl = runtime.config.outbox.dispatchQueueUrl;
+  // Without a dispatch queue the notices still go out, on outbox-deliver's next sweep.
+  const dispatcher = queueUrl ? new SqsDispatcher(new SQSClient({}), queueUrl) : undefined;
 
-export const handler = createJobHandler('uploads-notify', runtime, ({ db, config, budget }) =>
-  notifyExpiringUploads({
-    db,
-    schema: config.schema,
-    ttlHours: config.uploads.ttlHours,
-    noticeHours: config.uploads.noticeHours,
-    budget,
-    ...(dispatcher && { dispatcher }),
-  }),
-);
+  return createJobHandler('uploads-notify', runtime, ({ db, config, budget }) =>
+    notifyExpiringUploads({
+      db,
+      schema: config.schema,
+      ttlHours: config.uploads.ttlHours,
+      noticeHours: config.uploads.noticeHours,
+      budget,
+      ...(dispatcher && { dispatcher }),
+    }),
+  );
+}
+
+export const handler = handlerFromEnv(process.env, makeHandler);

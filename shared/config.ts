@@ -2,6 +2,7 @@
 // every locale, ~450 KB of each Lambda bundle).
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
+import type { DatabaseConnection } from './db/connection.js';
 import { vetSchemaName, type SchemaName } from './db/identifiers.js';
 import { DEFAULT_RULES_JSON, parseRules, type RetentionRule } from './results/rules.js';
 import { STORE_NAMES, type StoreName } from './results/stores.js';
@@ -9,13 +10,8 @@ import { parseStorageUrl, type StorageLocation } from './storage/url.js';
 import { parseDuration } from './duration.js';
 import { buildAllowList } from './outbox/ssrf.js';
 
-/**
- * How to reach Postgres: a connection string (local, or any host with a password), or RDS IAM
- * authentication (through RDS Proxy in the deployed stack: no password anywhere in the environment).
- */
-export type DatabaseConnection =
-  | { kind: 'url'; url: string }
-  | { kind: 'iam'; host: string; port: number; database: string; user: string; region: string };
+// Lives beside the pool, which needs it too: the pool importing config.ts closed an import cycle.
+export type { DatabaseConnection } from './db/connection.js';
 
 /** Everything chores reads from its environment, validated once at start. */
 export interface Config {

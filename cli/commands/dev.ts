@@ -8,7 +8,6 @@ import { startDemoReceiver } from '../dev/receiver.js';
 import { LocalScheduler } from '../dev/scheduler.js';
 import { isSkipped } from '../../shared/runtime/handler.js';
 import { countsLine, printJson } from '../output.js';
-import { invokeLocally } from '../run-job.js';
 import { withSession } from '../session.js';
 
 // Producers before their consumers: notices are published before the sweep delivers them, and
@@ -29,7 +28,7 @@ export function registerDev(program: Command): void {
       const log = quiet ? () => {} : logLine;
       const outcomes: unknown[] = [];
       const shutdown = shutdownSignal(log);
-      const failures = await withSession(async ({ db, config, target }) => {
+      const failures = await withSession(async ({ db, config, target, jobs: localJobs }) => {
         // The receiver learns its own URL when it listens (the port may be ephemeral).
         const receiver = await startDemoReceiver(RECEIVER_PORT, () => demoSecret(db, config.schema, receiver.url), log);
         log(target.local ? `embedded Postgres ready, data in .chores/ (${target.url.replace(/:[^:@/]+@/, ':***@')})` : 'using DATABASE_URL');
@@ -41,7 +40,7 @@ export function registerDev(program: Command): void {
         const history = new Map<JobName, Record<string, unknown>[]>();
         const runJob = async (job: JobName) => {
           try {
-            const stats = (await invokeLocally(job, {})) as Record<string, unknown>;
+            const stats = (await localJobs.invoke(job, {})) as Record<string, unknown>;
             outcomes.push(stats);
             log(`${job.padEnd(16)} ${summary(stats)}`);
             if (isSkipped(stats)) return;
@@ -62,7 +61,7 @@ export function registerDev(program: Command): void {
           }
           if (options.once || shutdown.requested) return failed;
 
-          const queue = startLocalQueue(db, config.schema, (event: SQSEvent) => invokeLocally('outbox-deliver', event), log);
+          const queue = startLocalQueue(db, config.schema, (event: SQSEvent) => localJobs.invoke('outbox-deliver', event), log);
           const scheduler = new LocalScheduler(runJob);
           for (const [job, at] of scheduler.plan()) log(`${job.padEnd(16)} next at ${at.toISOString()} (${jobs[job].schedule} ${jobs[job].timezone})`);
           scheduler.start();

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { jobNames } from '../../shared/jobs.js';
 import { formatStats, printJson, withProgress } from '../output.js';
 import { jobArgument, parseSetOptions } from '../options.js';
-import { runJobLocally } from '../run-job.js';
 import { withSession } from '../session.js';
 
 export function registerRun(program: Command): void {
@@ -16,7 +15,7 @@ export function registerRun(program: Command): void {
     .action(async (job: string, options: { dryRun?: boolean; set: string[]; json?: boolean }) => {
       const name = jobArgument(job);
       const payload = { ...parseSetOptions(options.set), ...(options.dryRun && { dryRun: true }) };
-      const outcome = await withSession(() => withProgress(`running ${name}`, runJobLocally(name, payload)));
+      const outcome = await withSession(({ jobs }) => withProgress(`running ${name}`, jobs.run(name, payload)));
       if (options.json) printJson(outcome);
       else console.log(formatStats(outcome));
     });

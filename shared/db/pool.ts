@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { DatabaseConnection } from '../config.js';
+import type { DatabaseConnection } from './connection.js';
 
 export type Db = pg.Pool;
 export type DbClient = pg.PoolClient;

@@ -8,11 +8,6 @@ import type { SchemaName } from '../db/identifiers.js';
 import { checkRulesFit, detectGroupTable, detectTable, ruleApplies, type ResultTable, type StoreName } from './stores.js';
 import { countAll, countEligible, deleteBatch, passOrder, type DeletedBatch, type RetentionPass } from './sql.js';
 
-// Each batch is one short transaction. 10,000 rows keeps one batch under 100 ms on this 2-core
-// machine (see `npm run bench`), well under the 250 ms we allow a transaction to hold row locks
-// and delay vacuum; smaller batches measured slower (per-transaction overhead), larger ones no
-// faster and longer-held.
-export const DEFAULT_BATCH_SIZE = 10_000;
 // Row locks are skipped, but a table lock (a migration, a VACUUM FULL) would queue the batch and
 // everything behind it; give up fast instead and let the next run try again.
 const LOCK_TIMEOUT = '2s';

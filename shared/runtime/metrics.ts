@@ -14,3 +14,9 @@ export function addStatsMetrics(metrics: Metrics, job: string, stats: Record<str
     else if (typeof value === 'boolean') metrics.addMetric(name, MetricUnit.Count, value ? 1 : 0);
   }
 }
+
+/** One occurrence of something worth a dashboard line (a skipped run, a failed run, a bad payload). */
+export function countOnce(metrics: Metrics, job: string, name: string): void {
+  metrics.addDimension('Job', job);
+  metrics.addMetric(name, MetricUnit.Count, 1);
+}

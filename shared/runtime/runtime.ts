@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { loadConfig, type Config } from '../config.js';
 import { createPool, type Db } from '../db/pool.js';
@@ -24,4 +25,19 @@ export function runtimeFromEnv(env: Record<string, string | undefined>): JobRunt
     logger: new Logger({ serviceName: 'chores' }),
     metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'chores' }),
   };
+}
+
+type Handler<Result> = (event: unknown, context: Context) => Promise<Result>;
+
+/**
+ * A Lambda entry's `handler`: `make` given the runtime built from `env`, once per container, on the
+ * first invocation. Importing the entry thus reads no environment, so the CLI can import the same
+ * module and hand its `makeHandler` a runtime of its own. A bad variable fails that first
+ * invocation with the `ConfigError` naming it, and every later one until it is fixed.
+ *
+ * @example export const handler = handlerFromEnv(process.env, makeHandler)
+ */
+export function handlerFromEnv<Result>(env: Record<string, string | undefined>, make: (runtime: JobRuntime) => Handler<Result>): Handler<Result> {
+  let built: Handler<Result> | undefined;
+  return async (event, context) => (built ??= make(runtimeFromEnv(env)))(event, context);
 }

@@ -110,12 +110,26 @@ describe('the real results-cleanup Lambda entry', () => {
     expect(stats).toMatchObject({ dryRun: true, deleted: 0, remaining: 1 });
   });
 
-  it('fails at init with a message naming the variable when the rules are bad', async () => {
+  // The entry builds its runtime on the first invocation (importing it reads no environment, so the
+  // CLI can import it and pass a runtime of its own): a bad variable fails that invocation.
+  it('fails its first invocation with a message naming the variable when the rules are bad, and runs nothing', async () => {
     vi.stubEnv('DATABASE_URL', url);
     vi.stubEnv('RESULTS_RULES', '[{"keep":"soon"}]');
     vi.resetModules();
+    const { handler } = await import('../../functions/results-cleanup.js');
 
-    await expect(import('../../functions/results-cleanup.js')).rejects.toThrow(/RESULTS_RULES\[0\].*bad duration "soon"/);
+    await expect(handler({}, lambdaContext())).rejects.toThrow(/RESULTS_RULES\[0\].*bad duration "soon"/);
+    expect(await runRecords()).toEqual([]);
+  });
+
+  it('runs with the runtime handed to makeHandler, reading no environment', async () => {
+    vi.stubEnv('DATABASE_URL', 'postgres://nobody@127.0.0.1:1/nowhere'); // used only if the entry read it
+    const { makeHandler } = await import('../../functions/results-cleanup.js');
+    await seedResults(db, [{ taskId: 'old', doneAgo: '8 days' }]);
+
+    const stats = await makeHandler(testRuntime())({}, lambdaContext());
+
+    expect(stats).toMatchObject({ job: 'results-cleanup', deleted: 1 });
   });
 });
 
@@ -178,6 +192,20 @@ describe('the job handler factory', () => {
     expect(dimensionsOf(batch!)).toContain('Trigger');
     expect(scheduled).toMatchObject({ Job: 'outbox-deliver', delivered: 1 });
     expect(dimensionsOf(scheduled!)).not.toContain('Trigger');
+  });
+
+  it('still publishes its metrics when a run is skipped, though the chain answered before any after step', async () => {
+    const handler = createJobHandler('results-cleanup', testRuntime({ emitMetrics: true }), async () => ({ truncated: false }));
+    const other = await db.connect();
+    await other.query(tryJobLock(schema, 'results-cleanup'));
+
+    try {
+      const [emf] = await captureEmf(() => handler({}, lambdaContext()));
+
+      expect(emf).toMatchObject({ Job: 'results-cleanup', skipped_runs: 1 });
+    } finally {
+      other.release(true);
+    }
   });
 
   it('gives the service a budget of the remaining time less the safety margin', async () => {
