@@ -94,6 +94,7 @@ export function createJobHandler<Name extends JobName>(
     const budget = budgetFromContext(context);
     const outcome = await runExclusive(db, config.schema, job, async () => {
       const runId = randomUUID();
+      logger.appendKeys({ runId }); // on every line of this run, the service's own included; reset after the invocation
       const recorder = new RunRecorder(db, config.schema, runId);
       const started = performance.now();
       await recorder.started(runTaskName(job), { settings, requestId: context.awsRequestId });
@@ -122,7 +123,7 @@ export function createJobHandler<Name extends JobName>(
   const run = (event: unknown, context: Context): Promise<JobOutcome | SQSBatchResponse> =>
     options.sqs && isSqsEvent(event) ? runBatch(event, options.sqs, context) : runJob(event, context);
 
-  return middy(run).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+  return middy(run).use(injectLambdaContext(logger, { resetKeys: true })).use(logMetrics(metrics));
 }
 
 function isSqsEvent(event: unknown): event is SQSEvent {
