@@ -54,11 +54,27 @@ const Stage = z.strictObject({
 
 export type StageConfig = z.output<typeof Stage>;
 
-/** Validates the `chores` context object; errors name the key to fix. */
+/** A stage that cannot be deployed; its message is one line naming the key to fix. */
+export class StageConfigError extends Error {
+  override name = 'StageConfigError';
+}
+
+/**
+ * Validates the `chores` context: an object from `cdk.json`, or the JSON string `-c chores='{…}'`
+ * passes on the command line (CLI context always arrives as a string). Errors name the key to fix.
+ */
 export function stageConfig(context: unknown): StageConfig {
-  const parsed = Stage.safeParse(context ?? {});
+  let value = context ?? {};
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch (error) {
+      throw new StageConfigError(`invalid "chores" CDK context: not JSON (${(error as Error).message}); pass -c chores='{"prefix":"stage2"}'`, { cause: error });
+    }
+  }
+  const parsed = Stage.safeParse(value);
   if (!parsed.success) {
-    throw new Error(`invalid "chores" CDK context: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new StageConfigError(`invalid "chores" CDK context: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
   }
   return parsed.data;
 }

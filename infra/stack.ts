@@ -1,18 +1,23 @@
-import { CfnOutput, Duration, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
 import { deployNames } from '../shared/deploy-names.js';
-import { jobNames, jobs, type JobName } from '../shared/jobs.js';
+import { jobNames, jobs, WEBHOOK_KEYS_SECRET_ENV, type BucketNeed, type JobDefinition, type JobName } from '../shared/jobs.js';
 import type { StageConfig } from './config.js';
 import { Alarms } from './constructs/alarms.js';
+import { OperationsDashboard, type DashboardJob } from './constructs/dashboard.js';
 import { Database } from './constructs/database.js';
 import { DispatchQueue } from './constructs/dispatch-queue.js';
+import { FailedRuns } from './constructs/failed-runs.js';
 import { HandlerFunction } from './constructs/job-function.js';
 import { Network } from './constructs/network.js';
+import { SavedQueries } from './constructs/queries.js';
 import { Storage } from './constructs/storage.js';
 import { acknowledgeNagFindings } from './nag.js';
 
@@ -28,18 +33,22 @@ export interface ChoresStackProps extends StackProps {
 }
 
 /**
- * The whole maintenance plane: one function and one schedule per registry job, the dispatch queue
- * feeding outbox-deliver, Postgres behind RDS Proxy, the buckets, migrations on deploy, alarms.
+ * The whole maintenance plane, derived from the registry (`shared/jobs.ts`): one function and one
+ * schedule per job, each given what its `infra` entry asks for (egress, the dispatch queue, buckets,
+ * the webhook keys, environment) and nothing else; Postgres behind RDS Proxy; migrations on deploy;
+ * failed runs kept; alarms, a dashboard and saved log queries. No job is named here.
  */
 export class ChoresStack extends Stack {
   constructor(scope: Construct, id: string, props: ChoresStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const names = deployNames(config.prefix);
+    const { prefix } = config;
+    const names = deployNames(prefix);
+    const selected = (props.jobs ?? jobNames).map((job) => ({ job, definition: jobs[job] as JobDefinition }));
     const network = new Network(this, 'Network', config.vpc);
-    const database = new Database(this, 'Database', network, config.database);
+    const database = new Database(this, 'Database', network, config.database, prefix);
     const storage = new Storage(this, 'Storage', config.uploadsBucket);
-    const alarms = new Alarms(this, 'Alarms', { prefix: config.prefix, ...(config.alarmEmail && { email: config.alarmEmail }) });
+    const alarms = new Alarms(this, 'Alarms', { prefix, ...(config.alarmEmail && { email: config.alarmEmail }) });
 
     const schedulesDlq = new sqs.Queue(this, 'SchedulesDeadLetters', {
       queueName: names.schedulesDlq,
@@ -47,24 +56,54 @@ export class ChoresStack extends Stack {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    alarms.forDeadLetters(names.schedulesDlq, schedulesDlq);
+    const failedRuns = new FailedRuns(this, 'FailedRuns', { queueName: names.failedRuns });
+    const deadLetters = [
+      { name: names.schedulesDlq, queue: schedulesDlq },
+      { name: names.failedRuns, queue: failedRuns.queue },
+    ];
     const group = new scheduler.ScheduleGroup(this, 'Schedules', { scheduleGroupName: names.scheduleGroup });
 
-    const functions = new Map<JobName, HandlerFunction>();
-    for (const job of props.jobs ?? jobNames) {
-      const definition = jobs[job];
+    // Generated once and kept: the key material that encrypts webhook secrets at rest. Functions get
+    // its ARN, never its value, and read it with their role.
+    const webhookKeys = selected.some(({ definition }) => definition.infra.webhookKeys)
+      ? new secretsmanager.Secret(this, 'WebhookKeys', {
+          secretName: `${prefix}/webhook-secret-keys`,
+          description: `${prefix}: key material encrypting webhook endpoint secrets at rest`,
+          generateSecretString: { passwordLength: 64, excludePunctuation: true },
+          removalPolicy: RemovalPolicy.RETAIN,
+        })
+      : undefined;
+    // An isolated function has no route to Secrets Manager but through an endpoint.
+    if (selected.some(({ definition }) => definition.infra.webhookKeys && !definition.infra.egress)) {
+      network.vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, subnets: network.isolatedSubnets, privateDnsEnabled: true });
+    }
+
+    const functions: HandlerFunction[] = [];
+    const dashboardJobs: DashboardJob[] = [];
+    const logGroups = [];
+    const senders: HandlerFunction[] = [];
+    let consumer: { job: JobName; fn: HandlerFunction; definition: JobDefinition } | undefined;
+    for (const { job, definition } of selected) {
       const fn = new HandlerFunction(this, `Job-${job}`, {
         functionName: names.functionName(job),
         entry: job,
         timeout: Duration.seconds(definition.timeoutSeconds),
         memoryMb: definition.memoryMb,
         vpc: network.vpc,
-        // Only the function that POSTs webhooks may reach the internet.
-        subnets: job === 'outbox-deliver' ? network.egressSubnets : network.isolatedSubnets,
+        // Only a job that calls the internet gets a NAT route.
+        subnets: definition.infra.egress ? network.egressSubnets : network.isolatedSubnets,
         database,
-        environment: config.environment,
+        environment: { ...config.environment, ...definition.infra.environment },
       });
-      functions.set(job, fn);
+      functions.push(fn);
+      for (const need of definition.infra.buckets ?? []) grantBucket(fn, need, storage);
+      if (webhookKeys && definition.infra.webhookKeys) {
+        webhookKeys.grantRead(fn);
+        fn.addEnvironment(WEBHOOK_KEYS_SECRET_ENV, webhookKeys.secretArn);
+      }
+      if (definition.infra.dispatchQueue === 'consume') consumer = { job, fn, definition };
+      if (definition.infra.dispatchQueue === 'send') senders.push(fn);
+      failedRuns.watch(fn);
       new scheduler.Schedule(this, `Schedule-${job}`, {
         scheduleName: names.scheduleName(job),
         scheduleGroup: group,
@@ -78,37 +117,25 @@ export class ChoresStack extends Stack {
           deadLetterQueue: schedulesDlq,
         }),
       });
-      alarms.forJob(config.prefix, job, fn, job === 'outbox-deliver');
+      dashboardJobs.push({ job, alarms: alarms.forJob(prefix, job, fn, definition.infra.dispatchQueue === 'consume') });
+      logGroups.push({ job, logGroup: fn.logGroup, delivers: definition.infra.dispatchQueue === 'consume' });
     }
 
-    // Each job's access, by name, and nothing more.
-    const fnFor = (job: JobName) => functions.get(job);
-    const resultsCleanup = fnFor('results-cleanup');
-    if (resultsCleanup) {
-      resultsCleanup.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [storage.archive.arnForObjects('results/*')] }));
-      resultsCleanup.addEnvironment('RESULTS_ARCHIVE_URL', `s3://${storage.archive.bucketName}`);
-    }
-    const uploadsCleanup = fnFor('uploads-cleanup');
-    if (uploadsCleanup) {
-      // HEAD needs GetObject, and ListBucket so that a missing key (and HeadBucket) answers 404, not 403.
-      uploadsCleanup.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [storage.uploads.arnForObjects('*')] }));
-      uploadsCleanup.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [storage.uploads.bucketArn] }));
-      uploadsCleanup.addEnvironment('UPLOADS_STORAGE_URL', `s3://${storage.uploads.bucketName}`);
-    }
-    const outboxDeliver = fnFor('outbox-deliver');
-    if (outboxDeliver) {
-      const dispatch = new DispatchQueue(this, 'Dispatch', { names, consumer: outboxDeliver, consumerTimeout: Duration.seconds(jobs['outbox-deliver'].timeoutSeconds) });
-      alarms.forDeadLetters(names.dispatchDlq, dispatch.deadLetters);
-      const notify = fnFor('uploads-notify');
-      if (notify) {
-        dispatch.queue.grantSendMessages(notify);
-        notify.addEnvironment('OUTBOX_DISPATCH_QUEUE_URL', dispatch.queue.queueUrl);
+    if (consumer) {
+      const dispatch = new DispatchQueue(this, 'Dispatch', { names, consumer: consumer.fn, consumerTimeout: Duration.seconds(consumer.definition.timeoutSeconds) });
+      deadLetters.push({ name: names.dispatchDlq, queue: dispatch.deadLetters });
+      const row = dashboardJobs.find(({ job }) => job === consumer.job);
+      if (row) row.fastPath = dispatch.queue;
+      for (const sender of senders) {
+        dispatch.queue.grantSendMessages(sender);
+        sender.addEnvironment('OUTBOX_DISPATCH_QUEUE_URL', dispatch.queue.queueUrl);
       }
       new CfnOutput(this, 'DispatchQueueUrl', { value: dispatch.queue.queueUrl, description: 'producers send {"eventIds": [...]} here after commit' });
     }
+    for (const { name, queue } of deadLetters) alarms.forDeadLetters(name, queue);
 
     const migrate = new HandlerFunction(this, 'Migrate', {
-      functionName: `${config.prefix}-migrate`,
+      functionName: `${prefix}-migrate`,
       entry: 'migrate',
       timeout: Duration.minutes(5),
       memoryMb: 256,
@@ -122,16 +149,35 @@ export class ChoresStack extends Stack {
     new triggers.Trigger(this, 'MigrateOnDeploy', {
       handler: migrate,
       executeAfter: [database],
-      executeBefore: [...functions.values()],
+      executeBefore: functions,
       executeOnHandlerChange: true,
       timeout: Duration.minutes(5),
     });
 
+    const dashboard = new OperationsDashboard(this, 'Operations', { dashboardName: names.dashboard, jobs: dashboardJobs, deadLetters });
+    new SavedQueries(this, 'Queries', { prefix, logGroups });
+
     new CfnOutput(this, 'ScheduleGroup', { value: group.scheduleGroupName });
-    new CfnOutput(this, 'FunctionNames', { value: [...functions.values()].map((fn) => fn.functionName).join(',') });
+    new CfnOutput(this, 'FunctionNames', { value: functions.map((fn) => fn.functionName).join(',') });
     new CfnOutput(this, 'UploadsBucket', { value: storage.uploads.bucketName });
     new CfnOutput(this, 'ArchiveBucket', { value: storage.archive.bucketName });
     new CfnOutput(this, 'AlarmTopic', { value: alarms.topic.topicArn });
+    new CfnOutput(this, 'FailedRunsQueueUrl', { value: failedRuns.queue.queueUrl, description: 'scheduled runs that threw: their payload and error' });
+    new CfnOutput(this, 'DashboardUrl', { value: dashboard.url });
+    if (webhookKeys) new CfnOutput(this, 'WebhookKeysSecretArn', { value: webhookKeys.secretArn, description: `give the CLI this as ${WEBHOOK_KEYS_SECRET_ENV}` });
     acknowledgeNagFindings(this);
   }
+}
+
+/** The access a registry entry asks for on one bucket, and its `s3://` URL in the variable it names. */
+function grantBucket(fn: HandlerFunction, need: BucketNeed, storage: Storage): void {
+  if (need.bucket === 'archive') {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [storage.archive.arnForObjects(`${need.prefix}*`)] }));
+    fn.addEnvironment(need.env, `s3://${storage.archive.bucketName}`);
+    return;
+  }
+  // HEAD needs GetObject, and ListBucket so that a missing key (and HeadBucket) answers 404, not 403.
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [storage.uploads.arnForObjects('*')] }));
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [storage.uploads.bucketArn] }));
+  fn.addEnvironment(need.env, `s3://${storage.uploads.bucketName}`);
 }

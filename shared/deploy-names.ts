@@ -13,5 +13,8 @@ export function deployNames(prefix = 'chores') {
     dispatchQueue: `${prefix}-dispatch`,
     dispatchDlq: `${prefix}-dispatch-dlq`,
     schedulesDlq: `${prefix}-schedules-dlq`,
+    /** Where a run that threw lands (Lambda's on-failure destination): its payload and its error. */
+    failedRuns: `${prefix}-failed-runs`,
+    dashboard: `${prefix}-operations`,
   };
 }

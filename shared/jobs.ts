@@ -28,6 +28,35 @@ export interface JobDefinition<Settings extends z.ZodType = z.ZodType> {
   timeoutSeconds: number;
   memoryMb: number;
   alarms: AlarmRule[];
+  /** What the deployed stack gives this job's function (infra/stack.ts names no job). */
+  infra: JobInfra;
+}
+
+/**
+ * A bucket a job's function reaches, the access it gets, and the variable its `s3://` URL arrives in.
+ * `write`: PutObject under `prefix` only (archives). `delete`: HEAD, DeleteObject and ListBucket on the
+ * whole bucket (HEAD of a missing key answers 404 only with ListBucket).
+ */
+export type BucketNeed =
+  | { bucket: 'archive'; access: 'write'; prefix: string; env: string }
+  | { bucket: 'uploads'; access: 'delete'; env: string };
+
+/** The name of the variable carrying the webhook secret keys' Secrets Manager ARN (one place to rename it). */
+export const WEBHOOK_KEYS_SECRET_ENV = 'OUTBOX_SECRET_KEYS_SECRET_ARN';
+
+/** What a job needs from infrastructure. Everything absent is withheld: least privilege by default. */
+export interface JobInfra {
+  /** Subnets with a NAT route, for a job that calls the internet; every other job runs isolated. */
+  egress: boolean;
+  /** `consume`: the dispatch queue feeds it (the fast path). `send`: it may send, URL in OUTBOX_DISPATCH_QUEUE_URL. */
+  dispatchQueue?: 'consume' | 'send';
+  buckets?: BucketNeed[];
+  /** Reads the generated webhook-secret keys from Secrets Manager; the ARN arrives in WEBHOOK_KEYS_SECRET_ENV. */
+  webhookKeys?: boolean;
+  /** Extra environment for this function only (the stage's `environment` reaches every function). */
+  environment?: Record<string, string>;
+  /** The stats graphed on the dashboard (runs, failures, skips, duration and the heartbeat always are). */
+  dashboard: string[];
 }
 
 // Each batch is one short transaction. 10,000 rows keeps one batch under 100 ms on this 2-core
@@ -59,6 +88,11 @@ export const jobs = {
         why: 'two daily runs in a row ended with expired results left: the table grows faster than cleanup keeps up',
       },
     ],
+    infra: {
+      egress: false,
+      buckets: [{ bucket: 'archive', access: 'write', prefix: 'results/', env: 'RESULTS_ARCHIVE_URL' }],
+      dashboard: ['deleted', 'remaining', 'archived', 'longestBatchMs'],
+    },
   },
   'outbox-deliver': {
     description: 'Fans outbox events out to subscribed endpoints and POSTs signed webhooks, retrying with backoff. Also the SQS fast path.',
@@ -75,6 +109,8 @@ export const jobs = {
       { stat: 'remaining', above: 1_000, runs: 5, why: 'due deliveries are piling up faster than they go out' },
       { stat: 'endpointsDisabled', above: 0, runs: 1, why: 'an endpoint was disabled automatically' },
     ],
+    // It POSTs to subscribers' endpoints on the internet, and decrypts their secrets.
+    infra: { egress: true, dispatchQueue: 'consume', webhookKeys: true, dashboard: ['delivered', 'retried', 'failed', 'remaining', 'endpointsDisabled'] },
   },
   'outbox-cleanup': {
     description: 'Deletes delivered and failed outbox events older than the retention, with their deliveries.',
@@ -85,6 +121,7 @@ export const jobs = {
     timeoutSeconds: 300,
     memoryMb: 256,
     alarms: [{ stat: 'remaining', above: 0, runs: 2, why: 'terminal events are accumulating faster than cleanup removes them' }],
+    infra: { egress: false, dashboard: ['deleted', 'remaining'] },
   },
   'uploads-cleanup': {
     description: 'Deletes expired uploads: the storage object first, then the row.',
@@ -98,6 +135,11 @@ export const jobs = {
       { stat: 'failed', above: 0, runs: 2, why: 'objects keep failing to delete: check the bucket policy and the function role' },
       { stat: 'remaining', above: 0, runs: 2, why: 'expired uploads are piling up faster than cleanup removes them' },
     ],
+    infra: {
+      egress: false,
+      buckets: [{ bucket: 'uploads', access: 'delete', env: 'UPLOADS_STORAGE_URL' }],
+      dashboard: ['deleted', 'missing', 'failed', 'remaining', 'bytesFreed'],
+    },
   },
   'uploads-notify': {
     description: 'Publishes one file.expiring outbox event per upload nearing expiry, idempotently.',
@@ -108,6 +150,7 @@ export const jobs = {
     timeoutSeconds: 120,
     memoryMb: 256,
     alarms: [],
+    infra: { egress: false, dispatchQueue: 'send', dashboard: ['notified', 'skipped'] },
   },
 } satisfies Record<string, JobDefinition>;
 

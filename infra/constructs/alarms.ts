@@ -1,6 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -22,21 +23,35 @@ export function scheduleIntervalSeconds(job: JobName): number {
 }
 
 /**
- * Everything that should wake someone, to one SNS topic (email optional): the registry's
+ * Everything that should wake someone, to one SNS topic (email optional). The topic is encrypted
+ * with a customer-managed key whose policy lets CloudWatch use it: with the AWS-managed
+ * `alias/aws/sns` key, whose policy cannot be edited, every alarm action fails. The registry's
  * thresholds on each job's stats, each job's Lambda errors, a missed-run heartbeat per job (no
  * data is breaching: a schedule that stopped firing must alarm, which Celery beat never did), and
  * the depth of every dead-letter queue.
  */
 export class Alarms extends Construct {
   readonly topic: sns.Topic;
+  readonly key: kms.Key;
 
   constructor(scope: Construct, id: string, props: { prefix: string; email?: string }) {
     super(scope, id);
-    this.topic = new sns.Topic(this, 'Topic', {
-      topicName: `${props.prefix}-alarms`,
-      masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
-      enforceSSL: true,
+    this.key = new kms.Key(this, 'TopicKey', {
+      alias: `alias/${props.prefix}-alarms`,
+      description: `${props.prefix}: encrypts the alarm topic; CloudWatch alarms publish with it`,
+      enableKeyRotation: true,
     });
+    // CloudWatch encrypts each notification it publishes; only alarms of this account may ask.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    this.topic = new sns.Topic(this, 'Topic', { topicName: `${props.prefix}-alarms`, masterKey: this.key, enforceSSL: true });
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
   }
 

@@ -7,7 +7,9 @@ import { Construct } from 'constructs';
 import type { StageConfig } from '../config.js';
 import type { Network } from './network.js';
 
-const ENGINE = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 });
+// A full version: a bare major (`17`) can no longer create an instance (cfn-lint W3691). Minor
+// upgrades still arrive through autoMinorVersionUpgrade.
+const ENGINE = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17_9 });
 const CREATED_DB_USER = 'chores';
 
 /**
@@ -23,7 +25,7 @@ export class Database extends Construct {
   /** Functions that may connect: the proxy lets them in on the Postgres port. */
   readonly clientSecurityGroup: ec2.SecurityGroup;
 
-  constructor(scope: Construct, id: string, network: Network, config: StageConfig['database']) {
+  constructor(scope: Construct, id: string, network: Network, config: StageConfig['database'], prefix: string) {
     super(scope, id);
     this.clientSecurityGroup = new ec2.SecurityGroup(this, 'Clients', { vpc: network.vpc, description: 'chores functions (database clients)', allowAllOutbound: true });
     const proxySecurityGroup = new ec2.SecurityGroup(this, 'ProxySg', { vpc: network.vpc, description: 'chores RDS Proxy', allowAllOutbound: true });
@@ -37,9 +39,10 @@ export class Database extends Construct {
         instanceType: new ec2.InstanceType(config.create.instanceClass),
         vpc: network.vpc,
         vpcSubnets: network.isolatedSubnets,
-        credentials: rds.Credentials.fromGeneratedSecret(CREATED_DB_USER),
+        credentials: rds.Credentials.fromGeneratedSecret(CREATED_DB_USER, { secretName: `${prefix}/database` }),
         databaseName: config.create.databaseName,
         allocatedStorage: config.create.allocatedStorageGb,
+        storageType: rds.StorageType.GP3,
         storageEncrypted: true,
         multiAz: config.create.multiAz,
         backupRetention: Duration.days(7),
@@ -52,6 +55,9 @@ export class Database extends Construct {
       created.connections.allowDefaultPortFrom(proxySecurityGroup, 'RDS Proxy');
       instance = created;
       secret = created.secret!;
+      // The only credentials of the database, which outlives the stack (snapshot on delete): keep them too.
+      // `created.secret` is the attachment; the generated secret itself is the instance's child `Secret`.
+      (created.node.findChild('Secret') as secretsmanager.Secret).applyRemovalPolicy(RemovalPolicy.RETAIN);
       this.databaseName = config.create.databaseName;
       this.user = CREATED_DB_USER;
     } else {
@@ -71,6 +77,7 @@ export class Database extends Construct {
       this.user = imported.username;
     }
     this.proxy = new rds.DatabaseProxy(this, 'Proxy', {
+      dbProxyName: `${prefix}-proxy`,
       proxyTarget: rds.ProxyTarget.fromInstance(instance),
       secrets: [secret],
       vpc: network.vpc,

@@ -40,7 +40,7 @@ export interface HandlerFunctionProps {
 
 /**
  * One of chores' Lambda functions: arm64 on nodejs22.x, the shared minified ESM bundle with
- * source maps, in the VPC as a database client, logs kept a month, Powertools configured.
+ * source maps, in the VPC as a database client, JSON logs kept a month, traced, Powertools configured.
  */
 export class HandlerFunction extends nodejs.NodejsFunction {
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
@@ -57,7 +57,15 @@ export class HandlerFunction extends nodejs.NodejsFunction {
       vpcSubnets: props.subnets,
       securityGroups: [props.database.clientSecurityGroup],
       bundling: nodejsBundling(props.bundling),
-      logGroup: new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH }),
+      // Named after the function (so it carries the stage prefix) and kept a month.
+      logGroup: new logs.LogGroup(scope, `${id}Logs`, { logGroupName: `/aws/lambda/${props.functionName}`, retention: logs.RetentionDays.ONE_MONTH }),
+      // Lambda's own lines (START, REPORT, errors) as JSON too, so one Logs Insights query reads them all.
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
+      // Active X-Ray: a segment per invocation (init, invoke, overhead) and the trace id the AWS SDK
+      // forwards on every call, so an SQS message carries its producer's trace (see the README).
+      tracing: lambda.Tracing.ACTIVE,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'chores',

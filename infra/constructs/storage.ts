@@ -30,8 +30,12 @@ export class Storage extends Construct {
       lifecycleRules: [{ expiration: Duration.days(90) }],
     });
     this.uploads = 'create' in config ? secureBucket(this, 'Uploads', logs) : s3.Bucket.fromBucketName(this, 'Uploads', config.import);
+    // The archive is the only copy of deleted rows: versioned, so an overwrite or a delete can be undone
+    // for 90 days, after which a replaced version goes.
     this.archive = secureBucket(this, 'Archive', logs, {
+      versioned: true,
       lifecycleRules: [
+        { noncurrentVersionExpiration: Duration.days(90) },
         {
           transitions: [
             { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) },

@@ -129,12 +129,14 @@ async function diagnoseAws({ scheduler, sqs, prefix }: { scheduler: SchedulerCli
   }
   if (!findings.some((f) => f.check === 'schedules')) findings.push({ level: 'ok', check: 'schedules', message: `all ${jobNames.length} schedules exist and are enabled` });
 
-  for (const queue of [names.dispatchDlq, names.schedulesDlq]) {
+  for (const queue of [names.dispatchDlq, names.schedulesDlq, names.failedRuns]) {
     try {
       const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queue }));
       const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
       const depth = Number(Attributes?.ApproximateNumberOfMessages ?? 0);
-      if (depth > 0) findings.push({ level: 'fail', check: 'dead letters', message: `${depth} messages in ${queue}`, fix: `inspect them (aws sqs receive-message --queue-url ${QueueUrl}), fix the cause, then start a DLQ redrive in the SQS console` });
+      // Failed runs are not redriven: each message is a run that threw (its payload and error), and the fix is a new run.
+      if (depth > 0 && queue === names.failedRuns) findings.push({ level: 'fail', check: 'dead letters', message: `${depth} scheduled runs failed and are kept in ${queue}`, fix: `read each payload and error (aws sqs receive-message --queue-url ${QueueUrl}), fix the cause, run the job again (chores invoke <job>), then purge the queue` });
+      else if (depth > 0) findings.push({ level: 'fail', check: 'dead letters', message: `${depth} messages in ${queue}`, fix: `inspect them (aws sqs receive-message --queue-url ${QueueUrl}), fix the cause, then start a DLQ redrive in the SQS console` });
       else findings.push({ level: 'ok', check: 'dead letters', message: `${queue} is empty` });
     } catch (error) {
       findings.push({ level: 'fail', check: 'dead letters', message: `cannot read ${queue}: ${(error as Error).message}`, fix: 'cdk deploy, or check the AWS credentials and region' });

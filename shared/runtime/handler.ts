@@ -62,7 +62,7 @@ export function createJobHandler<Name extends JobName>(
     })) as JobResult;
 
   return middy<unknown, JobResult, Error, RunContext>(callService).use([
-    injectLambdaContext(logger), logMetrics(metrics), timeBudget(), sqsFastPath(job, runtime, options.sqs),
+    injectLambdaContext(logger, { resetKeys: true }), logMetrics(metrics), timeBudget(), sqsFastPath(job, runtime, options.sqs),
     validSettings(job, runtime), singleFlight(job, runtime), recordRun(job, runtime),
   ]);
 }

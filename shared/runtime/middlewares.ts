@@ -142,6 +142,7 @@ export function recordRun(job: JobName, { db, config, logger, metrics }: JobRunt
       const started = performance.now();
       await recorder.started(runTaskName(job), { settings: request.context.settings, requestId: request.context.awsRequestId });
       request.context.runId = runId;
+      logger.appendKeys({ runId }); // on every line of this run, the service's own included; reset after the invocation
       state(request).run = { recorder, started };
     },
     after: async (request) => {
