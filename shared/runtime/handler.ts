@@ -7,7 +7,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { runTaskName, type JobName, type JobSettings } from '../jobs.js';
 import { budgetFromContext, type TimeBudget } from './budget.js';
 import { addStatsMetrics } from './metrics.js';
-import { RunRecorder } from './record-run.js';
+import { failAbandoned, RunRecorder } from './record-run.js';
 import type { JobRuntime } from './runtime.js';
 import { parseSettings } from './settings.js';
 import { runExclusive } from './single-flight.js';
@@ -92,13 +92,16 @@ export function createJobHandler<Name extends JobName>(
       throw error;
     }
     const budget = budgetFromContext(context);
-    const outcome = await runExclusive(db, config.schema, job, async () => {
+    const outcome = await runExclusive(db, config.schema, job, async (lock) => {
       const runId = randomUUID();
       const recorder = new RunRecorder(db, config.schema, runId);
       const started = performance.now();
+      const abandoned = await failAbandoned(db, config.schema, [job], `the next ${job} run`);
+      if (abandoned.length > 0) logger.warn('marked runs left STARTED by a dead process as FAILURE', { runIds: abandoned });
       await recorder.started(runTaskName(job), { settings, requestId: context.awsRequestId });
       try {
-        const stats = await service({ ...runtime, settings, budget, runId });
+        // Guarded: losing the lock's session ends the budget and fails the run at once.
+        const stats = await lock.guard(budget, (guarded) => service({ ...runtime, settings, budget: guarded, runId }));
         const full: JobStats = { job, ...stats, durationMs: Math.round(performance.now() - started) };
         await recorder.succeeded(full);
         addStatsMetrics(metrics, job, full);
