@@ -57,7 +57,8 @@ export class FileStorage implements ObjectStorage {
     try {
       entries = await readdir(this.root, { recursive: true, withFileTypes: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      // As S3 does for a missing bucket: a mistyped location must not read as "nothing archived".
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError(`${this.url} is not an existing directory — check the storage URL`, { cause: error });
       throw new StorageError(`could not list ${this.url}: ${(error as Error).message}`, { cause: error });
     }
     return entries
