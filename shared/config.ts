@@ -70,7 +70,9 @@ const Env = z.object({
     .default('chores'),
   RESULTS_STORE_SCHEMA: z.string().optional(),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),
-  OUTBOX_DISPATCH_QUEUE_URL: z.url({ error: 'must be the queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/chores-dispatch' }).optional(),
+  OUTBOX_DISPATCH_QUEUE_URL: z
+    .url({ error: 'must be the queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/chores-dispatch' })
+    .optional(),
   OUTBOX_ALLOW_HTTP: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   OUTBOX_ALLOWED_CIDRS: z.string().default(''),
   OUTBOX_RETRY_SCHEDULE: z.string().default(DEFAULT_RETRY_SCHEDULE),

@@ -84,7 +84,8 @@ export function eventPayloadJson(event: Pick<NewEvent, 'payload' | 'payloadJson'
   try {
     return JSON.stringify(event.payload ?? {});
   } catch (error) {
-    throw new InvalidEventError(`payload cannot be serialised as JSON (${(error as Error).message}); pass exact numbers as payloadJson text`);
+    const why = (error as Error).message;
+    throw new InvalidEventError(`payload cannot be serialised as JSON (${why}); pass exact numbers as payloadJson text`);
   }
 }
 

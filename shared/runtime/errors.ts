@@ -21,7 +21,8 @@ export class LockLostError extends ChoresError {
     cause: Error,
   ) {
     super(
-      `lost the ${job} lock: its database session ended (${cause.message}); the run stopped, since another run may now hold the lock — the next run picks up what is left`,
+      `lost the ${job} lock: its database session ended (${cause.message}); ` +
+        'the run stopped, since another run may now hold the lock — the next run picks up what is left',
       { cause },
     );
   }

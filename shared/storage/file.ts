@@ -58,7 +58,9 @@ export class FileStorage implements ObjectStorage {
       entries = await readdir(this.root, { recursive: true, withFileTypes: true });
     } catch (error) {
       // As S3 does for a missing bucket: a mistyped location must not read as "nothing archived".
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError(`${this.url} is not an existing directory — check the storage URL`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new StorageError(`${this.url} is not an existing directory — check the storage URL`, { cause: error });
+      }
       throw new StorageError(`could not list ${this.url}: ${(error as Error).message}`, { cause: error });
     }
     return entries

@@ -86,7 +86,10 @@ export async function cleanupUploads(input: {
  * objects are confirmed missing go now (counted `missing`) rather than after their lease lapses;
  * the rest keep their lease.
  */
-async function removeLeftBehind(input: { db: Db; schema: SchemaName; storage: ObjectStorage; ttlHours: number }, stats: Counts): Promise<void> {
+async function removeLeftBehind(
+  input: { db: Db; schema: SchemaName; storage: ObjectStorage; ttlHours: number },
+  stats: Counts,
+): Promise<void> {
   const { db, schema, storage, ttlHours } = input;
   for (let after = NIL_UUID; ; ) {
     const { rows } = await db.query<{ id: string; storage_key: string }>(leasedExpired(schema, ttlHours, after, UPLOADS_CLEANUP_BATCH));

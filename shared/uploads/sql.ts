@@ -6,7 +6,8 @@ const EXPIRY = (ttl: string) => `coalesce(expires_at, created_at + ${ttl}::float
 
 /** Expired, written as two index range scans (explicit expiry, TTL) rather than one expression. */
 const EXPIRED = (ttl: string, alias = '') =>
-  `((${alias}expires_at IS NOT NULL AND ${alias}expires_at <= now()) OR (${alias}expires_at IS NULL AND ${alias}created_at <= now() - ${ttl}::float8 * interval '1 hour'))`;
+  `((${alias}expires_at IS NOT NULL AND ${alias}expires_at <= now())
+    OR (${alias}expires_at IS NULL AND ${alias}created_at <= now() - ${ttl}::float8 * interval '1 hour'))`;
 
 export interface ClaimedUpload {
   id: string;
