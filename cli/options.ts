@@ -21,7 +21,9 @@ export function parseSetOptions(pairs: string[]): Record<string, unknown> {
   const settings: Record<string, unknown> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`--set expects key=value, got "${pair}"`);
+    if (eq <= 0) throw new ChoresError(`--set expects key=value, got "${pair}"`);
+    // An assignment to __proto__ would set the object's prototype instead of a key: dropped silently.
+    if (pair.slice(0, eq) === '__proto__') throw new ChoresError('--set __proto__ is not a setting of any job; refusing it');
     const raw = pair.slice(eq + 1);
     let value: unknown = raw;
     try {

@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import type { DatabaseConnection } from './db/connection.js';
 import { vetSchemaName, type SchemaName } from './db/identifiers.js';
+import { connectionStringProblem, URL_CREDENTIALS_HINT } from './db/connection-string.js';
 import { DEFAULT_RULES_JSON, parseRules, type RetentionRule } from './results/rules.js';
 import { STORE_NAMES, type StoreName } from './results/stores.js';
 import { parseStorageUrl, type StorageLocation } from './storage/url.js';
@@ -65,7 +66,9 @@ const Env = z.object({
     .default('chores'),
   RESULTS_STORE_SCHEMA: z.string().optional(),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),
-  OUTBOX_DISPATCH_QUEUE_URL: z.url().optional(),
+  OUTBOX_DISPATCH_QUEUE_URL: z
+    .url({ error: 'must be the queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/chores-dispatch' })
+    .optional(),
   OUTBOX_ALLOW_HTTP: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   OUTBOX_ALLOWED_CIDRS: z.string().default(''),
   OUTBOX_RETRY_SCHEDULE: z.string().default(DEFAULT_RETRY_SCHEDULE),
@@ -101,6 +104,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   };
   const vars = parsed.data;
   const database = attempt(() => databaseConnection(vars));
+  const redisProblem = isRedis(vars.RESULTS_STORE) ? redisUrlProblem(vars.RESULTS_STORE) : undefined;
+  if (redisProblem) problems.push(`RESULTS_STORE: ${redisProblem}`);
   const schema = attempt(() => vetSchemaName(vars.CHORES_SCHEMA));
   const rules = attempt(() => parseRules(vars.RESULTS_RULES));
   // Celery's tables live where the app's ORM put them: `public` unless said otherwise.
@@ -152,7 +157,20 @@ function databaseConnection(vars: z.infer<typeof Env>): DatabaseConnection {
   if (!vars.DATABASE_URL) {
     throw new ConfigError(['DATABASE_URL: is not set — give the Postgres connection string, e.g. postgres://user:pass@host:5432/app (or DATABASE_IAM_AUTH=true with DATABASE_HOST)']);
   }
+  const problem = connectionStringProblem(vars.DATABASE_URL);
+  if (problem) throw new ConfigError([`DATABASE_URL: ${problem}`]);
   return { kind: 'url', url: vars.DATABASE_URL };
+}
+
+/** As `connectionStringProblem`, for the Redis result store; never repeats the URL (it may hold a password). */
+function redisUrlProblem(url: string): string | undefined {
+  if (url.includes('#')) return `has a "#", which ends a URL and cuts off the rest: ${URL_CREDENTIALS_HINT}`;
+  try {
+    new URL(url); // the parser @redis/client uses
+    return undefined;
+  } catch {
+    return `is not a valid URL — expected redis://[:password@]host:6379/0; ${URL_CREDENTIALS_HINT}`;
+  }
 }
 
 function isRedis(store: string): boolean {

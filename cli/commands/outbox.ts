@@ -20,12 +20,13 @@ export function registerOutbox(program: Command): void {
     .option('--key <key>', 'idempotency key: publishing it again returns the first event')
     .option('--json', 'print the result as JSON')
     .action(async (options: { type: string; payload: string; key?: string; json?: boolean }) => {
-      const payload = parseJsonOption('--payload', options.payload);
+      // Checked here to name the option; the text itself is stored, so no number is rounded by JS.
+      parseJsonOption('--payload', options.payload);
       const outcome = await withSession(async (session) => {
         const { dispatcher, how, close } = openDispatcher(session);
         try {
           const { published, dispatch } = await publishInTransaction(session.db, session.config.schema, dispatcher, (_tx, publish) =>
-            publish({ type: options.type, payload, ...(options.key && { idempotencyKey: options.key }) }),
+            publish({ type: options.type, payloadJson: options.payload, ...(options.key && { idempotencyKey: options.key }) }),
           );
           return { event: published[0]!, dispatch, how };
         } finally {

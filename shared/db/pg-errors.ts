@@ -6,6 +6,9 @@ export const PgErrorCode = {
   undefinedColumn: '42703',
   duplicateSchema: '42P06',
   queryCanceled: '57014',
+  invalidTextRepresentation: '22P02',
+  numericValueOutOfRange: '22003',
+  untranslatableCharacter: '22P05',
 } as const;
 
 export function hasPgCode(error: unknown, code: string): boolean {

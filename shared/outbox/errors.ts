@@ -20,3 +20,6 @@ export class EndpointNotFoundError extends OutboxError {
     super(`no webhook endpoint with id ${endpointId} — see \`chores endpoints list\``);
   }
 }
+
+/** An event `publish` refuses (bad type, payload that is not JSON or that Postgres cannot store). Nothing was written. */
+export class InvalidEventError extends OutboxError {}

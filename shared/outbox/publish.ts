@@ -2,14 +2,31 @@ import type pg from 'pg';
 import { inTransaction, type Db, type DbClient } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import type { DispatchReport, EventDispatcher } from './dispatch.js';
+import { hasPgCode, PgErrorCode } from '../db/pg-errors.js';
+import { InvalidEventError } from './errors.js';
 import { eventByKey, insertEvent } from './sql.js';
 
 export interface NewEvent {
+  /** 1 to 200 characters, no control characters (see `EVENT_TYPE_RULE`). */
   type: string;
-  payload: unknown;
+  /** The payload, serialised once with `JSON.stringify` (default `{}`). */
+  payload?: unknown;
+  /**
+   * Or the payload as JSON text, stored as written: a number keeps every digit (12345678901234567891
+   * stays that, where a JS number would round it). jsonb normalises whitespace, key order and
+   * exponents (`1e3` is stored as `1000`), never a number's value.
+   */
+  payloadJson?: string;
   /** Publishing the same key again returns the first event instead of creating another. */
   idempotencyKey?: string;
 }
+
+// Long enough for any namespaced type (`billing.invoice.payment_failed`); short enough to sit in
+// logs, metrics and receivers' routing tables. Migration 0007 holds SQL producers to the same rule.
+export const MAX_EVENT_TYPE_LENGTH = 200;
+export const EVENT_TYPE_RULE = `an event type is 1 to ${MAX_EVENT_TYPE_LENGTH} characters, with no control characters`;
+// C0 controls, DEL and C1 controls: invisible in logs, and a newline in a type forges log lines.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 
 export interface Published {
   id: string;
@@ -27,12 +44,49 @@ export interface Published {
  * await client.query('COMMIT');
  */
 export async function publish(client: pg.ClientBase, schema: SchemaName, event: NewEvent): Promise<Published> {
-  const inserted = await client.query<{ id: string }>(insertEvent(schema, event));
+  checkEventType(event.type);
+  const payloadJson = eventPayloadJson(event);
+  const inserted = await client
+    .query<{ id: string }>(insertEvent(schema, { ...event, payloadJson }))
+    .catch((error: unknown) => {
+      const refused = [PgErrorCode.invalidTextRepresentation, PgErrorCode.numericValueOutOfRange, PgErrorCode.untranslatableCharacter];
+      if (refused.some((code) => hasPgCode(error, code))) {
+        throw new InvalidEventError(`payload refused by Postgres: ${(error as Error).message} — nothing was published`, { cause: error });
+      }
+      throw error;
+    });
   if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true };
   // The key was taken. If a concurrent transaction held it, ON CONFLICT waited for its commit but
   // this statement's snapshot predates it, so the lookup is a separate statement.
   const existing = await client.query<{ id: string }>(eventByKey(schema, event.idempotencyKey!));
   return { id: existing.rows[0]!.id, created: false };
+}
+
+/** Refuses an empty, over-long or control-character event type, saying the rule. */
+export function checkEventType(type: string): void {
+  if (typeof type === 'string' && type.length > 0 && type.length <= MAX_EVENT_TYPE_LENGTH && !CONTROL_CHARACTER.test(type)) return;
+  const shown = typeof type === 'string' ? JSON.stringify(type.length > 40 ? `${type.slice(0, 40)}…` : type) : String(type);
+  const length = typeof type === 'string' && type.length > MAX_EVENT_TYPE_LENGTH ? ` (${type.length} characters)` : '';
+  throw new InvalidEventError(`invalid event type ${shown}${length}: ${EVENT_TYPE_RULE}`);
+}
+
+/** The payload as the JSON text to store: `payloadJson` as written (checked to be JSON), else `payload` serialised once. */
+export function eventPayloadJson(event: Pick<NewEvent, 'payload' | 'payloadJson'>): string {
+  if (event.payloadJson !== undefined && event.payload !== undefined) throw new InvalidEventError('give payload or payloadJson, not both');
+  if (event.payloadJson !== undefined) {
+    try {
+      JSON.parse(event.payloadJson); // only to check it is JSON: the text, not this value, is stored
+    } catch (error) {
+      throw new InvalidEventError(`payload is not valid JSON: ${(error as Error).message}`);
+    }
+    return event.payloadJson;
+  }
+  try {
+    return JSON.stringify(event.payload ?? {});
+  } catch (error) {
+    const why = (error as Error).message;
+    throw new InvalidEventError(`payload cannot be serialised as JSON (${why}); pass exact numbers as payloadJson text`);
+  }
 }
 
 /**

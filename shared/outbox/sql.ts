@@ -8,13 +8,14 @@ const t = (schema: SchemaName) => ({
 });
 
 /** Inserts an event; with an idempotency key already taken, returns nothing (see `eventByKey`). */
-export function insertEvent(schema: SchemaName, event: { type: string; payload: unknown; idempotencyKey?: string }): Sql {
+/** `payloadJson` is JSON text, cast by Postgres: numbers keep every digit a JS number would round. */
+export function insertEvent(schema: SchemaName, event: { type: string; payloadJson: string; idempotencyKey?: string }): Sql {
   return {
     text: `INSERT INTO ${t(schema).events} (event_type, payload, idempotency_key)
-      VALUES ($1::text, $2::jsonb, $3::text)
+      VALUES ($1::text, $2::text::jsonb, $3::text)
       ON CONFLICT (idempotency_key) DO NOTHING
       RETURNING id::text`,
-    values: [event.type, JSON.stringify(event.payload ?? {}), event.idempotencyKey ?? null],
+    values: [event.type, event.payloadJson, event.idempotencyKey ?? null],
   };
 }
 

@@ -21,5 +21,16 @@ export function budgetFromContext(context: { getRemainingTimeInMillis(): number 
   return budgetUntil(Date.now() + Math.max(0, context.getRemainingTimeInMillis() - BUDGET_MARGIN_MS));
 }
 
+/**
+ * `budget`, ended early when `signal` aborts (the job lock was lost): services already stop
+ * taking batches when their budget expires, so they stop here too, without knowing why.
+ */
+export function budgetUntilAborted(budget: TimeBudget, signal: AbortSignal): TimeBudget {
+  return {
+    expired: () => signal.aborted || budget.expired(),
+    remainingMs: () => (signal.aborted ? 0 : budget.remainingMs()),
+  };
+}
+
 /** A budget that never ends, for benchmarks and tools that run to completion. */
 export const UNLIMITED_BUDGET: TimeBudget = { expired: () => false, remainingMs: () => Number.POSITIVE_INFINITY };

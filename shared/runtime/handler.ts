@@ -52,14 +52,12 @@ export function createJobHandler<Name extends JobName>(
 ) {
   const { logger, metrics } = runtime;
   logger.appendPersistentKeys({ job });
+  // Guarded by the job lock: losing the lock's session ends the budget and fails the run at once.
   // recordRun's `after` completes the service's stats into the run's JobStats.
   const callService = async (_event: unknown, context: RunContext): Promise<JobResult> =>
-    (await service({
-      ...runtime,
-      settings: context.settings as JobSettings<Name>,
-      budget: context.budget!,
-      runId: context.runId!,
-    })) as JobResult;
+    (await context.lock!.guard(context.budget!, (budget) =>
+      service({ ...runtime, settings: context.settings as JobSettings<Name>, budget, runId: context.runId! }),
+    )) as JobResult;
 
   return middy<unknown, JobResult, Error, RunContext>(callService).use([
     injectLambdaContext(logger, { resetKeys: true }), logMetrics(metrics), timeBudget(), sqsFastPath(job, runtime, options.sqs),

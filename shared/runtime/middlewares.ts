@@ -5,7 +5,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { runTaskName, type JobName } from '../jobs.js';
 import { budgetFromContext, type TimeBudget } from './budget.js';
 import { addStatsMetrics, countOnce } from './metrics.js';
-import { RunRecorder } from './record-run.js';
+import { failAbandoned, RunRecorder } from './record-run.js';
 import type { JobRuntime } from './runtime.js';
 import { parseSettings } from './settings.js';
 import { tryTakeJobLock, type JobLock } from './single-flight.js';
@@ -19,6 +19,8 @@ export interface RunContext extends Context {
   budget?: TimeBudget;
   /** Set by `validSettings`. */
   settings?: unknown;
+  /** Set by `singleFlight`: the job lock this run holds. */
+  lock?: JobLock;
   /** Set by `recordRun`: the run's task_id in `task_results`. */
   runId?: string;
 }
@@ -43,7 +45,6 @@ type JobMiddleware = MiddlewareObj<unknown, JobResult, Error, RunContext>;
 
 /** Per-invocation state the middlewares keep for their own after/onError steps. */
 interface ChainState {
-  lock?: JobLock;
   run?: { recorder: RunRecorder; started: number };
 }
 function state(request: Request<unknown, JobResult, Error, RunContext>): ChainState {
@@ -108,16 +109,15 @@ export function validSettings(job: JobName, { logger, metrics }: JobRuntime): Jo
 /** One run of a job at a time: an invocation finding the job lock held answers `skipped` and does nothing. */
 export function singleFlight(job: JobName, { db, config, logger, metrics }: JobRuntime): JobMiddleware {
   const release = async (request: Request<unknown, JobResult, Error, RunContext>) => {
-    const chain = state(request);
-    const lock = chain.lock;
-    delete chain.lock;
+    const lock = request.context.lock;
+    delete request.context.lock;
     await lock?.release();
   };
   return {
     before: async (request) => {
       const lock = await tryTakeJobLock(db, config.schema, job);
       if (lock) {
-        state(request).lock = lock;
+        request.context.lock = lock;
         return undefined;
       }
       const reason = `another ${job} run holds its lock; this invocation did nothing`;
@@ -140,6 +140,9 @@ export function recordRun(job: JobName, { db, config, logger, metrics }: JobRunt
       const runId = randomUUID();
       const recorder = new RunRecorder(db, config.schema, runId);
       const started = performance.now();
+      // Under the job lock, so no live run of this job can be among them.
+      const abandoned = await failAbandoned(db, config.schema, [job], `the next ${job} run`);
+      if (abandoned.length > 0) logger.warn('marked runs left STARTED by a dead process as FAILURE', { runIds: abandoned });
       await recorder.started(runTaskName(job), { settings: request.context.settings, requestId: request.context.awsRequestId });
       request.context.runId = runId;
       logger.appendKeys({ runId }); // on every line of this run, the service's own included; reset after the invocation

@@ -30,6 +30,32 @@ export function finishRun(
   };
 }
 
+/**
+ * Marks runs left STARTED past their job's timeout plus `marginSeconds` as FAILURE: their process
+ * died (crash, kill, Lambda timeout) before recording an outcome. `date_done` becomes the latest
+ * moment the run could have ended, not now, so run history and the heartbeat keep their times.
+ */
+export function failAbandonedRuns(
+  schema: SchemaName,
+  runs: { taskName: string; timeoutSeconds: number }[],
+  marginSeconds: number,
+  markedBy: string,
+): Sql {
+  return {
+    text: `UPDATE ${qualified(schema, 'task_results')} AS t
+      SET status = 'FAILURE',
+        date_done = t.date_created + j.timeout_s * interval '1 second',
+        result = jsonb_build_object('exc_type', 'AbandonedRun', 'exc_message', format(
+          'the run recorded no outcome within its job''s %s s timeout: its process ended (crash, kill or Lambda timeout); marked by %s',
+          j.timeout_s, $4::text))
+      FROM unnest($1::text[], $2::int[]) AS j(task_name, timeout_s)
+      WHERE t.task_name = j.task_name AND t.status = 'STARTED' AND t.expires_at IS NULL
+        AND coalesce(t.date_done, t.date_created) < now() - (j.timeout_s + $3::int) * interval '1 second'
+      RETURNING t.task_id, t.task_name`,
+    values: [runs.map((r) => r.taskName), runs.map((r) => r.timeoutSeconds), marginSeconds, markedBy],
+  };
+}
+
 /** The last `perTask` finished or running runs of each named task, newest first. */
 export function recentRuns(schema: SchemaName, taskNames: string[], perTask: number): Sql {
   return {

@@ -3,6 +3,7 @@ import type { Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import { jobNames, jobs, runTaskName, type JobName } from '../jobs.js';
 import { nextRun, parseSchedule } from '../schedule/expression.js';
+import { failAbandoned } from './record-run.js';
 import { recentRuns } from './sql.js';
 
 // A run may start this late (Scheduler's own jitter, a cold start, a retry) before its absence
@@ -22,11 +23,14 @@ export interface JobStatus {
 
 /**
  * Each job's health from its run history in `task_results`: last run, whether a run is overdue,
- * and which alarm rules fire on its recent stats.
+ * and which alarm rules fire on its recent stats. Runs left STARTED past their job's timeout are
+ * marked FAILURE first (see `failAbandoned`).
  *
  * @example const report = await jobStatuses(db, schema) // → [{ job: 'results-cleanup', missed: false, alarms: [], … }, …]
  */
 export async function jobStatuses(db: Db, schema: SchemaName, now = new Date()): Promise<JobStatus[]> {
+  // A run its dead process left STARTED would otherwise show as "running" forever.
+  await failAbandoned(db, schema, jobNames, 'chores status');
   const depth = Math.max(1, ...Object.values(jobs).flatMap((job) => job.alarms.map((rule) => rule.runs)));
   const { rows } = await db.query<{ task_name: string; status: string; result: Record<string, unknown> | null; date_created: Date; date_done: Date | null }>(
     recentRuns(schema, jobNames.map(runTaskName), depth),

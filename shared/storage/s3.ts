@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ObjectNotFoundError, StorageError } from './errors.js';
 import { mapLimit } from './concurrency.js';
-import type { DeleteOutcome, ObjectStorage } from './port.js';
+import type { DeleteOutcome, ObjectStorage, ProbeOutcome } from './port.js';
 
 // DeleteObjects takes at most 1,000 keys per request.
 const DELETE_CHUNK = 1_000;
@@ -69,13 +69,7 @@ export class S3Storage implements ObjectStorage {
    * that exist are deleted, 1,000 keys per request, each key's error surfaced.
    */
   async deleteMany(keys: string[]): Promise<Map<string, DeleteOutcome>> {
-    // A HEAD in a bucket that does not exist also answers 404: without this check a mistyped
-    // bucket name would report every object missing, and their rows would be deleted.
-    try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
-    } catch (error) {
-      throw new StorageError(`bucket ${this.bucket} is not reachable (${(error as Error).name}); nothing was deleted — check UPLOADS_STORAGE_URL and the role's access`, { cause: error });
-    }
+    await this.requireBucket();
     const outcomes = new Map<string, DeleteOutcome>();
     const present: string[] = [];
     const heads = await mapLimit(keys, HEAD_CONCURRENCY, (key) => this.exists(key));
@@ -101,6 +95,29 @@ export class S3Storage implements ObjectStorage {
       }
     }
     return outcomes;
+  }
+
+  async probe(keys: string[]): Promise<Map<string, ProbeOutcome>> {
+    await this.requireBucket();
+    const heads = await mapLimit(keys, HEAD_CONCURRENCY, (key) => this.exists(key));
+    return new Map(
+      keys.map((key, i): [string, ProbeOutcome] => {
+        const head = heads[i]!;
+        return [key, head === true ? { status: 'present' } : head === false ? { status: 'missing' } : { status: 'failed', error: head }];
+      }),
+    );
+  }
+
+  /**
+   * A HEAD in a bucket that does not exist also answers 404: without this check a mistyped
+   * bucket name would report every object missing, and their rows would be deleted.
+   */
+  private async requireBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      throw new StorageError(`bucket ${this.bucket} is not reachable (${(error as Error).name}); nothing was deleted — check UPLOADS_STORAGE_URL and the role's access`, { cause: error });
+    }
   }
 
   /** True, false (404), or the error text. */

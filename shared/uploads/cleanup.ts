@@ -2,7 +2,7 @@ import type { Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { claimExpired, countExpired, deleteUploads, type ClaimedUpload } from './sql.js';
+import { claimExpired, countExpired, deleteUploads, leasedExpired, type ClaimedUpload } from './sql.js';
 
 // One DeleteObjects request's worth of keys per batch.
 export const UPLOADS_CLEANUP_BATCH = 1_000;
@@ -15,6 +15,11 @@ export interface UploadsCleanupStats {
   deleted: number;
   /** Uploads whose object was already gone; their rows are removed. */
   missing: number;
+  /**
+   * Expired uploads whose object another, unexpired upload still references (rows sharing a
+   * `storage_key`): the row is removed and the object kept for the live upload; frees nothing.
+   */
+  shared: number;
   /** Uploads whose object could not be deleted; their rows stay for the next run. */
   failed: number;
   remaining: number;
@@ -22,13 +27,16 @@ export interface UploadsCleanupStats {
   truncated: boolean;
 }
 
+type Counts = Omit<UploadsCleanupStats, 'remaining' | 'truncated'>;
+
 /**
  * Deletes expired uploads: claims a batch (skipping rows a concurrent run holds), deletes the
- * objects, then deletes only the rows whose objects are confirmed gone. A row is never deleted
- * while its object may exist; a crash between the two steps leaves leased rows that the next run
- * finds with their objects missing, and removes.
+ * objects no unexpired upload shares, then deletes only the rows whose objects are confirmed gone
+ * or kept for a live upload. A row is never deleted while its object may exist unreferenced, and
+ * an object is never deleted while a live row references it. A crash between the two steps
+ * leaves leased rows: the next run removes at once those whose objects are missing.
  *
- * @example await cleanupUploads({ db, schema, storage, ttlHours: 24, budget }) // → { deleted: 900, missing: 3, failed: 0, … }
+ * @example await cleanupUploads({ db, schema, storage, ttlHours: 24, budget }) // → { deleted: 900, missing: 3, shared: 1, failed: 0, … }
  */
 export async function cleanupUploads(input: {
   db: Db;
@@ -38,7 +46,8 @@ export async function cleanupUploads(input: {
   budget: TimeBudget;
 }): Promise<UploadsCleanupStats> {
   const { db, schema, storage, ttlHours, budget } = input;
-  const stats = { deleted: 0, missing: 0, failed: 0, bytesFreed: 0 };
+  const stats: Counts = { deleted: 0, missing: 0, shared: 0, failed: 0, bytesFreed: 0 };
+  await removeLeftBehind(input, stats);
   let truncated = false;
   for (let first = true; ; first = false) {
     if (!first && budget.expired()) {
@@ -47,20 +56,22 @@ export async function cleanupUploads(input: {
     }
     const { rows: claimed } = await db.query<ClaimedUpload>(claimExpired(schema, ttlHours, UPLOADS_CLEANUP_BATCH, CLEANUP_LEASE_MS));
     if (claimed.length === 0) break;
-    const outcomes = await storage.deleteMany(claimed.map((upload) => upload.storage_key));
+    const unshared = claimed.filter((upload) => !upload.shared);
+    const outcomes = await storage.deleteMany([...new Set(unshared.map((upload) => upload.storage_key))]);
     const gone: string[] = [];
+    const freedKeys = new Set<string>();
     for (const upload of claimed) {
-      const outcome = outcomes.get(upload.storage_key)!;
+      const outcome = upload.shared ? { status: 'shared' as const } : outcomes.get(upload.storage_key)!;
       if (outcome.status === 'failed') {
         stats.failed += 1;
         continue;
       }
       gone.push(upload.id);
-      if (outcome.status === 'deleted') {
-        stats.deleted += 1;
+      stats[outcome.status] += 1;
+      // Two expired rows sharing one object free its bytes once.
+      if (outcome.status === 'deleted' && !freedKeys.has(upload.storage_key)) {
+        freedKeys.add(upload.storage_key);
         stats.bytesFreed += Number(upload.size_bytes);
-      } else {
-        stats.missing += 1;
       }
     }
     if (gone.length > 0) await db.query(deleteUploads(schema, gone));
@@ -69,3 +80,26 @@ export async function cleanupUploads(input: {
   const { rows } = await db.query<{ n: string }>(countExpired(schema, ttlHours));
   return { ...stats, remaining: Number(rows[0]!.n), truncated };
 }
+
+/**
+ * Expired rows still leased, left by a run that died after deleting their objects: those whose
+ * objects are confirmed missing go now (counted `missing`) rather than after their lease lapses;
+ * the rest keep their lease.
+ */
+async function removeLeftBehind(
+  input: { db: Db; schema: SchemaName; storage: ObjectStorage; ttlHours: number },
+  stats: Counts,
+): Promise<void> {
+  const { db, schema, storage, ttlHours } = input;
+  for (let after = NIL_UUID; ; ) {
+    const { rows } = await db.query<{ id: string; storage_key: string }>(leasedExpired(schema, ttlHours, after, UPLOADS_CLEANUP_BATCH));
+    if (rows.length === 0) return;
+    const probes = await storage.probe([...new Set(rows.map((row) => row.storage_key))]);
+    const gone = rows.filter((row) => probes.get(row.storage_key)!.status === 'missing').map((row) => row.id);
+    if (gone.length > 0) stats.missing += (await db.query(deleteUploads(schema, gone))).rowCount ?? 0;
+    if (rows.length < UPLOADS_CLEANUP_BATCH) return;
+    after = rows.at(-1)!.id;
+  }
+}
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';

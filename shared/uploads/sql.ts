@@ -5,16 +5,22 @@ import type { Sql } from '../db/params.js';
 const EXPIRY = (ttl: string) => `coalesce(expires_at, created_at + ${ttl}::float8 * interval '1 hour')`;
 
 /** Expired, written as two index range scans (explicit expiry, TTL) rather than one expression. */
-const EXPIRED = (ttl: string) =>
-  `((expires_at IS NOT NULL AND expires_at <= now()) OR (expires_at IS NULL AND created_at <= now() - ${ttl}::float8 * interval '1 hour'))`;
+const EXPIRED = (ttl: string, alias = '') =>
+  `((${alias}expires_at IS NOT NULL AND ${alias}expires_at <= now())
+    OR (${alias}expires_at IS NULL AND ${alias}created_at <= now() - ${ttl}::float8 * interval '1 hour'))`;
 
 export interface ClaimedUpload {
   id: string;
   storage_key: string;
   size_bytes: string;
+  /** Another upload that has not expired references the same object: it must be kept. */
+  shared: boolean;
 }
 
-/** Leases up to `limit` expired uploads that no other run holds. */
+/**
+ * Leases up to `limit` expired uploads that no other run holds, each with whether an unexpired
+ * upload shares its storage key (checked here, in the claim: `uploads_storage_key_idx`).
+ */
 export function claimExpired(schema: SchemaName, ttlHours: number, limit: number, leaseMs: number): Sql {
   const uploads = qualified(schema, 'uploads');
   return {
@@ -25,8 +31,22 @@ export function claimExpired(schema: SchemaName, ttlHours: number, limit: number
       )
       UPDATE ${uploads} u SET cleanup_leased_until = now() + $3::int * interval '1 millisecond'
       FROM due WHERE u.id = due.id
-      RETURNING u.id::text, u.storage_key, u.size_bytes::text`,
+      RETURNING u.id::text, u.storage_key, u.size_bytes::text,
+        EXISTS (SELECT 1 FROM ${uploads} o WHERE o.storage_key = u.storage_key AND NOT ${EXPIRED('$1', 'o.')}) AS shared`,
     values: [ttlHours, limit, leaseMs],
+  };
+}
+
+/**
+ * Expired uploads still under a lease, after `afterId` in id order: left by a run that died
+ * between deleting objects and rows (or held by a concurrent run). `uploads_cleanup_leased_idx`.
+ */
+export function leasedExpired(schema: SchemaName, ttlHours: number, afterId: string, limit: number): Sql {
+  return {
+    text: `SELECT id::text, storage_key FROM ${qualified(schema, 'uploads')}
+      WHERE cleanup_leased_until > now() AND ${EXPIRED('$1')} AND id > $2::uuid
+      ORDER BY id LIMIT $3::int`,
+    values: [ttlHours, afterId, limit],
   };
 }
 

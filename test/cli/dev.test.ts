@@ -45,7 +45,7 @@ describe('chores dev', () => {
     // The three demo events and two expiry notices, each verified by the receiver's own check.
     expect(stdout.match(/webhook {2}✓ .* \(signature verified\)/g)).toHaveLength(5);
     expect(stdout).toMatch(/uploads-notify\s+notified=2 skipped=0/);
-    expect(stdout).toMatch(/uploads-cleanup\s+deleted=2 missing=1 failed=0/);
+    expect(stdout).toMatch(/uploads-cleanup\s+deleted=2 missing=1 shared=0 failed=0/);
     expect(stdout).not.toMatch(/✗|FAILED/);
 
     // A second pass on the same state, for scripts: nothing left to do, every job ran.

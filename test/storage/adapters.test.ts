@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,16 @@ describe.each(adapters)('the %s storage adapter', (_name, open) => {
     expect(await storage.list('u/')).toEqual([]);
   });
 
+  it('probes many keys, telling present from missing, without deleting anything', async () => {
+    const storage = await open();
+    await storage.put('u/here', new Uint8Array([1]), 'text/plain');
+
+    const outcomes = await storage.probe(['u/here', 'u/gone']);
+
+    expect(Object.fromEntries(outcomes)).toEqual({ 'u/here': { status: 'present' }, 'u/gone': { status: 'missing' } });
+    expect(await storage.list('u/')).toEqual(['u/here']);
+  });
+
   it('reports a missing key as ObjectNotFoundError naming the object', async () => {
     const storage = await open();
 
@@ -65,6 +75,23 @@ describe('storage failures and URLs', () => {
     await writeFile(file, 'not a directory');
 
     await expect(new FileStorage(file).put('a/b', new Uint8Array([1]), 'text/plain')).rejects.toThrow(StorageError);
+  });
+
+  it('removes its partial file when a file write fails for real (ENOSPC), leaving no object', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'chores-file-'));
+    // The partial file this process would write is /dev/full, where every write fails with ENOSPC.
+    await symlink('/dev/full', join(root, `batch.jsonl.gz.partial-${process.pid}`));
+
+    await expect(new FileStorage(root).put('batch.jsonl.gz', new Uint8Array(4096).fill(1), 'application/gzip')).rejects.toThrow(
+      /could not write file:.*\/batch\.jsonl\.gz: ENOSPC/,
+    );
+
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('refuses a missing directory when probing, so nothing looks missing by mistake', async () => {
+    await expect(new FileStorage('/nonexistent/chores-probe').probe(['k'])).rejects.toThrow(/not an existing directory/);
+    await expect(new S3Storage(s3.client, 'no-such-bucket', 'x').probe(['k'])).rejects.toThrow(/bucket no-such-bucket is not reachable/);
   });
 
   it('refuses keys that would escape the directory', async () => {

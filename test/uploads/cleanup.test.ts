@@ -37,7 +37,7 @@ describe('uploads-cleanup', () => {
 
     const stats = await clean();
 
-    expect(stats).toEqual({ deleted: 2, missing: 0, failed: 0, bytesFreed: 120, remaining: 0, truncated: false });
+    expect(stats).toEqual({ deleted: 2, missing: 0, shared: 0, failed: 0, bytesFreed: 120, remaining: 0, truncated: false });
     expect(await uploadKeys(db)).toEqual(['explicit-extended', 'ttl-young']);
     expect(await exists(storage, 'ttl-expired')).toBe(false);
     expect(await exists(storage, 'explicit-expired')).toBe(false);
@@ -74,18 +74,47 @@ describe('uploads-cleanup', () => {
     expect(nextRun.failed).toBe(1);
   });
 
-  it('repairs a crash between the object delete and the row delete on the next run', async () => {
-    await seedUploads(db, storage, [{ key: 'a', createdAgo: '2 days', size: 3 }, { key: 'b', createdAgo: '2 days', size: 4 }]);
-    // The crashed run: claimed the rows, deleted the objects, died before deleting the rows.
-    const { rows } = await db.query(claimExpired(schema, 24, 100, 60_000));
-    await storage.deleteMany(rows.map((r) => r.storage_key));
+  it('repairs a crash between the object delete and the row delete on the next run, without waiting out the lease', async () => {
+    await seedUploads(db, storage, [
+      { key: 'a', createdAgo: '2 days', size: 3 },
+      { key: 'b', createdAgo: '2 days', size: 4 },
+      { key: 'not-reached', createdAgo: '2 days', size: 5 },
+    ]);
+    // The crashed run: claimed the rows, deleted two objects, died before deleting any row.
+    await db.query(claimExpired(schema, 24, 100, 60_000));
+    await storage.deleteMany(['a', 'b']);
 
-    const whileLeased = await clean();
-    await db.query(`UPDATE chores.uploads SET cleanup_leased_until = now() - interval '1 second'`);
-    const repaired = await clean();
+    const nextRun = await clean();
 
-    expect(whileLeased).toMatchObject({ deleted: 0, missing: 0, remaining: 2 });
-    expect(repaired).toEqual({ deleted: 0, missing: 2, failed: 0, bytesFreed: 0, remaining: 0, truncated: false });
+    // a and b: confirmed missing, so gone at once. not-reached: its object exists, so its lease stands.
+    expect(nextRun).toEqual({ deleted: 0, missing: 2, shared: 0, failed: 0, bytesFreed: 0, remaining: 1, truncated: false });
+    expect(await uploadKeys(db)).toEqual(['not-reached']);
+    expect(await exists(storage, 'not-reached')).toBe(true);
+  });
+
+  it('keeps an object another unexpired upload references, removing only the expired row', async () => {
+    const ids = await seedUploads(db, storage, [{ key: 'report.pdf', createdAgo: '2 days', size: 40 }]);
+    // A second upload of the same object, still live (within its TTL).
+    await db.query(`INSERT INTO chores.uploads (storage_key, size_bytes, created_at) VALUES ('report.pdf', 40, now() - interval '1 hour')`);
+
+    const stats = await clean();
+    const { rows } = await db.query(`SELECT id::text FROM chores.uploads`);
+
+    expect(stats).toEqual({ deleted: 0, missing: 0, shared: 1, failed: 0, bytesFreed: 0, remaining: 0, truncated: false });
+    expect(await exists(storage, 'report.pdf')).toBe(true);
+    expect(rows.map((row) => row.id)).not.toContain(ids.get('report.pdf'));
+    expect(rows).toHaveLength(1);
+  });
+
+  it('deletes an object once every upload referencing it has expired, freeing its bytes once', async () => {
+    await seedUploads(db, storage, [{ key: 'twice.bin', createdAgo: '3 days', size: 64 }]);
+    await db.query(`INSERT INTO chores.uploads (storage_key, size_bytes, created_at, expires_at)
+      VALUES ('twice.bin', 64, now() - interval '1 hour', now() - interval '1 minute')`);
+
+    const stats = await clean();
+
+    expect(stats).toMatchObject({ deleted: 2, shared: 0, bytesFreed: 64, remaining: 0 });
+    expect(await exists(storage, 'twice.bin')).toBe(false);
     expect(await uploadKeys(db)).toEqual([]);
   });
 
