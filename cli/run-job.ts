@@ -46,7 +46,8 @@ export class LocalJobs {
   async invoke(job: JobName, event: unknown): Promise<unknown> {
     const { handler } = await this.container(job);
     // The job's full Lambda timeout, as in the cloud.
-    return handler(event, localContext({ functionName: `chores-${job}-local`, remainingMs: jobs[job].timeoutSeconds * 1000, memoryMb: jobs[job].memoryMb }));
+    const { timeoutSeconds, memoryMb } = jobs[job];
+    return handler(event, localContext({ functionName: `chores-${job}-local`, remainingMs: timeoutSeconds * 1000, memoryMb }));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../shared/config.js';
 import { ChoresError } from '../shared/errors.js';
-import { appliedMigrationIds, loadMigrations, migrate } from '../shared/db/migrate.js';
+import { appliedMigrationIds, loadMigrations, migrate, refuseNewerDatabase } from '../shared/db/migrate.js';
 import { createPool, type Db } from '../shared/db/pool.js';
 import { LOCAL_DIR, openDatabase, type DatabaseTarget } from './local.js';
 import { LocalJobs } from './run-job.js';
@@ -55,7 +55,9 @@ function sessionEnv(target: DatabaseTarget): Record<string, string | undefined> 
 
 async function requireCurrentSchema(db: Db, config: Config): Promise<void> {
   const applied = await appliedMigrationIds(db, config.schema);
-  const missing = (await loadMigrations()).filter((m) => !applied.has(m.id));
+  const shipped = await loadMigrations();
+  await refuseNewerDatabase(db, config.schema, applied, shipped);
+  const missing = shipped.filter((m) => !applied.has(m.id));
   if (missing.length > 0) {
     throw new ChoresError(
       `schema "${config.schema}" is missing migrations ${missing.map((m) => `${m.id}_${m.name}`).join(', ')} — run \`chores migrate\``,

@@ -13,7 +13,8 @@ export function makeHandler(runtime: JobRuntime) {
   return createJobHandler('results-cleanup', runtime, async ({ db, config, settings, budget, runId }) => {
     if (redis) {
       if (!redis.isOpen) await redis.connect();
-      return cleanupRedisResults({ redis, rules: config.results.rules, settings, budget, runId, ...(archiveStorage && { archive: archiveStorage }) });
+      const { rules } = config.results;
+      return cleanupRedisResults({ redis, rules, settings, budget, runId, ...(archiveStorage && { archive: archiveStorage }) });
     }
     return cleanupStore({
       db,

@@ -6,7 +6,10 @@ import { cleanupUploads } from '../shared/uploads/cleanup.js';
 
 export function makeHandler(runtime: JobRuntime) {
   const { storage } = runtime.config.uploads;
-  if (!storage) throw new ConfigError(['UPLOADS_STORAGE_URL: is not set — uploads-cleanup needs the uploads bucket (s3://bucket/prefix or file:///dir)']);
+  if (!storage) {
+    const need = 'uploads-cleanup needs the uploads bucket (s3://bucket/prefix or file:///dir)';
+    throw new ConfigError([`UPLOADS_STORAGE_URL: is not set — ${need}`]);
+  }
   const uploads = openStorage(storage);
 
   return createJobHandler('uploads-cleanup', runtime, ({ db, config, budget }) =>

@@ -2,7 +2,7 @@ import type { SQSEvent } from 'aws-lambda';
 import type { Db } from '../../shared/db/pool.js';
 import type { SchemaName } from '../../shared/db/identifiers.js';
 import { pendingEventIds } from '../../shared/outbox/sql.js';
-import { sqsBatch } from '../../shared/outbox/sqs.js';
+import { sqsBatch } from './sqs-batch.js';
 
 // How often the local queue looks for committed, undelivered events. SQS long polling delivers in
 // well under a second too; this keeps the local stack's feel close to the deployed one.

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { DatabaseAheadError } from './errors.js';
 import { inTransaction, type Db } from './pool.js';
 import { qualified, type SchemaName } from './identifiers.js';
 import { hasPgCode, PgErrorCode } from './pg-errors.js';
@@ -33,7 +34,9 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 /**
  * Applies every migration not yet recorded in `<schema>.migrations`, each in its own transaction
  * that also records it. Two runners at once settle on the migrations primary key: the loser's
- * insert waits for the winner's commit, fails with a unique violation, and moves on.
+ * insert waits for the winner's commit, fails with a unique violation, and moves on. A schema
+ * holding a migration this version does not ship is refused (`DatabaseAheadError`), as
+ * graphile-worker does: older code would run against tables it does not understand.
  *
  * @example await migrate(pool, vetSchemaName('chores'))
  */
@@ -41,6 +44,7 @@ export async function migrate(db: Db, schema: SchemaName, migrations?: Migration
   const all = migrations ?? (await loadMigrations());
   await ensureMigrationsTable(db, schema);
   const done = await appliedMigrationIds(db, schema);
+  await refuseNewerDatabase(db, schema, done, all);
   const applied: string[] = [];
   for (const migration of all.filter((m) => !done.has(m.id))) {
     if (await applyOne(db, schema, migration)) applied.push(`${migration.id}_${migration.name}`);
@@ -56,6 +60,14 @@ export async function appliedMigrationIds(db: Db, schema: SchemaName): Promise<S
     if (hasPgCode(error, PgErrorCode.undefinedTable)) return new Set();
     throw error;
   }
+}
+
+/** Throws `DatabaseAheadError` naming each applied migration that `shipped` does not contain. */
+export async function refuseNewerDatabase(db: Db, schema: SchemaName, applied: Set<number>, shipped: Migration[]): Promise<void> {
+  const known = new Set(shipped.map((m) => m.id));
+  if ([...applied].every((id) => known.has(id))) return;
+  const { rows } = await db.query<{ id: number; name: string }>(`SELECT id, name FROM ${qualified(schema, 'migrations')} ORDER BY id`);
+  throw new DatabaseAheadError(schema, rows.filter((row) => !known.has(row.id)).map((row) => `${row.id}_${row.name}`));
 }
 
 async function ensureMigrationsTable(db: Db, schema: SchemaName): Promise<void> {

@@ -34,21 +34,3 @@ export async function deliverSqsBatch(event: SQSEvent, deps: DeliveryDeps, logge
   const response = await processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false });
   return { response, stats: { ...totals, malformedRecords: malformed } };
 }
-
-/** An SQS batch with these bodies, as Lambda delivers one: for the local queue and for tests. */
-export function sqsBatch(bodies: string[]): SQSEvent {
-  const now = String(Date.now());
-  return {
-    Records: bodies.map((body, i) => ({
-      messageId: `m-${i}`,
-      receiptHandle: `r-${i}`,
-      body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: now, SenderId: 'local', ApproximateFirstReceiveTimestamp: now },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:local:000000000000:chores-dispatch',
-      awsRegion: 'local',
-    })),
-  };
-}

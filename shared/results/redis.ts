@@ -3,7 +3,7 @@ import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { ARCHIVE_ROOT, archiveDay, archiveKey, decodeRows, writeArchive } from './archive.js';
 import { ArchiveWriteError } from './errors.js';
-import type { RetentionRule } from './rules.js';
+import { globToRegExp, type RetentionRule } from './rules.js';
 import type { ResultsCleanupSettings } from './cleanup.js';
 
 /** A client for Celery's Redis backend (RESULTS_STORE=redis://…), connected on first use by the caller. */
@@ -57,7 +57,7 @@ export async function cleanupRedisResults(input: {
   const { redis, rules, settings, budget } = input;
   const now = input.now ?? Date.now();
   const floor = settings.olderThanDays === undefined ? Infinity : now - settings.olderThanDays * 86_400_000;
-  const matchers = rules.map((rule) => ({ rule, task: rule.task === undefined ? undefined : globRegExp(rule.task) }));
+  const matchers = rules.map((rule) => ({ rule, task: rule.task === undefined ? undefined : globToRegExp(rule.task) }));
   const stats: RedisCleanupStats = { dryRun: settings.dryRun, keysScanned: 0, deleted: 0, ttlSet: 0, byRule: Object.fromEntries(rules.map((r) => [r.label, 0])), archived: 0, remaining: 0, truncated: false };
 
   let cursor = '0';
@@ -154,8 +154,4 @@ function parseMeta(value: string): CeleryMeta | undefined {
 export function parseCeleryTime(text: string): number {
   const trimmed = text.replace(/(\.\d{3})\d+/, '$1');
   return Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$/.test(trimmed) ? trimmed : `${trimmed}Z`);
-}
-
-function globRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`);
 }

@@ -40,11 +40,30 @@ export function parseKeep(text: string): number | null {
   }
 }
 
-export function globToLike(glob: string): string {
+/**
+ * A task glob's characters, validated once for both forms below: the table stores match rules in
+ * SQL (LIKE), Celery's Redis backend in process (RegExp), and the two must agree on every name.
+ */
+function globChars(glob: string): string[] {
   if (!GLOB.test(glob)) {
     throw new Error(`bad task glob "${glob}" — use task-name characters with * and ? as the only wildcards`);
   }
-  return glob.replace(/[\\%_]/g, (c) => `\\${c}`).replaceAll('*', '%').replaceAll('?', '_');
+  return [...glob];
+}
+
+/** The glob as a SQL LIKE pattern: `*` → `%`, `?` → `_`, LIKE metacharacters escaped. */
+export function globToLike(glob: string): string {
+  return globChars(glob)
+    .map((c) => (c === '*' ? '%' : c === '?' ? '_' : c.replace(/[\\%_]/, '\\$&')))
+    .join('');
+}
+
+/** The glob as an anchored RegExp matching exactly the names its LIKE pattern matches. */
+export function globToRegExp(glob: string): RegExp {
+  const source = globChars(glob)
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/, '\\$&')))
+    .join('');
+  return new RegExp(`^${source}$`, 's');
 }
 
 /**

@@ -85,7 +85,8 @@ export function sqsFastPath(job: JobName, runtime: JobRuntime, route: SqsRoute |
       const full = { ...stats, durationMs: Math.round(performance.now() - started) };
       metrics.addDimension('Trigger', 'sqs');
       addStatsMetrics(metrics, job, full);
-      logger.info('fast-path batch finished', { records: request.event.Records.length, failures: response.batchItemFailures.length, stats: full });
+      const failures = response.batchItemFailures.length;
+      logger.info('fast-path batch finished', { records: request.event.Records.length, failures, stats: full });
       return answerEarly(request, response);
     },
   };
@@ -162,7 +163,9 @@ export function recordRun(job: JobName, { db, config, logger, metrics }: JobRunt
       if (!run) return; // the run never started (bad payload, skipped, or its STARTED row failed)
       delete state(request).run;
       // Recording must not mask the run's own error, which is what the operator needs to see.
-      await run.recorder.failed(request.error).catch((recordError) => logger.error('could not record the failed run', recordError as Error));
+      await run.recorder
+        .failed(request.error)
+        .catch((recordError) => logger.error('could not record the failed run', recordError as Error));
       countOnce(metrics, job, 'failed_runs');
       logger.error('run failed', request.error as Error);
     },

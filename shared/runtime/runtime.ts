@@ -37,7 +37,10 @@ type Handler<Result> = (event: unknown, context: Context) => Promise<Result>;
  *
  * @example export const handler = handlerFromEnv(process.env, makeHandler)
  */
-export function handlerFromEnv<Result>(env: Record<string, string | undefined>, make: (runtime: JobRuntime) => Handler<Result>): Handler<Result> {
+export function handlerFromEnv<Result>(
+  env: Record<string, string | undefined>,
+  make: (runtime: JobRuntime) => Handler<Result>,
+): Handler<Result> {
   let built: Handler<Result> | undefined;
   return async (event, context) => (built ??= make(runtimeFromEnv(env)))(event, context);
 }

@@ -28,6 +28,27 @@ describe('migrations', () => {
     expect((await db.query('SELECT count(*)::int AS n FROM bad_schema.migrations')).rows[0].n).toBe(0);
   });
 
+  it('refuse a database migrated by a newer chores, naming the migrations this version does not know', async () => {
+    const ahead = vetSchemaName('ahead_schema');
+    const shipped = await loadMigrations();
+    await migrate(db, ahead);
+    await db.query(`INSERT INTO ahead_schema.migrations (id, name) VALUES (9998, 'from_the_future'), (9999, 'and_beyond')`);
+
+    const refused = migrate(db, ahead);
+
+    await expect(refused).rejects.toMatchObject({ name: 'DatabaseAheadError', unknown: ['9998_from_the_future', '9999_and_beyond'] });
+    await expect(migrate(db, ahead)).rejects.toThrow(/does not know \(9998_from_the_future, 9999_and_beyond\).*upgrade chores/);
+    expect((await db.query('SELECT count(*)::int AS n FROM ahead_schema.migrations')).rows[0].n).toBe(shipped.length + 2);
+  });
+
+  it('compare against the migrations the code ships: an older list refuses a schema its successor migrated', async () => {
+    const shipped = await loadMigrations();
+    const older = shipped.slice(0, -1);
+    const last = shipped.at(-1)!;
+
+    await expect(migrate(db, vetSchemaName('chores'), older)).rejects.toThrow(`(${last.id}_${last.name})`);
+  });
+
   it('are a no-op when already current', async () => {
     const again = await migrate(db, vetSchemaName('chores'));
 

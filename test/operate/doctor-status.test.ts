@@ -57,6 +57,23 @@ describe('chores doctor', () => {
     expect(findings.filter((f) => f.level !== 'ok')).toEqual([]);
   });
 
+  it('fails on a database a newer chores migrated, and says to upgrade', async () => {
+    await db.query(`INSERT INTO chores.migrations (id, name) VALUES (9999, 'from_the_future')`);
+
+    try {
+      const findings = await diagnose(db, schema);
+
+      expect(findings).toContainEqual({
+        level: 'fail',
+        check: 'migrations',
+        message: expect.stringContaining('migrations 9999, which this version does not know'),
+        fix: expect.stringContaining('upgrade chores'),
+      });
+    } finally {
+      await db.query('DELETE FROM chores.migrations WHERE id = 9999');
+    }
+  });
+
   it('flags a missing retention index with the statement that recreates it', async () => {
     await db.query('DROP INDEX chores.task_results_status_age_idx');
 

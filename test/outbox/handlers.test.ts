@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanupOutbox } from '../../shared/outbox/cleanup.js';
-import { sqsBatch } from '../../shared/outbox/sqs.js';
+import { sqsBatch } from '../../cli/dev/sqs-batch.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { lambdaContext } from '../helpers/lambda.js';
