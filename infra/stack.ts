@@ -88,6 +88,12 @@ export class ChoresStack extends Stack {
       resultsCleanup.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [storage.archive.arnForObjects('results/*')] }));
       resultsCleanup.addEnvironment('RESULTS_ARCHIVE_URL', `s3://${storage.archive.bucketName}`);
     }
+    const tablesCleanup = fnFor('tables-cleanup');
+    if (tablesCleanup) {
+      // Policies with "archive" write beside the results archive, under tables/ only.
+      tablesCleanup.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [storage.archive.arnForObjects('tables/*')] }));
+      tablesCleanup.addEnvironment('RESULTS_ARCHIVE_URL', `s3://${storage.archive.bucketName}`);
+    }
     const uploadsCleanup = fnFor('uploads-cleanup');
     if (uploadsCleanup) {
       // HEAD needs GetObject, and ListBucket so that a missing key (and HeadBucket) answers 404, not 403.

@@ -8,6 +8,7 @@ import { STORE_NAMES, type StoreName } from './results/stores.js';
 import { parseStorageUrl, type StorageLocation } from './storage/url.js';
 import { parseDuration } from './duration.js';
 import { buildAllowList } from './outbox/ssrf.js';
+import { parseTablePolicies, type TablePolicy } from './tables/policies.js';
 
 /**
  * How to reach Postgres: a connection string (local, or any host with a password), or RDS IAM
@@ -36,6 +37,8 @@ export interface Config {
     noticeHours: number;
     storage?: StorageLocation;
   };
+  /** tables-cleanup's policies (TABLE_RETENTION); archived rows go to RESULTS_ARCHIVE_URL. */
+  tables: { policies: TablePolicy[] };
 }
 
 export interface OutboxConfig {
@@ -80,6 +83,7 @@ const Env = z.object({
   // hourly notify run then warns every upload 5–6 h before it goes, time enough to act on it.
   UPLOAD_NOTICE_HOURS: z.coerce.number().positive().default(6),
   UPLOADS_STORAGE_URL: z.string().optional(),
+  TABLE_RETENTION: z.string().default('[]'),
 });
 
 /**
@@ -120,7 +124,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const allowedCidrs = list(vars.OUTBOX_ALLOWED_CIDRS);
   attempt(() => named('OUTBOX_ALLOWED_CIDRS', () => buildAllowList(allowedCidrs)));
   const retrySchedule = attempt(() => named('OUTBOX_RETRY_SCHEDULE', () => list(vars.OUTBOX_RETRY_SCHEDULE).map(parseDuration)));
-  if (problems.length > 0 || !database || !schema || !rules || !retrySchedule || !storeSchema) throw new ConfigError(problems);
+  const tablePolicies = attempt(() => parseTablePolicies(vars.TABLE_RETENTION));
+  const archived = tablePolicies?.find((policy) => policy.archive);
+  if (archived && !archive) problems.push(`TABLE_RETENTION: policy "${archived.label}" archives, but RESULTS_ARCHIVE_URL is not set — set it (s3://bucket/prefix or file:///dir) or drop "archive"`);
+  if (problems.length > 0 || !tablePolicies || !database || !schema || !rules || !retrySchedule || !storeSchema) throw new ConfigError(problems);
   return {
     database,
     schema,
@@ -144,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       noticeHours: vars.UPLOAD_NOTICE_HOURS,
       ...(uploadsStorage && { storage: uploadsStorage }),
     },
+    tables: { policies: tablePolicies },
   };
 }
 

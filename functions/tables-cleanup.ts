@@ -1,0 +1,13 @@
+import { createJobHandler } from '../shared/runtime/handler.js';
+import { runtimeFromEnv } from '../shared/runtime/runtime.js';
+import { openStorage } from '../shared/storage/open.js';
+import { cleanupTables } from '../shared/tables/cleanup.js';
+
+const runtime = runtimeFromEnv(process.env);
+// Archived rows go where results-cleanup archives, under tables/<schema>.<table>/.
+const { archive } = runtime.config.results;
+const archiveStorage = archive && openStorage(archive);
+
+export const handler = createJobHandler('tables-cleanup', runtime, ({ db, config, settings, budget, runId }) =>
+  cleanupTables({ db, policies: config.tables.policies, settings, budget, runId, ...(archiveStorage && { archive: archiveStorage }) }),
+);
