@@ -77,7 +77,7 @@ export const jobs = {
     schedule: 'cron(30 */6 * * ? *)',
     timezone: 'UTC',
     flexibleWindowMinutes: 15,
-    settings: z.strictObject({ retentionHours: z.number().positive().optional() }),
+    settings: z.strictObject({ dryRun: z.boolean().default(false), retentionHours: z.number().positive().optional() }),
     timeoutSeconds: 300,
     memoryMb: 256,
     alarms: [{ stat: 'remaining', above: 0, runs: 2, why: 'terminal events are accumulating faster than cleanup removes them' }],
@@ -87,7 +87,7 @@ export const jobs = {
     schedule: 'rate(6 hours)',
     timezone: 'UTC',
     flexibleWindowMinutes: 15,
-    settings: z.strictObject({}),
+    settings: z.strictObject({ dryRun: z.boolean().default(false) }),
     timeoutSeconds: 900,
     memoryMb: 512,
     alarms: [

@@ -23,6 +23,8 @@ export interface RedisCleanupStats {
   dryRun: boolean;
   keysScanned: number;
   deleted: number;
+  /** Dry runs only: keys a real run would delete now. */
+  wouldDelete?: number;
   ttlSet: number;
   byRule: Record<string, number>;
   archived: number;
@@ -113,6 +115,7 @@ export async function cleanupRedisResults(input: {
     }
     page += 1;
   } while (cursor !== '0');
+  if (settings.dryRun) stats.wouldDelete = stats.remaining;
   return stats;
 }
 

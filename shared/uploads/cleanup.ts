@@ -2,7 +2,7 @@ import type { Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { claimExpired, countExpired, deleteUploads, type ClaimedUpload } from './sql.js';
+import { claimExpired, countExpired, deleteUploads, expiredTotals, type ClaimedUpload } from './sql.js';
 
 // One DeleteObjects request's worth of keys per batch.
 export const UPLOADS_CLEANUP_BATCH = 1_000;
@@ -22,6 +22,13 @@ export interface UploadsCleanupStats {
   truncated: boolean;
 }
 
+/** A dry run's stats: what a run would delete now, and nothing deleted. */
+export interface UploadsDryRunStats extends UploadsCleanupStats {
+  dryRun: true;
+  wouldDelete: number;
+  wouldFreeBytes: number;
+}
+
 /**
  * Deletes expired uploads: claims a batch (skipping rows a concurrent run holds), deletes the
  * objects, then deletes only the rows whose objects are confirmed gone. A row is never deleted
@@ -36,8 +43,15 @@ export async function cleanupUploads(input: {
   storage: ObjectStorage;
   ttlHours: number;
   budget: TimeBudget;
-}): Promise<UploadsCleanupStats> {
+  /** Count and sum what is expired; touch neither the rows nor the storage. */
+  dryRun?: boolean;
+}): Promise<UploadsCleanupStats | UploadsDryRunStats> {
   const { db, schema, storage, ttlHours, budget } = input;
+  if (input.dryRun) {
+    const { rows: [totals] } = await db.query<{ n: string; bytes: string }>(expiredTotals(schema, ttlHours));
+    const n = Number(totals!.n);
+    return { dryRun: true, deleted: 0, missing: 0, failed: 0, bytesFreed: 0, remaining: n, wouldDelete: n, wouldFreeBytes: Number(totals!.bytes), truncated: false };
+  }
   const stats = { deleted: 0, missing: 0, failed: 0, bytesFreed: 0 };
   let truncated = false;
   for (let first = true; ; first = false) {

@@ -60,7 +60,7 @@ describe('the Redis store (Celery Redis backend)', () => {
 
     const stats = await clean({ dryRun: true });
 
-    expect(stats).toMatchObject({ dryRun: true, deleted: 0, remaining: 1, ttlSet: 1 });
+    expect(stats).toMatchObject({ dryRun: true, deleted: 0, wouldDelete: 1, remaining: 1, ttlSet: 1 });
     expect(await redis.ttl('celery-task-meta-young')).toBe(-1);
     expect(await redis.exists('celery-task-meta-old')).toBe(1);
   });
