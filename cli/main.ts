@@ -8,6 +8,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerResults } from './commands/results.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
+import { registerTables } from './commands/tables.js';
 
 // Locally there is no CloudWatch to read EMF, and Powertools' JSON logs would bury the human
 // output; `--verbose` brings the logs back. Lambda runs nodejs22.x, so the SDK's Node 20 notice
@@ -27,6 +28,7 @@ registerMigrate(program);
 registerRun(program);
 registerStatus(program);
 registerResults(program);
+registerTables(program);
 registerOutbox(program);
 registerEndpoints(program);
 registerDoctor(program);
