@@ -1,5 +1,5 @@
 import { cleanupStore } from '../shared/results/cleanup.js';
-import { cleanupRedisResults, redisClient } from '../shared/results/redis.js';
+import type { RedisClient } from '../shared/results/redis.js';
 import { createJobHandler } from '../shared/runtime/handler.js';
 import { runtimeFromEnv } from '../shared/runtime/runtime.js';
 import { openStorage } from '../shared/storage/open.js';
@@ -9,11 +9,14 @@ const { archive } = runtime.config.results;
 const archiveStorage = archive && openStorage(archive);
 
 // Celery's Redis backend instead of a table: one client per container, connected on first use.
+// Imported only then: the Redis client is the largest part of this function, and most stores are tables.
 const { redisUrl } = runtime.config.results;
-const redis = redisUrl ? redisClient(redisUrl) : undefined;
+let redis: RedisClient | undefined;
 
 export const handler = createJobHandler('results-cleanup', runtime, async ({ db, config, settings, budget, runId }) => {
-  if (redis) {
+  if (redisUrl) {
+    const { cleanupRedisResults, redisClient } = await import('../shared/results/redis.js');
+    redis ??= redisClient(redisUrl);
     if (!redis.isOpen) await redis.connect();
     return cleanupRedisResults({ redis, rules: config.results.rules, settings, budget, runId, ...(archiveStorage && { archive: archiveStorage }) });
   }
