@@ -2,6 +2,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchBundles } from './bundles.js';
 import { benchOutbox } from './outbox.js';
 import { benchResultsCleanup } from './results-cleanup.js';
+import { benchTablesCleanup } from './tables-cleanup.js';
 import { benchUploads } from './uploads.js';
 
 // Benchmarks print numbers; they never fail the build. Targets are shown beside each figure.
@@ -11,6 +12,7 @@ console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.r
 // `npm run bench -- outbox` runs one benchmark; no argument runs them all.
 const only = process.argv[2];
 if (!only || only === 'results') await benchResultsCleanup();
+if (!only || only === 'tables') await benchTablesCleanup();
 if (!only || only === 'outbox') await benchOutbox();
 if (!only || only === 'uploads') await benchUploads();
 if (!only || only === 'bundles') await benchBundles();

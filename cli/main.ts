@@ -26,6 +26,7 @@ const commandModules: Record<string, () => Promise<Registrar>> = {
   run: async () => (await import('./commands/run.js')).registerRun,
   status: async () => (await import('./commands/status.js')).registerStatus,
   results: async () => (await import('./commands/results.js')).registerResults,
+  tables: async () => (await import('./commands/tables.js')).registerTables,
   outbox: async () => (await import('./commands/outbox.js')).registerOutbox,
   endpoints: async () => (await import('./commands/endpoints.js')).registerEndpoints,
   doctor: async () => (await import('./commands/doctor.js')).registerDoctor,

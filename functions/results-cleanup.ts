@@ -1,5 +1,5 @@
 import { cleanupStore } from '../shared/results/cleanup.js';
-import { cleanupRedisResults, redisClient } from '../shared/results/redis.js';
+import type { RedisClient } from '../shared/results/redis.js';
 import { createJobHandler } from '../shared/runtime/handler.js';
 import { handlerFromEnv, type JobRuntime } from '../shared/runtime/runtime.js';
 import { openStorage } from '../shared/storage/open.js';
@@ -8,10 +8,13 @@ export function makeHandler(runtime: JobRuntime) {
   const { archive, redisUrl } = runtime.config.results;
   const archiveStorage = archive && openStorage(archive);
   // Celery's Redis backend instead of a table: one client per container, connected on first use.
-  const redis = redisUrl ? redisClient(redisUrl) : undefined;
+  // Imported only then: the Redis client is the largest part of this function, and most stores are tables.
+  let redis: RedisClient | undefined;
 
   return createJobHandler('results-cleanup', runtime, async ({ db, config, settings, budget, runId }) => {
-    if (redis) {
+    if (redisUrl) {
+      const { cleanupRedisResults, redisClient } = await import('../shared/results/redis.js');
+      redis ??= redisClient(redisUrl);
       if (!redis.isOpen) await redis.connect();
       const { rules } = config.results;
       return cleanupRedisResults({ redis, rules, settings, budget, runId, ...(archiveStorage && { archive: archiveStorage }) });

@@ -12,8 +12,8 @@ export function makeHandler(runtime: JobRuntime) {
   }
   const uploads = openStorage(storage);
 
-  return createJobHandler('uploads-cleanup', runtime, ({ db, config, budget }) =>
-    cleanupUploads({ db, schema: config.schema, storage: uploads, ttlHours: config.uploads.ttlHours, budget }),
+  return createJobHandler('uploads-cleanup', runtime, ({ db, config, settings, budget }) =>
+    cleanupUploads({ db, schema: config.schema, storage: uploads, ttlHours: config.uploads.ttlHours, budget, dryRun: settings.dryRun }),
   );
 }
 

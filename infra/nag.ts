@@ -22,11 +22,11 @@ export function acknowledgeNagFindings(stack: Stack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'Wildcards are object paths inside one named bucket (cleanup must reach any upload; the archive writes under results/), ' +
+        'Wildcards are object paths inside one named bucket (cleanup must reach any upload; the archive writes under results/ and tables/), ' +
         'or the versions of one named function that its schedule may invoke (<function ARN>:*).',
       appliesTo: [
         { regex: '/^Resource::<Job[A-Za-z0-9]+\\.Arn>:\\*$/' },
-        { regex: '/^Resource::<StorageArchive[A-Za-z0-9]+\\.Arn>\\/results\\/\\*$/' },
+        { regex: '/^Resource::<StorageArchive[A-Za-z0-9]+\\.Arn>\\/(results|tables)\\/\\*$/' },
         { regex: '/^Resource::<StorageUploads[A-Za-z0-9]+\\.Arn>\\/\\*$/' },
       ],
     },

@@ -14,8 +14,12 @@ export interface FiringAlarm extends AlarmRule {
  */
 export function firingAlarms(rules: AlarmRule[], history: Record<string, unknown>[]): FiringAlarm[] {
   return rules.flatMap((rule) => {
-    const recent = history.slice(0, rule.runs).map((stats) => stats[rule.stat]);
+    // A rising rule compares each run with the one before it, so it needs one run more.
+    const depth = rule.runs + (rule.rising ? 1 : 0);
+    const recent = history.slice(0, depth).map((stats) => stats[rule.stat]);
     const values = recent.filter((value): value is number => typeof value === 'number');
-    return values.length === rule.runs && values.every((value) => value > rule.above) ? [{ ...rule, values }] : [];
+    if (values.length !== depth) return [];
+    const watched = rule.rising ? values.slice(0, rule.runs).map((value, i) => value - values[i + 1]!) : values;
+    return watched.every((value) => value > rule.above) ? [{ ...rule, values }] : [];
   });
 }

@@ -10,6 +10,7 @@ import { STORE_NAMES, type StoreName } from './results/stores.js';
 import { parseStorageUrl, type StorageLocation } from './storage/url.js';
 import { parseDuration } from './duration.js';
 import { buildAllowList } from './outbox/ssrf.js';
+import { parseTablePolicies, type TablePolicy } from './tables/policies.js';
 
 // Lives beside the pool, which needs it too: the pool importing config.ts closed an import cycle.
 export type { DatabaseConnection } from './db/connection.js';
@@ -33,6 +34,8 @@ export interface Config {
     noticeHours: number;
     storage?: StorageLocation;
   };
+  /** tables-cleanup's policies (TABLE_RETENTION); archived rows go to RESULTS_ARCHIVE_URL. */
+  tables: { policies: TablePolicy[] };
 }
 
 export interface OutboxConfig {
@@ -79,6 +82,7 @@ const Env = z.object({
   // hourly notify run then warns every upload 5–6 h before it goes, time enough to act on it.
   UPLOAD_NOTICE_HOURS: z.coerce.number().positive().default(6),
   UPLOADS_STORAGE_URL: z.string().optional(),
+  TABLE_RETENTION: z.string().default('[]'),
 });
 
 /**
@@ -121,7 +125,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const allowedCidrs = list(vars.OUTBOX_ALLOWED_CIDRS);
   attempt(() => named('OUTBOX_ALLOWED_CIDRS', () => buildAllowList(allowedCidrs)));
   const retrySchedule = attempt(() => named('OUTBOX_RETRY_SCHEDULE', () => list(vars.OUTBOX_RETRY_SCHEDULE).map(parseDuration)));
-  if (problems.length > 0 || !database || !schema || !rules || !retrySchedule || !storeSchema) throw new ConfigError(problems);
+  const tablePolicies = attempt(() => parseTablePolicies(vars.TABLE_RETENTION));
+  const archived = tablePolicies?.find((policy) => policy.archive);
+  if (archived && !archive) problems.push(`TABLE_RETENTION: policy "${archived.label}" archives, but RESULTS_ARCHIVE_URL is not set — set it (s3://bucket/prefix or file:///dir) or drop "archive"`);
+  if (problems.length > 0 || !tablePolicies || !database || !schema || !rules || !retrySchedule || !storeSchema) throw new ConfigError(problems);
   return {
     database,
     schema,
@@ -145,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       noticeHours: vars.UPLOAD_NOTICE_HOURS,
       ...(uploadsStorage && { storage: uploadsStorage }),
     },
+    tables: { policies: tablePolicies },
   };
 }
 

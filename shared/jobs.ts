@@ -11,6 +11,8 @@ export interface AlarmRule {
   stat: string;
   /** Fires when the stat is above this value ... */
   above: number;
+  /** ... or, when set, when the stat's increase since the previous run is (a growing backlog). */
+  rising?: true;
   /** ... for this many consecutive runs. */
   runs: number;
   why: string;
@@ -117,7 +119,7 @@ export const jobs = {
     schedule: 'cron(30 */6 * * ? *)',
     timezone: 'UTC',
     flexibleWindowMinutes: 15,
-    settings: z.strictObject({ retentionHours: z.number().positive().optional() }),
+    settings: z.strictObject({ dryRun: z.boolean().default(false), retentionHours: z.number().positive().optional() }),
     timeoutSeconds: 300,
     memoryMb: 256,
     alarms: [{ stat: 'remaining', above: 0, runs: 2, why: 'terminal events are accumulating faster than cleanup removes them' }],
@@ -128,7 +130,7 @@ export const jobs = {
     schedule: 'rate(6 hours)',
     timezone: 'UTC',
     flexibleWindowMinutes: 15,
-    settings: z.strictObject({}),
+    settings: z.strictObject({ dryRun: z.boolean().default(false) }),
     timeoutSeconds: 900,
     memoryMb: 512,
     alarms: [
@@ -151,6 +153,35 @@ export const jobs = {
     memoryMb: 256,
     alarms: [],
     infra: { egress: false, dispatchQueue: 'send', dashboard: ['notified', 'skipped'] },
+  },
+  'tables-cleanup': {
+    description: "Deletes rows past retention from any table by TABLE_RETENTION policies (kombu's broker table, Django sessions, audit logs).",
+    schedule: 'rate(1 hour)',
+    timezone: 'UTC',
+    flexibleWindowMinutes: 10,
+    settings: z.strictObject({
+      dryRun: z.boolean().default(false),
+      // Rows per index-walk batch, and what a heap-order sweep sizes its first range for (then by time).
+      batchSize: z.int().min(100).max(50_000).default(10_000),
+    }),
+    timeoutSeconds: 900,
+    memoryMb: 512,
+    alarms: [
+      { stat: 'remaining', above: 0, runs: 3, why: 'three runs in a row ended with expired rows left: a table grows faster than cleanup keeps up, or its batches keep losing lock races' },
+      {
+        stat: 'backlogTotal',
+        above: 0,
+        runs: 3,
+        rising: true,
+        why: "kombu's pending messages grew three runs in a row: a worker has stopped consuming (or cannot keep up)",
+      },
+    ],
+    infra: {
+      egress: false,
+      // Policies with "archive" write beside the results archive, under tables/ only.
+      buckets: [{ bucket: 'archive', access: 'write', prefix: 'tables/', env: 'RESULTS_ARCHIVE_URL' }],
+      dashboard: ['deleted', 'remaining', 'skippedBatches', 'backlogTotal'],
+    },
   },
 } satisfies Record<string, JobDefinition>;
 

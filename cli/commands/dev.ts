@@ -12,7 +12,7 @@ import { withSession } from '../session.js';
 
 // Producers before their consumers: notices are published before the sweep delivers them, and
 // expiring uploads are noticed before cleanup removes the expired ones.
-const ONCE_ORDER: JobName[] = ['uploads-notify', 'outbox-deliver', 'uploads-cleanup', 'results-cleanup', 'outbox-cleanup'];
+const ONCE_ORDER: JobName[] = ['uploads-notify', 'outbox-deliver', 'uploads-cleanup', 'results-cleanup', 'outbox-cleanup', 'tables-cleanup'];
 const RECEIVER_PORT = Number(process.env.CHORES_DEV_RECEIVER_PORT ?? 54380);
 
 const logLine = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)}  ${line}`);

@@ -15,7 +15,7 @@ export function registerDoctor(program: Command): void {
       const useAws = options.aws || Boolean(process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION);
       const aws = useAws ? { scheduler: new SchedulerClient({}), sqs: new SQSClient({}), prefix: process.env.CHORES_PREFIX ?? 'chores' } : undefined;
       // Not withSession's schema check: a schema that is behind is one of the findings.
-      const findings = await withSession(({ db, config }) => diagnose(db, config.schema, aws, config.results), { checkSchema: false }).finally(() => {
+      const findings = await withSession(({ db, config }) => diagnose(db, config.schema, aws, config.results, config.tables), { checkSchema: false }).finally(() => {
         aws?.scheduler.destroy();
         aws?.sqs.destroy();
       });

@@ -8,7 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { jobs, type JobName } from '../../shared/jobs.js';
+import { jobs, type AlarmRule, type JobName } from '../../shared/jobs.js';
 import { METRICS_NAMESPACE } from '../../shared/runtime/metrics.js';
 import { nextRun, parseSchedule } from '../../shared/schedule/expression.js';
 
@@ -79,12 +79,15 @@ export class Alarms extends Construct {
           })
         : metric(name, 'Maximum', runPeriod);
 
-    const alarms = jobs[job].alarms.map(
+    const alarms = (jobs[job].alarms as AlarmRule[]).map(
       (rule) =>
         new cloudwatch.Alarm(this, `${job}-${rule.stat}`, {
           alarmName: `${prefix}-${job}-${rule.stat}`,
           alarmDescription: rule.why,
-          metric: statMetric(rule.stat),
+          // A rising rule watches the change between consecutive runs (metric math DIFF).
+          metric: rule.rising
+            ? new cloudwatch.MathExpression({ expression: 'DIFF(m)', usingMetrics: { m: statMetric(rule.stat) }, label: `${rule.stat} increase`, period: runPeriod })
+            : statMetric(rule.stat),
           threshold: rule.above,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: rule.runs,

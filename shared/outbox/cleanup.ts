@@ -20,8 +20,20 @@ export interface OutboxCleanupStats {
  *
  * @example await cleanupOutbox({ db, schema, retentionHours: 168, budget }) // → { deleted: 5000, remaining: 0, truncated: false }
  */
-export async function cleanupOutbox(input: { db: Db; schema: SchemaName; retentionHours: number; budget: TimeBudget }): Promise<OutboxCleanupStats> {
+export async function cleanupOutbox(input: {
+  db: Db;
+  schema: SchemaName;
+  retentionHours: number;
+  budget: TimeBudget;
+  /** Count what is due for deletion; delete nothing. */
+  dryRun?: boolean;
+}): Promise<OutboxCleanupStats | (OutboxCleanupStats & { dryRun: true; wouldDelete: number })> {
   const { db, schema, retentionHours, budget } = input;
+  if (input.dryRun) {
+    const { rows } = await db.query<{ n: string }>(countTerminalEvents(schema, retentionHours));
+    const n = Number(rows[0]!.n);
+    return { dryRun: true, deleted: 0, wouldDelete: n, remaining: n, truncated: false };
+  }
   let deleted = 0;
   let truncated = false;
   for (;;) {

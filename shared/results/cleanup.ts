@@ -23,6 +23,8 @@ export interface ResultsCleanupStats {
   dryRun: boolean;
   before: number;
   deleted: number;
+  /** Dry runs only: what a real run would delete now. */
+  wouldDelete?: number;
   after: number;
   remaining: number;
   byRule: Record<string, number>;
@@ -63,7 +65,7 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
   if (settings.dryRun) {
     for (const pass of passes) byRule[pass.label] = await count(db, countEligible(table, pass));
     const remaining = Object.values(byRule).reduce((a, b) => a + b, 0);
-    return { dryRun: true, before, deleted: 0, after: before, remaining, byRule, archived: 0, batches: 0, longestBatchMs: 0, truncated: false };
+    return { dryRun: true, before, deleted: 0, wouldDelete: remaining, after: before, remaining, byRule, archived: 0, batches: 0, longestBatchMs: 0, truncated: false };
   }
 
   let deleted = 0, archived = 0, batches = 0, longestBatchMs = 0, truncated = false;

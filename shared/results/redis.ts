@@ -13,8 +13,17 @@ export function redisClient(url: string) {
 
 export type RedisClient = ReturnType<typeof redisClient>;
 
-// Celery's Redis backend key for one task's result.
-const KEY_PATTERN = 'celery-task-meta-*';
+/**
+ * The key families Celery leaves in Redis without a TTL when result_expires is off: task results;
+ * group results (saved with state SUCCESS and no date_done, so their age is Redis's idle time);
+ * and kombu's remote-control reply queues (lists that outlive the caller that waited on them; not
+ * archived: a reply whose asker gave up has no one to restore it for).
+ */
+const FAMILIES = [
+  { pattern: 'celery-task-meta-*', kind: 'result' },
+  { pattern: 'celery-taskset-meta-*', kind: 'group' },
+  { pattern: '*.reply.celery.pidbox', kind: 'reply' },
+] as const;
 // Keys per SCAN step: each step is a short, non-blocking command; the whole keyspace is walked
 // without ever holding the server the way KEYS would.
 const SCAN_COUNT = 1_000;
@@ -23,11 +32,16 @@ export interface RedisCleanupStats {
   dryRun: boolean;
   keysScanned: number;
   deleted: number;
+  /** Dry runs only: keys a real run would delete now. */
+  wouldDelete?: number;
   ttlSet: number;
   byRule: Record<string, number>;
   archived: number;
   /** In a dry run: keys that would be deleted. Otherwise 0, or unknown past a truncation. */
   remaining: number;
+  /** The server's memory in use (INFO used_memory) and its key count (DBSIZE), after the run. */
+  usedMemoryBytes: number;
+  keys: number;
   truncated: boolean;
 }
 
@@ -58,61 +72,72 @@ export async function cleanupRedisResults(input: {
   const now = input.now ?? Date.now();
   const floor = settings.olderThanDays === undefined ? Infinity : now - settings.olderThanDays * 86_400_000;
   const matchers = rules.map((rule) => ({ rule, task: rule.task === undefined ? undefined : globToRegExp(rule.task) }));
-  const stats: RedisCleanupStats = { dryRun: settings.dryRun, keysScanned: 0, deleted: 0, ttlSet: 0, byRule: Object.fromEntries(rules.map((r) => [r.label, 0])), archived: 0, remaining: 0, truncated: false };
+  const stats: RedisCleanupStats = { dryRun: settings.dryRun, keysScanned: 0, deleted: 0, ttlSet: 0, byRule: Object.fromEntries(rules.map((r) => [r.label, 0])), archived: 0, remaining: 0, usedMemoryBytes: 0, keys: 0, truncated: false };
 
-  let cursor = '0';
   let page = 0;
-  do {
-    if (page > 0 && budget.expired()) {
-      stats.truncated = true;
-      break;
-    }
-    const reply = await redis.scan(cursor, { MATCH: KEY_PATTERN, COUNT: SCAN_COUNT });
-    cursor = String(reply.cursor);
-    const keys = reply.keys.map(String);
-    stats.keysScanned += keys.length;
-    const ttls = await Promise.all(keys.map((key) => redis.ttl(key)));
-    const unbounded = keys.filter((_, i) => ttls[i] === -1);
-    const values = await Promise.all(unbounded.map((key) => redis.get(key)));
-
-    const doomed: { key: string; value: string }[] = [];
-    const expiries: { key: string; seconds: number }[] = [];
-    unbounded.forEach((key, i) => {
-      const value = values[i];
-      if (value === null || value === undefined) return; // gone since the SCAN
-      const meta = parseMeta(String(value));
-      const done = meta?.date_done ? parseCeleryTime(meta.date_done) : NaN;
-      if (!meta || Number.isNaN(done)) return; // not a finished task's result: leave it
-      const match = matchers.find(({ rule, task }) => (!task || (meta.name != null && task.test(meta.name))) && (!rule.status || rule.status === meta.status));
-      if (!match || match.rule.keepMs === null) return;
-      const expiry = done + match.rule.keepMs;
-      if (expiry <= now && done < floor) {
-        doomed.push({ key, value: String(value) });
-        stats.byRule[match.rule.label]! += 1;
-      } else if (expiry > now) {
-        expiries.push({ key, seconds: Math.ceil((expiry - now) / 1000) });
+  families: for (const family of FAMILIES) {
+    let cursor = '0';
+    do {
+      if (page > 0 && budget.expired()) {
+        stats.truncated = true;
+        break families;
       }
-    });
+      const reply = await redis.scan(cursor, { MATCH: family.pattern, COUNT: SCAN_COUNT });
+      cursor = String(reply.cursor);
+      const keys = reply.keys.map(String);
+      stats.keysScanned += keys.length;
+      const ttls = await Promise.all(keys.map((key) => redis.ttl(key)));
+      const unbounded = keys.filter((_, i) => ttls[i] === -1);
+      // Idle time first: a GET resets it. (Read once: the TTL set below keeps later runs off the key.)
+      const idle = family.kind === 'result' ? [] : await Promise.all(unbounded.map((key) => redis.objectIdleTime(key)));
+      // Reply queues are lists: nothing to read but their idle time. The others are JSON strings.
+      const values = family.kind === 'reply' ? unbounded.map(() => '{}') : await Promise.all(unbounded.map((key) => redis.get(key)));
 
-    if (settings.dryRun) {
-      stats.remaining += doomed.length;
-      stats.ttlSet += expiries.length;
-    } else {
-      if (input.archive && doomed.length > 0) {
-        const objectKey = archiveKey(new Date(), input.runId, page);
-        try {
-          await writeArchive(input.archive, objectKey, doomed.map((d) => JSON.stringify(d)));
-        } catch (error) {
-          throw new ArchiveWriteError(`${input.archive.url}/${objectKey}`, doomed.length, error);
+      const doomed: { key: string; value: string }[] = [];
+      const expiries: { key: string; seconds: number }[] = [];
+      unbounded.forEach((key, i) => {
+        const value = values[i];
+        if (value === null || value === undefined) return; // gone since the SCAN
+        const meta = parseMeta(String(value));
+        const idleSeconds = idle[i];
+        const done = meta?.date_done ? parseCeleryTime(meta.date_done) : typeof idleSeconds === 'number' ? now - idleSeconds * 1000 : NaN;
+        if (!meta || Number.isNaN(done)) return; // not a finished task's result: leave it
+        const status = family.kind === 'group' ? (meta.status ?? 'SUCCESS') : meta.status;
+        const match = matchers.find(({ rule, task }) => (!task || (meta.name != null && task.test(meta.name))) && (!rule.status || rule.status === status));
+        if (!match || match.rule.keepMs === null) return;
+        const expiry = done + match.rule.keepMs;
+        if (expiry <= now && done < floor) {
+          doomed.push({ key, value: String(value) });
+          stats.byRule[match.rule.label]! += 1;
+        } else if (expiry > now) {
+          expiries.push({ key, seconds: Math.ceil((expiry - now) / 1000) });
         }
-        stats.archived += doomed.length;
+      });
+
+      if (settings.dryRun) {
+        stats.remaining += doomed.length;
+        stats.ttlSet += expiries.length;
+      } else {
+        if (input.archive && doomed.length > 0 && family.kind !== 'reply') {
+          const objectKey = archiveKey(new Date(), input.runId, page);
+          try {
+            await writeArchive(input.archive, objectKey, doomed.map((d) => JSON.stringify(d)));
+          } catch (error) {
+            throw new ArchiveWriteError(`${input.archive.url}/${objectKey}`, doomed.length, error);
+          }
+          stats.archived += doomed.length;
+        }
+        if (doomed.length > 0) stats.deleted += await redis.unlink(doomed.map((d) => d.key));
+        const set = await Promise.all(expiries.map((e) => redis.expire(e.key, e.seconds, 'NX')));
+        stats.ttlSet += set.filter(Boolean).length;
       }
-      if (doomed.length > 0) stats.deleted += await redis.unlink(doomed.map((d) => d.key));
-      const set = await Promise.all(expiries.map((e) => redis.expire(e.key, e.seconds, 'NX')));
-      stats.ttlSet += set.filter(Boolean).length;
-    }
-    page += 1;
-  } while (cursor !== '0');
+      page += 1;
+    } while (cursor !== '0');
+  }
+  if (settings.dryRun) stats.wouldDelete = stats.remaining;
+  const memory = /^used_memory:(\d+)/m.exec(String(await redis.info('memory')));
+  stats.usedMemoryBytes = memory ? Number(memory[1]) : 0;
+  stats.keys = Number(await redis.dbSize());
   return stats;
 }
 

@@ -7,6 +7,9 @@ import { appliedMigrationIds, loadMigrations } from '../db/migrate.js';
 import { deployNames } from '../deploy-names.js';
 import { jobNames } from '../jobs.js';
 import { detectTable, type StoreName } from '../results/stores.js';
+import { bloatFindings, policyFindings } from '../tables/health.js';
+import type { TablePolicy } from '../tables/policies.js';
+import { relationOf } from '../tables/sql.js';
 import { existingIndexes, indexesOn, overdueWork } from './sql.js';
 
 export interface Finding {
@@ -33,6 +36,7 @@ export async function diagnose(
   schema: SchemaName,
   aws?: { scheduler: SchedulerClient; sqs: SQSClient; prefix: string },
   results: { store: StoreName; storeSchema: SchemaName } = { store: 'chores', storeSchema: schema },
+  tables: { policies: TablePolicy[] } = { policies: [] },
 ): Promise<Finding[]> {
   const findings: Finding[] = [];
   try {
@@ -102,6 +106,11 @@ export async function diagnose(
   }
 
   if (results.store !== 'chores') findings.push(await diagnoseCeleryStore(db, results.store, results.storeSchema));
+  findings.push(...(await policyFindings(db, tables.policies)));
+  // chores' own tables, the result store, and every table a policy cleans: deletes leave dead tuples.
+  const own = ['task_results', 'outbox_events', 'webhook_deliveries', 'uploads'].map((table) => relationOf({ schema, table }));
+  const store = results.store === 'chores' ? [] : [(await detectTable(db, results.store, results.storeSchema).catch(() => undefined))?.table];
+  findings.push(...(await bloatFindings(db, [...own, ...store.filter((t): t is string => t !== undefined), ...tables.policies.map(relationOf)])));
   if (aws) findings.push(...(await diagnoseAws(aws)));
   return findings;
 }

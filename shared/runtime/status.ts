@@ -1,7 +1,7 @@
 import { firingAlarms, type FiringAlarm } from '../alarms.js';
 import type { Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
-import { jobNames, jobs, runTaskName, type JobName } from '../jobs.js';
+import { jobNames, jobs, runTaskName, type AlarmRule, type JobName } from '../jobs.js';
 import { nextRun, parseSchedule } from '../schedule/expression.js';
 import { failAbandoned } from './record-run.js';
 import { recentRuns } from './sql.js';
@@ -31,7 +31,7 @@ export interface JobStatus {
 export async function jobStatuses(db: Db, schema: SchemaName, now = new Date()): Promise<JobStatus[]> {
   // A run its dead process left STARTED would otherwise show as "running" forever.
   await failAbandoned(db, schema, jobNames, 'chores status');
-  const depth = Math.max(1, ...Object.values(jobs).flatMap((job) => job.alarms.map((rule) => rule.runs)));
+  const depth = Math.max(1, ...Object.values(jobs).flatMap((job) => job.alarms.map((rule: AlarmRule) => rule.runs + (rule.rising ? 1 : 0))));
   const { rows } = await db.query<{ task_name: string; status: string; result: Record<string, unknown> | null; date_created: Date; date_done: Date | null }>(
     recentRuns(schema, jobNames.map(runTaskName), depth),
   );

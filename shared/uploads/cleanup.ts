@@ -2,7 +2,7 @@ import type { Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { claimExpired, countExpired, deleteUploads, leasedExpired, type ClaimedUpload } from './sql.js';
+import { claimExpired, countExpired, deleteUploads, expiredTotals, leasedExpired, type ClaimedUpload } from './sql.js';
 
 // One DeleteObjects request's worth of keys per batch.
 export const UPLOADS_CLEANUP_BATCH = 1_000;
@@ -29,6 +29,13 @@ export interface UploadsCleanupStats {
 
 type Counts = Omit<UploadsCleanupStats, 'remaining' | 'truncated'>;
 
+/** A dry run's stats: what a run would delete now, and nothing deleted. */
+export interface UploadsDryRunStats extends UploadsCleanupStats {
+  dryRun: true;
+  wouldDelete: number;
+  wouldFreeBytes: number;
+}
+
 /**
  * Deletes expired uploads: claims a batch (skipping rows a concurrent run holds), deletes the
  * objects no unexpired upload shares, then deletes only the rows whose objects are confirmed gone
@@ -44,8 +51,15 @@ export async function cleanupUploads(input: {
   storage: ObjectStorage;
   ttlHours: number;
   budget: TimeBudget;
-}): Promise<UploadsCleanupStats> {
+  /** Count and sum what is expired; touch neither the rows nor the storage. */
+  dryRun?: boolean;
+}): Promise<UploadsCleanupStats | UploadsDryRunStats> {
   const { db, schema, storage, ttlHours, budget } = input;
+  if (input.dryRun) {
+    const { rows: [totals] } = await db.query<{ n: string; bytes: string }>(expiredTotals(schema, ttlHours));
+    const n = Number(totals!.n);
+    return { dryRun: true, deleted: 0, missing: 0, shared: 0, failed: 0, bytesFreed: 0, remaining: n, wouldDelete: n, wouldFreeBytes: Number(totals!.bytes), truncated: false };
+  }
   const stats: Counts = { deleted: 0, missing: 0, shared: 0, failed: 0, bytesFreed: 0 };
   await removeLeftBehind(input, stats);
   let truncated = false;

@@ -58,6 +58,14 @@ export function countExpired(schema: SchemaName, ttlHours: number): Sql {
   return { text: `SELECT count(*) AS n FROM ${qualified(schema, 'uploads')} WHERE ${EXPIRED('$1')}`, values: [ttlHours] };
 }
 
+/** A dry run's answer: how many uploads are expired and the bytes their objects hold. */
+export function expiredTotals(schema: SchemaName, ttlHours: number): Sql {
+  return {
+    text: `SELECT count(*) AS n, coalesce(sum(size_bytes), 0)::bigint AS bytes FROM ${qualified(schema, 'uploads')} WHERE ${EXPIRED('$1')}`,
+    values: [ttlHours],
+  };
+}
+
 /** Not yet expired, but expiring within the notice window. */
 const EXPIRING = (ttl: string, notice: string) => `(
   (expires_at IS NOT NULL AND expires_at > now() AND expires_at <= now() + ${notice}::float8 * interval '1 hour')

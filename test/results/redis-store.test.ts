@@ -49,6 +49,38 @@ describe('the Redis store (Celery Redis backend)', () => {
     expect(await redis.get('unrelated-key')).toBe('x');
   });
 
+  it('handles group results and remote-control reply queues like results: a TTL from the rules, or gone past it', async () => {
+    // Celery saves a group as {"result": …} with state SUCCESS and no date_done; kombu's pidbox replies are lists.
+    await redis.set('celery-taskset-meta-g1', JSON.stringify({ result: [['g1', null], [[['t1', null], null]]] }));
+    await redis.rPush('c0ffee.reply.celery.pidbox', JSON.stringify({ body: 'pong' }));
+    const zeroKeep = parseRules('[{"keep":"0s"}]');
+
+    const kept = await clean();
+    const groupTtl = await redis.ttl('celery-taskset-meta-g1');
+    const replyTtl = await redis.ttl('c0ffee.reply.celery.pidbox');
+    await redis.persist('celery-taskset-meta-g1');
+    await redis.persist('c0ffee.reply.celery.pidbox');
+    const gone = await cleanupRedisResults({ redis, rules: zeroKeep, settings: { dryRun: false, batchSize: 1_000 }, budget: UNLIMITED_BUDGET, runId: 'redis' });
+
+    expect(kept).toMatchObject({ keysScanned: 2, ttlSet: 2, deleted: 0 });
+    expect(Math.abs(groupTtl - 7 * 86_400)).toBeLessThan(5); // age from Redis's idle time: just written
+    expect(Math.abs(replyTtl - 7 * 86_400)).toBeLessThan(5);
+    expect(gone).toMatchObject({ deleted: 2, byRule: { 'keep=0s': 2 } });
+    expect(await redis.exists(['celery-taskset-meta-g1', 'c0ffee.reply.celery.pidbox'])).toBe(0);
+  });
+
+  it("reports the server's memory in use and its key count", async () => {
+    await storeResult('young', { date_done: daysAgo(1) });
+    await redis.set('unrelated-key', 'x');
+    const used = Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))![1]);
+
+    const stats = await clean();
+
+    expect(stats.keys).toBe(2);
+    expect(stats.usedMemoryBytes).toBeGreaterThan(used / 2);
+    expect(stats.usedMemoryBytes).toBeLessThan(used * 2);
+  });
+
   it('reads naive date_done values as UTC, the way older Celery versions wrote them', () => {
     expect(parseCeleryTime('2026-11-21T10:00:00.123456')).toBe(Date.parse('2026-11-21T10:00:00.123Z'));
     expect(parseCeleryTime('2026-11-21T10:00:00.123456+02:00')).toBe(Date.parse('2026-11-21T08:00:00.123Z'));
@@ -60,7 +92,7 @@ describe('the Redis store (Celery Redis backend)', () => {
 
     const stats = await clean({ dryRun: true });
 
-    expect(stats).toMatchObject({ dryRun: true, deleted: 0, remaining: 1, ttlSet: 1 });
+    expect(stats).toMatchObject({ dryRun: true, deleted: 0, wouldDelete: 1, remaining: 1, ttlSet: 1 });
     expect(await redis.ttl('celery-task-meta-young')).toBe(-1);
     expect(await redis.exists('celery-task-meta-old')).toBe(1);
   });

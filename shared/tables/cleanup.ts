@@ -1,0 +1,233 @@
+import { hasPgCode, PgErrorCode } from '../db/pg-errors.js';
+import { inTransaction, type Db } from '../db/pool.js';
+import { archiveKey, writeArchive } from '../results/archive.js';
+import type { TimeBudget } from '../runtime/budget.js';
+import type { ObjectStorage } from '../storage/port.js';
+import { TableArchiveWriteError } from './errors.js';
+import { inspectPolicies } from './inspect.js';
+import type { AccessPath, TablePolicy } from './policies.js';
+import {
+  countExpired,
+  deleteHeapRange,
+  deleteIndexBatch,
+  kombuBacklog,
+  quoted,
+  relationSize,
+  tableHealth,
+  type DeletedBatch,
+  type TableTarget,
+} from './sql.js';
+
+// A batch waiting on a row another transaction holds keeps the rows it already deleted locked;
+// half a second bounds that, then the batch gives up and its range is left for the next run.
+const BATCH_LOCK_TIMEOUT = '500ms';
+// Heap-order batches are sized by time, not rows: each range grows or shrinks toward this, so a
+// transaction stays short whether its pages hold live rows, expired ones or dead space.
+const TARGET_BATCH_MS = 50;
+// 10,000 pages is 80 MB of heap: a cap so one fast batch over empty pages cannot overshoot wildly.
+const MAX_PAGES_PER_BATCH = 10_000;
+/** Rows per index-walk batch, and the row count a heap-order sweep sizes its first range for. */
+export const DEFAULT_TABLE_BATCH_ROWS = 10_000;
+
+/** Where archived rows of a table go, beside the results archive: `tables/<schema>.<table>/YYYY/MM/DD/…`. */
+export const tableArchiveRoot = (policy: Pick<TablePolicy, 'schema' | 'table'>): string => `tables/${policy.schema}.${policy.table}/`;
+
+export interface TableHealth {
+  bytes: number;
+  deadTuples: number;
+  liveTuples: number;
+}
+
+export interface TablesCleanupStats {
+  dryRun: boolean;
+  deleted: number;
+  /** Dry runs only: what a real run would delete now. */
+  wouldDelete?: number;
+  remaining: number;
+  byPolicy: Record<string, number>;
+  /** Which way each policy's batches found rows, and why. */
+  accessPaths: Record<string, AccessPath>;
+  pathReasons: Record<string, string>;
+  archived: number;
+  batches: number;
+  /** Batches that could not get their row locks in time: their rows wait for the next run. */
+  skippedBatches: number;
+  longestBatchMs: number;
+  /** Per table: size on disk and the statistics collector's dead and live tuples. */
+  tables: Record<string, TableHealth>;
+  tableBytes: number;
+  deadTuples: number;
+  /** kombu preset only: pending messages per queue, and their sum (the alarmed metric). */
+  backlog?: Record<string, number>;
+  backlogTotal?: number;
+  truncated: boolean;
+}
+
+export interface TablesCleanupInput {
+  db: Db;
+  policies: TablePolicy[];
+  settings: { dryRun: boolean; batchSize: number };
+  budget: TimeBudget;
+  /** Names the run in archive keys. */
+  runId: string;
+  archive?: ObjectStorage;
+}
+
+/**
+ * Retention for any table: each policy in order deletes rows older than its `keep` (and matching
+ * its conditions) in bounded batches, each its own short transaction, until done or out of budget.
+ * Policies with `archive` write each batch's rows before its delete commits.
+ *
+ * @example
+ * const stats = await cleanupTables({ db, policies: parseTablePolicies('[{"preset":"kombu","keep":"1d"}]'), settings: { dryRun: false, batchSize: 10_000 }, budget, runId })
+ * // → { deleted: 52000, byPolicy: { kombu: 52000 }, accessPaths: { kombu: 'heap' }, backlog: { celery: 12 }, … }
+ */
+export async function cleanupTables(input: TablesCleanupInput): Promise<TablesCleanupStats> {
+  const { db, policies, settings } = input;
+  // Cutoffs from the database clock, so every host agrees on "now".
+  const { rows: [clock] } = await db.query<{ now: Date }>('SELECT now() AS now');
+  const cutoffs = new Map(policies.map((p) => [p.label, new Date(clock!.now.getTime() - p.keepMs)]));
+  const targets = await inspectPolicies(db, policies, cutoffs);
+  const stats: TablesCleanupStats = {
+    dryRun: settings.dryRun,
+    deleted: 0,
+    remaining: 0,
+    byPolicy: Object.fromEntries(policies.map((p) => [p.label, 0])),
+    accessPaths: Object.fromEntries(targets.map((t) => [t.policy.label, t.path])),
+    pathReasons: Object.fromEntries(targets.map((t) => [t.policy.label, t.pathReason])),
+    archived: 0,
+    batches: 0,
+    skippedBatches: 0,
+    longestBatchMs: 0,
+    tables: {},
+    tableBytes: 0,
+    deadTuples: 0,
+    truncated: false,
+  };
+
+  if (settings.dryRun) {
+    for (const t of targets) stats.byPolicy[t.policy.label] = await count(db, t, cutoffs);
+    stats.wouldDelete = stats.remaining = Object.values(stats.byPolicy).reduce((a, b) => a + b, 0);
+  } else {
+    for (const t of targets) {
+      const sweep = t.path === 'heap' ? sweepHeap : walkIndex;
+      const done = await sweep(input, t, cutoffs.get(t.policy.label)!, stats);
+      if (!done) {
+        stats.truncated = true;
+        break;
+      }
+    }
+    for (const t of targets) stats.remaining += await count(db, t, cutoffs);
+  }
+  await addHealth(db, targets, stats);
+  return stats;
+}
+
+type Sweep = (input: TablesCleanupInput, t: TableTarget, cutoff: Date, stats: TablesCleanupStats) => Promise<boolean>;
+
+/**
+ * Heap order: TID ranges from the first page to the last one the table had when the sweep began
+ * (rows added since are newer than any cutoff). Returns false when the budget ended it early.
+ */
+const sweepHeap: Sweep = async (input, t, cutoff, stats) => {
+  const { rows: [size] } = await input.db.query<{ reltuples: number; pages: string }>(relationSize(t.relation));
+  const pages = Number(size!.pages);
+  const rowsPerPage = pages > 0 && size!.reltuples > 0 ? size!.reltuples / pages : 100;
+  let span = clamp(Math.ceil(input.settings.batchSize / rowsPerPage), 1, MAX_PAGES_PER_BATCH);
+  for (let from = 0; from < pages; ) {
+    // Checked only after the first range, so even a mis-sized budget makes progress.
+    if (from > 0 && input.budget.expired()) return false;
+    const to = Math.min(from + span, pages);
+    const elapsed = await runBatch(input, t, stats, (archive) => deleteHeapRange(t, cutoff, from, to, archive));
+    // Toward the target time, at most doubling or halving per step so one odd batch cannot swing it.
+    span = clamp(Math.round(span * clamp(TARGET_BATCH_MS / Math.max(elapsed, 1), 0.5, 2)), 1, MAX_PAGES_PER_BATCH);
+    from = to;
+  }
+  return true;
+};
+
+/** Index order, oldest first, in batches of `batchSize` rows. */
+const walkIndex: Sweep = async (input, t, cutoff, stats) => {
+  let resumeAt: string | undefined;
+  for (;;) {
+    if (stats.deleted > 0 && input.budget.expired()) return false;
+    let batch: DeletedBatch | undefined;
+    await runBatch(input, t, stats, (archive) => deleteIndexBatch(t, cutoff, input.settings.batchSize, resumeAt, archive), (b) => (batch = b));
+    // A skipped batch here means a table lock (rows themselves are skipped, not waited on): the
+    // same lock would stop the next batch too, so the walk ends for this run.
+    if (!batch || batch.deleted < input.settings.batchSize) return true;
+    resumeAt = batch.resume_at ?? resumeAt;
+  }
+};
+
+/**
+ * One batch in its own transaction under `lock_timeout`; with an archive, the rows are written
+ * before the delete commits (a failed write rolls it back). Returns the batch's milliseconds.
+ */
+async function runBatch(
+  input: TablesCleanupInput,
+  t: TableTarget,
+  stats: TablesCleanupStats,
+  statement: (archive: boolean) => { text: string; values: unknown[] },
+  seen?: (batch: DeletedBatch) => void,
+): Promise<number> {
+  const archive = t.policy.archive ? input.archive : undefined;
+  const started = performance.now();
+  try {
+    const batch = await inTransaction(input.db, async (tx) => {
+      await tx.query(`SET LOCAL lock_timeout = '${BATCH_LOCK_TIMEOUT}'`);
+      if (t.path === 'index') {
+        // Pin the ordered walk that LIMIT cuts short (see results/cleanup.ts for what else it costs).
+        await tx.query('SET LOCAL enable_seqscan = off');
+        await tx.query('SET LOCAL enable_bitmapscan = off');
+      }
+      const { rows: [result] } = await tx.query<DeletedBatch>(statement(archive !== undefined));
+      if (archive && result!.deleted > 0) {
+        const key = archiveKey(new Date(), input.runId, stats.batches, tableArchiveRoot(t.policy));
+        try {
+          await writeArchive(archive, key, [result!.lines!]);
+        } catch (error) {
+          throw new TableArchiveWriteError(`${archive.url}/${key}`, result!.deleted, error);
+        }
+      }
+      return result!;
+    });
+    seen?.(batch);
+    if (batch.deleted > 0) stats.batches += 1;
+    stats.deleted += batch.deleted;
+    stats.byPolicy[t.policy.label]! += batch.deleted;
+    if (archive) stats.archived += batch.deleted;
+  } catch (error) {
+    if (!hasPgCode(error, PgErrorCode.lockNotAvailable)) throw error;
+    stats.skippedBatches += 1;
+  }
+  const elapsed = performance.now() - started;
+  stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(elapsed));
+  return elapsed;
+}
+
+async function count(db: Db, t: TableTarget, cutoffs: Map<string, Date>): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(countExpired(t, cutoffs.get(t.policy.label)!));
+  return Number(rows[0]!.n);
+}
+
+/** Each table once (policies may share one), and the kombu backlog where the preset is used. */
+async function addHealth(db: Db, targets: TableTarget[], stats: TablesCleanupStats): Promise<void> {
+  for (const t of targets) {
+    const name = `${t.policy.schema}.${t.policy.table}`;
+    if (stats.tables[name]) continue;
+    const { rows: [health] } = await db.query<{ bytes: string; dead: string; live: string }>(tableHealth(t.relation));
+    stats.tables[name] = { bytes: Number(health!.bytes), deadTuples: Number(health!.dead), liveTuples: Number(health!.live) };
+    stats.tableBytes += stats.tables[name].bytes;
+    stats.deadTuples += stats.tables[name].deadTuples;
+  }
+  for (const t of targets.filter((target) => target.policy.queueTable)) {
+    const { rows } = await db.query<{ name: string; n: string }>(kombuBacklog(t.relation, `${quoted(t.policy.schema)}.${quoted(t.policy.queueTable!)}`));
+    stats.backlog = { ...stats.backlog, ...Object.fromEntries(rows.map((row) => [row.name, Number(row.n)])) };
+  }
+  if (stats.backlog) stats.backlogTotal = Object.values(stats.backlog).reduce((a, b) => a + b, 0);
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}

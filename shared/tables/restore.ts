@@ -1,0 +1,56 @@
+import type { Db } from '../db/pool.js';
+import { decodeRows } from '../results/archive.js';
+import type { ObjectStorage } from '../storage/port.js';
+import { tableArchiveRoot } from './cleanup.js';
+import { TablesError } from './errors.js';
+import { relationOf, restoreTableRows } from './sql.js';
+
+export interface TableRestoreStats {
+  objectsRead: number;
+  matched: number;
+  restored: number;
+  alreadyPresent: number;
+}
+
+// One INSERT per chunk keeps each statement's JSON parameter a few MB at most.
+const RESTORE_CHUNK = 1_000;
+
+/**
+ * Puts a table's archived rows back (`chores tables restore`). Idempotent on tables with a primary
+ * key or unique constraint: rows already present are counted, not duplicated. A table with neither
+ * gets every archived row again on a second restore, so restore such a table once.
+ *
+ * @example await restoreTable({ db, schema: 'public', table: 'audit_log', archive, since: new Date('2026-11-01') })
+ */
+export async function restoreTable(input: { db: Db; schema: string; table: string; archive: ObjectStorage; since?: Date }): Promise<TableRestoreStats> {
+  const root = tableArchiveRoot(input);
+  const sinceDay = input.since?.toISOString().slice(0, 10);
+  const keys = (await input.archive.list(root)).filter((key) => {
+    const day = archiveDayOf(root, key);
+    return day !== undefined && (sinceDay === undefined || day >= sinceDay);
+  });
+  const stats: TableRestoreStats = { objectsRead: 0, matched: 0, restored: 0, alreadyPresent: 0 };
+  for (const key of keys) {
+    let rows: Record<string, unknown>[];
+    try {
+      rows = decodeRows(await input.archive.get(key));
+    } catch (error) {
+      throw new TablesError(`could not read archive object ${input.archive.url}/${key}: ${(error as Error).message}`, { cause: error });
+    }
+    stats.objectsRead += 1;
+    for (let i = 0; i < rows.length; i += RESTORE_CHUNK) {
+      const chunk = rows.slice(i, i + RESTORE_CHUNK);
+      const result = await input.db.query(restoreTableRows(relationOf(input), JSON.stringify(chunk)));
+      stats.matched += chunk.length;
+      stats.restored += result.rowCount ?? 0;
+      stats.alreadyPresent += chunk.length - (result.rowCount ?? 0);
+    }
+  }
+  return stats;
+}
+
+/** `tables/public.audit_log/2026/11/21/…` → `2026-11-21`: the day the rows were archived. */
+function archiveDayOf(root: string, key: string): string | undefined {
+  const match = /^(\d{4})\/(\d{2})\/(\d{2})\//.exec(key.slice(root.length));
+  return key.startsWith(root) && match ? `${match[1]}-${match[2]}-${match[3]}` : undefined;
+}
