@@ -10,7 +10,7 @@ const archiveStorage = archive && openStorage(archive);
 
 // Celery's Redis backend instead of a table: one client per container, connected on first use.
 const { redisUrl } = runtime.config.results;
-const redis = redisUrl ? redisClient(redisUrl) : undefined;
+const redis = redisUrl ? redisClient(redisUrl, (error) => runtime.logger.warn('Redis connection lost; reconnecting', { error })) : undefined;
 
 export const handler = createJobHandler('results-cleanup', runtime, async ({ db, config, settings, budget, runId }) => {
   if (redis) {
