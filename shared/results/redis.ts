@@ -6,9 +6,16 @@ import { ArchiveWriteError } from './errors.js';
 import { globToRegExp, type RetentionRule } from './rules.js';
 import type { ResultsCleanupSettings } from './cleanup.js';
 
-/** A client for Celery's Redis backend (RESULTS_STORE=redis://…), connected on first use by the caller. */
-export function redisClient(url: string) {
-  return createClient({ url });
+/**
+ * A client for Celery's Redis backend (RESULTS_STORE=redis://…), connected on first use by the caller.
+ * A connection dropped between commands (server restart, idle timeout) is emitted as 'error', which
+ * with no listener crashes the process; the client reconnects by itself and a command caught by the
+ * drop fails with its own error, so the listener only reports.
+ */
+export function redisClient(url: string, onError: (error: unknown) => void = () => {}) {
+  const client = createClient({ url });
+  client.on('error', onError);
+  return client;
 }
 
 export type RedisClient = ReturnType<typeof redisClient>;

@@ -1,4 +1,5 @@
-import type { Db } from '../db/pool.js';
+import { inTransaction, type Db } from '../db/pool.js';
+import type { Sql } from '../db/params.js';
 import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
@@ -9,6 +10,10 @@ export const UPLOADS_CLEANUP_BATCH = 1_000;
 // Longer than any run (Lambda stops at 15 min): a key that failed keeps its lease for the rest of
 // the run, so it is retried by the next run instead of again and again by this one.
 const CLEANUP_LEASE_MS = 20 * 60_000;
+// Rows a concurrent run or a producer holds are skipped, but a table lock (a migration building an
+// index) would queue the claim or the delete and every writer behind it; give up fast instead. A
+// delete that gives up leaves its rows leased, and the next run finds their objects gone and removes them.
+const LOCK_TIMEOUT = '2s';
 
 export interface UploadsCleanupStats {
   /** Uploads whose object this run deleted (their rows are gone too). */
@@ -68,7 +73,7 @@ export async function cleanupUploads(input: {
       truncated = true;
       break;
     }
-    const { rows: claimed } = await db.query<ClaimedUpload>(claimExpired(schema, ttlHours, UPLOADS_CLEANUP_BATCH, CLEANUP_LEASE_MS));
+    const claimed = await underLockTimeout<ClaimedUpload>(db, claimExpired(schema, ttlHours, UPLOADS_CLEANUP_BATCH, CLEANUP_LEASE_MS));
     if (claimed.length === 0) break;
     const unshared = claimed.filter((upload) => !upload.shared);
     const outcomes = await storage.deleteMany([...new Set(unshared.map((upload) => upload.storage_key))]);
@@ -88,7 +93,7 @@ export async function cleanupUploads(input: {
         stats.bytesFreed += Number(upload.size_bytes);
       }
     }
-    if (gone.length > 0) await db.query(deleteUploads(schema, gone));
+    if (gone.length > 0) await underLockTimeout(db, deleteUploads(schema, gone));
     if (claimed.length < UPLOADS_CLEANUP_BATCH) break;
   }
   const { rows } = await db.query<{ n: string }>(countExpired(schema, ttlHours));
@@ -110,10 +115,17 @@ async function removeLeftBehind(
     if (rows.length === 0) return;
     const probes = await storage.probe([...new Set(rows.map((row) => row.storage_key))]);
     const gone = rows.filter((row) => probes.get(row.storage_key)!.status === 'missing').map((row) => row.id);
-    if (gone.length > 0) stats.missing += (await db.query(deleteUploads(schema, gone))).rowCount ?? 0;
+    if (gone.length > 0) stats.missing += (await underLockTimeout(db, deleteUploads(schema, gone))).length;
     if (rows.length < UPLOADS_CLEANUP_BATCH) return;
     after = rows.at(-1)!.id;
   }
 }
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+async function underLockTimeout<T extends object>(db: Db, query: Sql): Promise<T[]> {
+  return inTransaction(db, async (tx) => {
+    await tx.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    return (await tx.query<T>(query)).rows;
+  });
+}

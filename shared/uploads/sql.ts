@@ -51,7 +51,7 @@ export function leasedExpired(schema: SchemaName, ttlHours: number, afterId: str
 }
 
 export function deleteUploads(schema: SchemaName, ids: string[]): Sql {
-  return { text: `DELETE FROM ${qualified(schema, 'uploads')} WHERE id = ANY($1::uuid[])`, values: [ids] };
+  return { text: `DELETE FROM ${qualified(schema, 'uploads')} WHERE id = ANY($1::uuid[]) RETURNING id`, values: [ids] };
 }
 
 export function countExpired(schema: SchemaName, ttlHours: number): Sql {

@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { jobNames } from '../../shared/jobs.js';
 import { testDatabase } from '../helpers/db.js';
 import { seedResults } from '../helpers/results.js';
+import { tempDir } from '../helpers/temp.js';
 
 const { db, url } = await testDatabase();
 const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
@@ -86,7 +85,7 @@ describe('the chores CLI', { timeout: 60_000 }, () => {
   });
 
   it('restores archived rows from the archive the run wrote', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'chores-cli-archive-'));
+    const dir = await tempDir('chores-cli-archive-');
     await seedResults(db, [{ taskId: 'cli-archived', doneAgo: '30 days' }]);
     await chores(['run', 'results-cleanup'], { RESULTS_ARCHIVE_URL: `file://${dir}` });
 

@@ -1,11 +1,16 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
 import { afterAll } from 'vitest';
 import { redisClient, type RedisClient } from '../../shared/results/redis.js';
 
+// How long redis-server may take to accept connections. It starts in milliseconds; this covers a
+// loaded 2-core machine without hanging the file if the server never comes up.
+const STARTUP_LIMIT_MS = 20_000;
+
 /**
  * A real redis-server (the Debian package) on a free loopback port, in memory only, stopped after
- * the file. CI installs it (.ci/run); locally: apt-get install redis-server.
+ * the file (and at once if it fails to start). CI installs it (.ci/run); locally: apt-get install redis-server.
  */
 export async function startRedis(): Promise<{ url: string; client: RedisClient }> {
   if (spawnSync('redis-server', ['--version']).error) {
@@ -14,21 +19,58 @@ export async function startRedis(): Promise<{ url: string; client: RedisClient }
   const port = await freePort();
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
-  const client: RedisClient = redisClient(url);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await client.connect();
-      break;
-    } catch (error) {
-      if (attempt > 50) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  let client: RedisClient | undefined;
+  try {
+    // Wait for the port to accept before the client connects once: a client whose connect() failed
+    // cannot be connected again ("Socket already opened").
+    await untilAccepting(server, port);
+    client = redisClient(url);
+    await client.connect();
+  } catch (error) {
+    client?.destroy();
+    await stop(server);
+    throw error;
   }
+  const connected = client;
   afterAll(async () => {
-    client.destroy();
-    server.kill();
+    connected.destroy();
+    await stop(server);
   });
-  return { url, client };
+  return { url, client: connected };
+}
+
+async function untilAccepting(server: ChildProcess, port: number): Promise<void> {
+  const deadline = Date.now() + STARTUP_LIMIT_MS;
+  for (;;) {
+    if (server.exitCode !== null || server.signalCode !== null) {
+      throw new Error(`redis-server on port ${port} exited during startup (${server.exitCode ?? server.signalCode})`);
+    }
+    if (await accepts(port)) return;
+    if (Date.now() > deadline) throw new Error(`redis-server did not accept connections on port ${port} within ${STARTUP_LIMIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** Stops the server and waits for it to exit, so no redis-server outlives the test file. */
+async function stop(server: ChildProcess): Promise<void> {
+  if (server.pid === undefined || server.exitCode !== null || server.signalCode !== null) return;
+  const exited = once(server, 'exit');
+  server.kill('SIGTERM');
+  await exited;
 }
 
 function freePort(): Promise<number> {

@@ -1,5 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { decodeRows } from '../../shared/results/archive.js';
@@ -14,6 +13,7 @@ import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { localS3 } from '../helpers/s3.js';
+import { tempDir } from '../helpers/temp.js';
 
 const { db } = await testDatabase();
 const s3 = await localS3(['archive']);
@@ -51,7 +51,7 @@ beforeEach(async () => {
 });
 
 const archives: [string, () => Promise<ObjectStorage>][] = [
-  ['a local directory', async () => new FileStorage(await mkdtemp(join(tmpdir(), 'chores-archive-')))],
+  ['a local directory', async () => new FileStorage(await tempDir('chores-archive-'))],
   ['S3 (s3rver)', async () => new S3Storage(s3.client, 'archive', `run-${Math.random().toString(36).slice(2)}`)],
 ];
 
@@ -102,7 +102,7 @@ describe('when the archive cannot be written', () => {
   it('rolls the batch back, deletes nothing and names the object', async () => {
     await seedVariedOldResults(5);
     const before = (await db.query(SNAPSHOT)).rows;
-    const notADirectory = join(await mkdtemp(join(tmpdir(), 'chores-archive-')), 'file');
+    const notADirectory = join(await tempDir('chores-archive-'), 'file');
     await writeFile(notADirectory, 'x');
 
     const run = clean(new FileStorage(notADirectory));
@@ -125,7 +125,7 @@ describe('restoring', () => {
   it('restores only rows finished at or after --since', async () => {
     await db.query(`INSERT INTO chores.task_results (task_id, status, date_done) VALUES
       ('older', 'SUCCESS', now() - interval '40 days'), ('newer', 'SUCCESS', now() - interval '10 days')`);
-    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-archive-')));
+    const archive = new FileStorage(await tempDir('chores-archive-'));
     await clean(archive);
 
     const stats = await restoreResults({ db, table, archive, filter: { since: new Date(Date.now() - 20 * 86_400_000) } });
@@ -135,7 +135,7 @@ describe('restoring', () => {
   });
 
   it('refuses to restore without a filter', async () => {
-    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-archive-')));
+    const archive = new FileStorage(await tempDir('chores-archive-'));
 
     await expect(restoreResults({ db, table, archive, filter: {} })).rejects.toThrow(/say what to restore/);
   });

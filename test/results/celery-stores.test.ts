@@ -1,6 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { vetSchemaName } from '../../shared/db/identifiers.js';
@@ -14,6 +11,7 @@ import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { diagnose } from '../../shared/runtime/doctor.js';
 import { FileStorage } from '../../shared/storage/file.js';
 import { testDatabase } from '../helpers/db.js';
+import { tempDir } from '../helpers/temp.js';
 
 const { url, name } = await testDatabase();
 // Sessions in UTC+14: a naive UTC timestamp misread as local time would look 14 hours off.
@@ -115,7 +113,7 @@ describe('the celery-db store (Celery SQLAlchemy backend)', () => {
     await insertCelery('old-2', 'FAILURE', 11 * 24, 'app.mail');
     const snapshot = `SELECT id, task_id, status, encode(result, 'hex') AS result, date_done::text, name, encode(args, 'hex') AS args, encode(kwargs, 'hex') AS kwargs, worker, retries, queue FROM celery_taskmeta ORDER BY task_id`;
     const before = (await db.query(snapshot)).rows;
-    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-celery-archive-')));
+    const archive = new FileStorage(await tempDir('chores-celery-archive-'));
 
     await clean('celery-db', RULES, { archive });
     const [key] = await archive.list('results/');
@@ -170,7 +168,7 @@ describe('group results', () => {
       ('group-young', decode('gASVDwAAAAAAAAB9lIwCb2uUiHMu', 'base64'), (now() AT TIME ZONE 'UTC') - interval '1 day')`);
     const snapshot = `SELECT id, taskset_id, encode(result, 'hex') AS result, date_done::text FROM celery_tasksetmeta ORDER BY taskset_id`;
     const before = (await db.query(snapshot)).rows;
-    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-groups-archive-')));
+    const archive = new FileStorage(await tempDir('chores-groups-archive-'));
 
     const stats = await cleanStore('celery-db', RULES, archive);
     const afterClean = (await db.query('SELECT taskset_id FROM celery_tasksetmeta')).rows;

@@ -1,6 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanupRedisResults, parseCeleryTime, restoreRedisResults } from '../../shared/results/redis.js';
 import { parseRules } from '../../shared/results/rules.js';
@@ -9,6 +6,7 @@ import { FileStorage } from '../../shared/storage/file.js';
 import { testDatabase } from '../helpers/db.js';
 import { lambdaContext } from '../helpers/lambda.js';
 import { startRedis } from '../helpers/redis.js';
+import { tempDir } from '../helpers/temp.js';
 
 const { client: redis, url: redisUrl } = await startRedis();
 const { url: dbUrl } = await testDatabase();
@@ -101,7 +99,7 @@ describe('the Redis store (Celery Redis backend)', () => {
     await storeResult('old-1', { date_done: daysAgo(9) });
     await storeResult('old-2', { date_done: daysAgo(10), name: 'app.report' });
     const before = await redis.mGet(['celery-task-meta-old-1', 'celery-task-meta-old-2']);
-    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-redis-archive-')));
+    const archive = new FileStorage(await tempDir('chores-redis-archive-'));
 
     const stats = await clean({ archive });
     const first = await restoreRedisResults({ redis, archive, filter: { since: new Date(0) } });
@@ -126,6 +124,26 @@ describe('the Redis store (Celery Redis backend)', () => {
     vi.unstubAllEnvs();
 
     expect(stats).toMatchObject({ job: 'results-cleanup', keysScanned: 1, deleted: 1, ttlSet: 0, truncated: false });
+  });
+
+  it('keeps the Lambda entry working after Redis drops its connection between runs', async () => {
+    vi.stubEnv('DATABASE_URL', dbUrl);
+    vi.stubEnv('RESULTS_STORE', redisUrl);
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    vi.resetModules();
+    const { handler } = await import('../../functions/results-cleanup.js');
+    await handler({}, lambdaContext()); // the container's client is now connected
+    await storeResult('old', { date_done: new Date(Date.now() - 9 * 86_400_000).toISOString() });
+
+    // The server closes every other connection, as a restart or an idle timeout would. Without an
+    // 'error' listener on the module's client this is an uncaught "Socket closed unexpectedly".
+    const killed = await redis.sendCommand(['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes']);
+    const stats = await handler({}, lambdaContext());
+    vi.unstubAllEnvs();
+
+    expect(killed).toBeGreaterThanOrEqual(1);
+    expect(stats).toMatchObject({ job: 'results-cleanup', keysScanned: 1, deleted: 1 });
   });
 
   it('walks a large keyspace in SCAN steps', async () => {

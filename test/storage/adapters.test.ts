@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ObjectNotFoundError, StorageError } from '../../shared/storage/errors.js';
@@ -8,10 +7,11 @@ import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
 import { parseStorageUrl } from '../../shared/storage/url.js';
 import { localS3 } from '../helpers/s3.js';
+import { tempDir } from '../helpers/temp.js';
 
 const s3 = await localS3(['archive']);
 const adapters: [string, () => Promise<ObjectStorage>][] = [
-  ['file', async () => new FileStorage(await mkdtemp(join(tmpdir(), 'chores-file-')))],
+  ['file', async () => new FileStorage(await tempDir('chores-file-'))],
   ['s3 (s3rver)', async () => new S3Storage(s3.client, 'archive', `p${Math.random().toString(36).slice(2)}`)],
 ];
 
@@ -71,14 +71,14 @@ describe('storage failures and URLs', () => {
   });
 
   it('fails a file write under a path that is not a directory', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'chores-file-')), 'plain-file');
+    const file = join(await tempDir('chores-file-'), 'plain-file');
     await writeFile(file, 'not a directory');
 
     await expect(new FileStorage(file).put('a/b', new Uint8Array([1]), 'text/plain')).rejects.toThrow(StorageError);
   });
 
   it('removes its partial file when a file write fails for real (ENOSPC), leaving no object', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'chores-file-'));
+    const root = await tempDir('chores-file-');
     // The partial file this process would write is /dev/full, where every write fails with ENOSPC.
     await symlink('/dev/full', join(root, `batch.jsonl.gz.partial-${process.pid}`));
 
@@ -95,7 +95,7 @@ describe('storage failures and URLs', () => {
   });
 
   it('refuses keys that would escape the directory', async () => {
-    const storage = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-file-')));
+    const storage = new FileStorage(await tempDir('chores-file-'));
 
     await expect(storage.put('../escape', new Uint8Array([1]), 'text/plain')).rejects.toThrow(/outside/);
   });

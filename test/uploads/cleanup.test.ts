@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
@@ -11,6 +10,7 @@ import { claimExpired } from '../../shared/uploads/sql.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { localS3 } from '../helpers/s3.js';
 import { seedUploads, uploadKeys } from '../helpers/uploads.js';
+import { tempDir } from '../helpers/temp.js';
 
 const { db } = await testDatabase();
 const s3 = await localS3(['uploads']);
@@ -22,7 +22,7 @@ const exists = (store: ObjectStorage, key: string) => store.get(key).then(() => 
 
 beforeEach(async () => {
   await db.query('TRUNCATE chores.uploads');
-  root = await mkdtemp(join(tmpdir(), 'chores-uploads-'));
+  root = await tempDir('chores-uploads-');
   storage = new FileStorage(root);
 });
 

@@ -1,6 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InProcessDispatcher } from '../../shared/outbox/dispatch.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
@@ -8,9 +5,10 @@ import { FileStorage } from '../../shared/storage/file.js';
 import { notifyExpiringUploads } from '../../shared/uploads/notify.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { seedUploads } from '../helpers/uploads.js';
+import { tempDir } from '../helpers/temp.js';
 
 const { db } = await testDatabase();
-const storage = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-notify-')));
+const storage = new FileStorage(await tempDir('chores-notify-'));
 const dispatched: string[][] = [];
 const notify = () =>
   notifyExpiringUploads({ db, schema, ttlHours: 24, noticeHours: 6, budget: UNLIMITED_BUDGET, dispatcher: new InProcessDispatcher(async (ids) => dispatched.push(ids)) });
