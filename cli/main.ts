@@ -4,6 +4,7 @@ import { registerDev } from './commands/dev.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEndpoints } from './commands/endpoints.js';
 import { registerOutbox } from './commands/outbox.js';
+import { registerOutboxOps } from './commands/outbox-ops.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerResults } from './commands/results.js';
 import { registerRun } from './commands/run.js';
@@ -29,6 +30,7 @@ registerStatus(program);
 registerResults(program);
 registerOutbox(program);
 registerEndpoints(program);
+registerOutboxOps(program);
 registerDoctor(program);
 registerAws(program);
 

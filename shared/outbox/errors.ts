@@ -20,3 +20,13 @@ export class EndpointNotFoundError extends OutboxError {
     super(`no webhook endpoint with id ${endpointId} — see \`chores endpoints list\``);
   }
 }
+
+/** A replay aimed at a disabled endpoint: nothing would be sent, so nothing is put back in line. */
+export class EndpointDisabledError extends OutboxError {
+  constructor(readonly endpointId: string, reason: string | null) {
+    super(
+      `endpoint ${endpointId} is disabled (${reason ?? 'no reason recorded'}) — enable it and replay in one step: ` +
+        `\`chores endpoints enable ${endpointId} --replay-since <time>\``,
+    );
+  }
+}
