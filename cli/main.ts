@@ -20,6 +20,19 @@ const program = new Command('chores')
 // Each command's module, loaded only when that command runs: a command pulls in what it needs
 // (the AWS SDK, the Redis client, undici …) and a short command should not pay for the rest.
 type Registrar = (program: Command) => void;
+// `outbox` and `endpoints` come together: the webhook operations add subcommands to both groups.
+const loadWebhookCommands = async (): Promise<Registrar> => {
+  const [{ registerOutbox }, { registerEndpoints }, { registerOutboxOps }] = await Promise.all([
+    import('./commands/outbox.js'),
+    import('./commands/endpoints.js'),
+    import('./commands/outbox-ops.js'),
+  ]);
+  return (program) => {
+    registerOutbox(program);
+    registerEndpoints(program);
+    registerOutboxOps(program);
+  };
+};
 const commandModules: Record<string, () => Promise<Registrar>> = {
   dev: async () => (await import('./commands/dev.js')).registerDev,
   migrate: async () => (await import('./commands/migrate.js')).registerMigrate,
@@ -27,8 +40,8 @@ const commandModules: Record<string, () => Promise<Registrar>> = {
   status: async () => (await import('./commands/status.js')).registerStatus,
   results: async () => (await import('./commands/results.js')).registerResults,
   tables: async () => (await import('./commands/tables.js')).registerTables,
-  outbox: async () => (await import('./commands/outbox.js')).registerOutbox,
-  endpoints: async () => (await import('./commands/endpoints.js')).registerEndpoints,
+  outbox: loadWebhookCommands,
+  endpoints: loadWebhookCommands,
   doctor: async () => (await import('./commands/doctor.js')).registerDoctor,
   invoke: async () => (await import('./commands/aws.js')).registerAws,
   schedules: async () => (await import('./commands/aws.js')).registerAws,

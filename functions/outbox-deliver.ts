@@ -1,6 +1,5 @@
-import { PER_ENDPOINT_CONCURRENCY } from '../shared/outbox/deliver.js';
 import { WebhookSender } from '../shared/outbox/http.js';
-import { sweepOutbox } from '../shared/outbox/service.js';
+import { replayOutbox, sweepOutbox } from '../shared/outbox/service.js';
 import { deliverSqsBatch } from '../shared/outbox/sqs.js';
 import type { TimeBudget } from '../shared/runtime/budget.js';
 import { createJobHandler } from '../shared/runtime/handler.js';
@@ -9,10 +8,11 @@ import { handlerFromEnv, type JobRuntime } from '../shared/runtime/runtime.js';
 export function makeHandler(runtime: JobRuntime) {
   const { db, config, logger } = runtime;
   // One pooled keep-alive client per container, reused across invocations.
-  const sender = new WebhookSender(config.outbox, PER_ENDPOINT_CONCURRENCY);
+  const sender = new WebhookSender(config.outbox, config.outbox.endpointConcurrency);
   const deps = (budget: TimeBudget) => ({ db, schema: config.schema, outbox: config.outbox, sender, budget });
 
-  return createJobHandler('outbox-deliver', runtime, ({ budget }) => sweepOutbox(deps(budget)), {
+  return createJobHandler('outbox-deliver', runtime, ({ budget, settings }) =>
+    settings.replay ? replayOutbox(deps(budget), settings.replay) : sweepOutbox(deps(budget)), {
     sqs: (event, { budget }) => deliverSqsBatch(event, deps(budget), logger),
   });
 }

@@ -48,6 +48,8 @@ export interface OutboxConfig {
   retrySchedule: number[];
   disableAfterHours: number;
   requestTimeoutMs: number;
+  /** POSTs in flight to one endpoint per run (OUTBOX_ENDPOINT_CONCURRENCY). */
+  endpointConcurrency: number;
 }
 
 /** Close to the Standard Webhooks example schedule. */
@@ -77,6 +79,9 @@ const Env = z.object({
   OUTBOX_RETRY_SCHEDULE: z.string().default(DEFAULT_RETRY_SCHEDULE),
   ENDPOINT_DISABLE_AFTER_HOURS: z.coerce.number().positive().default(120),
   OUTBOX_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  // 8 keeps one slow receiver from holding the run; a receiver built for more may take up to the
+  // run's whole 64 (outbox-deliver's global limit).
+  OUTBOX_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   FILE_UPLOAD_TTL_HOURS: z.coerce.number().positive().default(24),
   // Six hours ahead: with the 24 h default TTL a wider window would notify at upload time, and the
   // hourly notify run then warns every upload 5–6 h before it goes, time enough to act on it.
@@ -146,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       retrySchedule,
       disableAfterHours: vars.ENDPOINT_DISABLE_AFTER_HOURS,
       requestTimeoutMs: vars.OUTBOX_REQUEST_TIMEOUT_MS,
+      endpointConcurrency: vars.OUTBOX_ENDPOINT_CONCURRENCY,
     },
     uploads: {
       ttlHours: vars.FILE_UPLOAD_TTL_HOURS,

@@ -1,4 +1,5 @@
 import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config.ts
+import { parseTimeOrAgo } from './duration.js';
 
 /**
  * The one registry of jobs. The CDK stack, the local runner, the CLI and the docs all read it:
@@ -73,6 +74,30 @@ const resultsCleanupSettings = z.strictObject({
   olderThanDays: z.number().positive().optional(),
 });
 
+const id = z.union([z.string().regex(/^\d+$/, 'must be a numeric id'), z.int().positive()]).transform(String);
+const time = z.string().transform((text, ctx) => {
+  try {
+    return parseTimeOrAgo(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** outbox-deliver's manual payload `{"replay": {…}}`: the same replay as `chores outbox replay`. */
+const outboxDeliverSettings = z.strictObject({
+  replay: z
+    .strictObject({
+      endpointId: id,
+      since: time.optional(),
+      until: time.optional(),
+      eventId: id.optional(),
+      status: z.enum(['failed', 'all']).default('failed'),
+      dryRun: z.boolean().default(false),
+    })
+    .optional(),
+});
+
 export const jobs = {
   'results-cleanup': {
     description: 'Deletes expired task results by ordered retention rules; optionally archives them first.',
@@ -101,7 +126,7 @@ export const jobs = {
     schedule: 'rate(1 minute)',
     timezone: 'UTC',
     flexibleWindowMinutes: 0,
-    settings: z.strictObject({}),
+    settings: outboxDeliverSettings,
     // Longer than the schedule's period on purpose: a backlog is worked through by one run while
     // the overlapping invocations skip on the job lock.
     timeoutSeconds: 300,

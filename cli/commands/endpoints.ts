@@ -1,7 +1,18 @@
 import type { Command } from 'commander';
 import { addEndpoint, disableEndpointByHand, enableEndpoint, listEndpoints, rotateSecret } from '../../shared/outbox/endpoints.js';
+import { parseTimeOrAgo } from '../../shared/duration.js';
+import { ChoresError } from '../../shared/errors.js';
 import { printJson } from '../output.js';
 import { withSession } from '../session.js';
+import { printReplay, replayFromCli } from './outbox-ops.js';
+
+function replaySince(text: string): Date {
+  try {
+    return parseTimeOrAgo(text);
+  } catch (error) {
+    throw new ChoresError(`--replay-since: ${(error as Error).message}`);
+  }
+}
 
 export function registerEndpoints(program: Command): void {
   const endpoints = program.command('endpoints').description('webhook endpoints');
@@ -45,12 +56,18 @@ export function registerEndpoints(program: Command): void {
   endpoints
     .command('enable')
     .argument('<id>', 'endpoint id')
+    .option('--replay-since <time>', 'also replay its deliveries that failed for events since then (ISO 8601, or 24h / 7d ago)')
     .option('--json', 'print as JSON')
-    .description('deliver to an endpoint again (new events only)')
-    .action(async (id: string, options: { json?: boolean }) => {
-      await withSession(({ db, config }) => enableEndpoint(db, config.schema, id));
-      if (options.json) printJson({ id, isActive: true });
-      else console.log(`endpoint ${id} enabled`);
+    .description('deliver to an endpoint again (new events only, unless --replay-since)')
+    .action(async (id: string, options: { replaySince?: string; json?: boolean }) => {
+      const since = options.replaySince === undefined ? undefined : replaySince(options.replaySince);
+      const replayed = await withSession(async (session) => {
+        await enableEndpoint(session.db, session.config.schema, id);
+        return since ? replayFromCli(session, { endpointId: id, since, status: 'failed' }, false) : undefined;
+      });
+      if (options.json) return printJson({ id, isActive: true, ...(replayed && { replay: replayed }) });
+      console.log(`endpoint ${id} enabled`);
+      if (replayed) printReplay(replayed);
     });
   endpoints
     .command('rotate-secret')

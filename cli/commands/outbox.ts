@@ -1,14 +1,10 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
-import { PER_ENDPOINT_CONCURRENCY } from '../../shared/outbox/deliver.js';
-import { InProcessDispatcher, SqsDispatcher, type EventDispatcher } from '../../shared/outbox/dispatch.js';
-import { WebhookSender } from '../../shared/outbox/http.js';
+import { showEvent } from '../../shared/outbox/inspect.js';
 import { publishInTransaction } from '../../shared/outbox/publish.js';
-import { deliverEvents } from '../../shared/outbox/service.js';
-import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { parseJsonOption } from '../options.js';
 import { printJson } from '../output.js';
-import { withSession, type Session } from '../session.js';
+import { withSession } from '../session.js';
+import { describeDelivery, fastPathLine, sendNow } from './outbox-ops.js';
 
 export function registerOutbox(program: Command): void {
   const outbox = program.command('outbox').description('the transactional outbox');
@@ -23,31 +19,21 @@ export function registerOutbox(program: Command): void {
       // Checked here to name the option; the text itself is stored, so no number is rounded by JS.
       parseJsonOption('--payload', options.payload);
       const outcome = await withSession(async (session) => {
-        const { dispatcher, how, close } = openDispatcher(session);
-        try {
-          const { published, dispatch } = await publishInTransaction(session.db, session.config.schema, dispatcher, (_tx, publish) =>
-            publish({ type: options.type, payloadJson: options.payload, ...(options.key && { idempotencyKey: options.key }) }),
-          );
-          return { event: published[0]!, dispatch, how };
-        } finally {
-          await close();
-        }
+        const { published } = await publishInTransaction(session.db, session.config.schema, undefined, (_tx, publish) =>
+          publish({ type: options.type, payloadJson: options.payload, ...(options.key && { idempotencyKey: options.key }) }),
+        );
+        const event = published[0]!;
+        const fastPath = await sendNow(session, event.created ? [event.id] : [], 'fast-path');
+        // What actually happened to each delivery, read back rather than assumed.
+        const { deliveries, status } = await showEvent(session.db, session.config.schema, event.id);
+        return { event, status, fastPath, deliveries: deliveries.map(({ history: _, ...d }) => d) };
       });
       if (options.json) return printJson(outcome);
-      const { event, dispatch, how } = outcome;
-      console.log(event.created ? `published event ${event.id}` : `event ${event.id} already exists for key "${options.key}"; nothing new published`);
-      if (event.created) console.log(dispatch.failed.length ? `fast path failed (${dispatch.failed[0]!.error}); the sweep will deliver it` : how);
+      const { event, status, fastPath, deliveries } = outcome;
+      if (!event.created) console.log(`event ${event.id} already exists for key "${options.key}"; nothing new published (it is ${status})`);
+      else console.log(`published event ${event.id}`);
+      if (event.created && fastPath.how !== 'in-process') console.log(fastPathLine(fastPath, 'it'));
+      if (fastPath.how === 'in-process' && deliveries.length === 0) console.log('no active endpoint subscribes to this event type; nothing to send');
+      for (const d of deliveries) console.log(`  ${describeDelivery(d)}`);
     });
-}
-
-/** The fast path to use from this machine, and how to describe it. */
-function openDispatcher({ target, config, db }: Session): { dispatcher?: EventDispatcher; how: string; close: () => Promise<void> } {
-  if (config.outbox.dispatchQueueUrl) {
-    const sqs = new SQSClient({});
-    return { dispatcher: new SqsDispatcher(sqs, config.outbox.dispatchQueueUrl), how: 'dispatched to the SQS fast path', close: async () => sqs.destroy() };
-  }
-  if (!target.local) return { how: 'no OUTBOX_DISPATCH_QUEUE_URL: the next sweep (within a minute) delivers it', close: async () => {} };
-  const sender = new WebhookSender(config.outbox, PER_ENDPOINT_CONCURRENCY);
-  const deliver = (ids: string[]) => deliverEvents({ db, schema: config.schema, outbox: config.outbox, sender, budget: UNLIMITED_BUDGET }, ids);
-  return { dispatcher: new InProcessDispatcher(deliver), how: 'delivered in-process (local fast path)', close: () => sender.close() };
 }

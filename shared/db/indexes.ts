@@ -33,6 +33,7 @@ export const EXPECTED_INDEXES: readonly ExpectedIndex[] = [
   { name: 'webhook_deliveries_endpoint_idx', table: 'webhook_deliveries', on: "(endpoint_id) WHERE status = 'pending'" },
   { name: 'uploads_expires_at_idx', table: 'uploads', on: '(expires_at) WHERE expires_at IS NOT NULL' },
   { name: 'uploads_ttl_idx', table: 'uploads', on: '(created_at) WHERE expires_at IS NULL' },
+  { name: 'webhook_attempts_endpoint_idx', table: 'webhook_attempts', on: '(endpoint_id, started_at)' },
   { name: 'uploads_storage_key_idx', table: 'uploads', on: '(storage_key)' },
   { name: 'uploads_cleanup_leased_idx', table: 'uploads', on: '(cleanup_leased_until) WHERE cleanup_leased_until IS NOT NULL' },
 ];

@@ -13,7 +13,9 @@ export function decide(claimed: ClaimedDelivery, outcome: SendOutcome, schedule:
   if (outcome.kind === 'delivered') return { ...base, status: 'delivered', delayMs: 0, error: null };
   if (outcome.kind === 'gone') return { ...base, status: 'failed', delayMs: 0, error: 'HTTP 410 Gone: the endpoint asked to be unsubscribed' };
   const error = outcome.kind === 'throttled' ? `HTTP ${outcome.status}` : outcome.error;
-  const retry = nextRetry(schedule, claimed.attempts, outcome.kind === 'throttled' ? outcome.retryAfterMs : undefined);
-  if (!retry.retry) return { ...base, status: 'failed', delayMs: 0, error: `${error} (retries exhausted after ${claimed.attempts} attempts)` };
+  // A replay starts a fresh retry cycle: the schedule counts this cycle's attempts only.
+  const cycleAttempts = claimed.attempts - claimed.retry_base;
+  const retry = nextRetry(schedule, cycleAttempts, outcome.kind === 'throttled' ? outcome.retryAfterMs : undefined);
+  if (!retry.retry) return { ...base, status: 'failed', delayMs: 0, error: `${error} (retries exhausted after ${cycleAttempts} attempts)` };
   return { ...base, status: 'pending', delayMs: retry.delayMs, error };
 }

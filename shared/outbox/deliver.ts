@@ -12,18 +12,37 @@ import {
   markEndpointHealth,
   recordResults,
   releaseClaims,
+  type AttemptRecord,
+  type AttemptTrigger,
   type ClaimedDelivery,
 } from './sql.js';
 
 // At most this many POSTs in flight per run: enough to saturate a Lambda's network without
 // opening hundreds of sockets or flooding the database with outcomes.
 export const GLOBAL_CONCURRENCY = 64;
-// At most this many to any one endpoint, so a slow receiver holds its own slots and nobody else's.
+// At most this many to any one endpoint by default (OUTBOX_ENDPOINT_CONCURRENCY), so a slow receiver
+// holds its own slots and nobody else's.
 export const PER_ENDPOINT_CONCURRENCY = 8;
-// Outcomes are recorded in batches: one UPDATE for up to this many attempts.
+// Claimed deliveries held per run (in flight plus waiting): enough that a claim's round trip never
+// leaves a free slot idle, few enough that a crash strands little behind a lease.
+const CLAIM_WINDOW = GLOBAL_CONCURRENCY * 2;
+// Claim again once this many places are free: smaller claims, sooner, keep the queue topped up.
+const CLAIM_MIN = GLOBAL_CONCURRENCY / 2;
+// One endpoint may hold at most this many of the run's claimed deliveries before claims leave it
+// out, so a backlog for one endpoint cannot crowd the others out of the window.
+const ENDPOINT_WINDOW = GLOBAL_CONCURRENCY;
+// After a claim that left full endpoints out came back short, the other endpoints have nothing due:
+// for this long, claims leave nobody out and a busy endpoint may use the whole window. Leaving it
+// out of every claim made 73–84% of claims come back empty (each walking the due index past its
+// rows) while its own queue ran dry between claims.
+const SHORT_CLAIM_PAUSE_MS = 1_000;
+// Outcomes are recorded in batches: one statement for up to this many attempts.
 const RECORD_BATCH = 100;
 // A request never starts with less than this left in the budget; it is released for the next run.
 const MIN_REQUEST_MS = 1_000;
+// A waiting delivery is sent only while its lease outlasts its request by this much; otherwise it
+// is given back unsent, so another run that claims it after the lease can never race this one.
+const LEASE_SAFETY_MS = 5_000;
 
 export interface DeliveryDeps {
   db: Db;
@@ -33,66 +52,96 @@ export interface DeliveryDeps {
   budget: TimeBudget;
 }
 
+/**
+ * `processed` counts POSTs made (each has a row in webhook_attempts) and always equals
+ * `delivered + retried + failed + superseded`. `cancelled` counts deliveries failed without a POST
+ * because their endpoint was disabled during the run.
+ */
 export interface DeliveryStats {
   processed: number;
   delivered: number;
   retried: number;
   failed: number;
+  /** POSTs whose outcome could not be applied: the lease had lapsed or the endpoint was disabled meanwhile. */
+  superseded: number;
+  cancelled: number;
   endpointsDisabled: number;
+}
+
+export function emptyDeliveryStats(): DeliveryStats {
+  return { processed: 0, delivered: 0, retried: 0, failed: 0, superseded: 0, cancelled: 0, endpointsDisabled: 0 };
 }
 
 /**
  * Delivers due deliveries (only those of `eventIds`, when given) until none is due or the budget
  * ends. Each delivery is claimed under a lease, POSTed with no database lock held, and its outcome
  * recorded only if the lease is still ours, so concurrent runs never send the same attempt twice.
+ * Every POST is recorded in `webhook_attempts` under `trigger`.
  *
  * @example const stats = await deliverDue(deps) // → { processed: 120, delivered: 118, retried: 2, … }
  */
-export async function deliverDue(deps: DeliveryDeps, eventIds?: string[]): Promise<DeliveryStats> {
-  return new DeliveryRun(deps, eventIds).run();
-}
-
-interface Attempt {
-  claimed: ClaimedDelivery;
-  outcome: SendOutcome;
+export async function deliverDue(
+  deps: DeliveryDeps,
+  eventIds?: string[],
+  trigger: AttemptTrigger = eventIds ? 'fast-path' : 'sweep',
+): Promise<DeliveryStats> {
+  return new DeliveryRun(deps, trigger, eventIds).run();
 }
 
 class DeliveryRun {
   private readonly waiting = new Map<string, ClaimedDelivery[]>();
   private readonly active = new Map<string, number>();
+  /** Deliveries POSTed whose outcome is not recorded yet (in flight, or finished and batched). */
+  private readonly unrecorded = new Set<string>();
+  /** Endpoints not to POST to again: disabled, or being disabled (410, failing too long). */
   private readonly disabled = new Set<string>();
-  private readonly finished: Attempt[] = [];
+  private readonly finished: AttemptRecord[] = [];
+  private readonly finishedOutcomes: { endpointId: string; outcome: SendOutcome['kind'] }[] = [];
+  /** When this run's lease on each claimed delivery ends (local clock). */
+  private readonly leaseEnds = new WeakMap<ClaimedDelivery, number>();
+  /** Claimed but given back unsent (lease too short to start), released at the end. */
+  private readonly unsent: ClaimedDelivery[] = [];
   // Outcome batches are recorded one after another, but off the claim loop's critical path: a
   // run that waited for each record before claiming again kept one Postgres backend at 80% CPU
   // while the other core idled (measured with the outbox bench).
   private recording: Promise<void> = Promise.resolve();
   private recordError: unknown;
   private wake: () => void = () => {};
-  private readonly stats: DeliveryStats = { processed: 0, delivered: 0, retried: 0, failed: 0, endpointsDisabled: 0 };
+  private lastShortClaimAt = Number.NEGATIVE_INFINITY;
+  private readonly stats = emptyDeliveryStats();
   // Long enough for a delivery to wait behind its endpoint's other queued deliveries and still
-  // run to its timeout; a crashed run's deliveries are retried once it lapses.
+  // run to its timeout; one that would not is given back unsent (see LEASE_SAFETY_MS).
   private readonly leaseMs: number;
+  private readonly endpointLimit: number;
 
   constructor(
     private readonly deps: DeliveryDeps,
+    private readonly trigger: AttemptTrigger,
     private readonly eventIds?: string[],
   ) {
-    this.leaseMs = deps.outbox.requestTimeoutMs * (Math.ceil(GLOBAL_CONCURRENCY / PER_ENDPOINT_CONCURRENCY) + 1) + 30_000;
+    this.endpointLimit = Math.min(deps.outbox.endpointConcurrency, GLOBAL_CONCURRENCY);
+    this.leaseMs = deps.outbox.requestTimeoutMs * (Math.ceil(GLOBAL_CONCURRENCY / this.endpointLimit) + 1) + 30_000;
   }
 
   async run(): Promise<DeliveryStats> {
     let nothingMoreDue = false;
     for (;;) {
-      const room = GLOBAL_CONCURRENCY * 2 - this.inFlight() - this.waitingCount();
+      const room = CLAIM_WINDOW - this.inFlight() - this.waitingCount();
       // Once outcomes cannot be recorded, claim nothing more: the leases of what was sent lapse and
       // those deliveries are retried (at least once, never lost).
       if (this.recordError !== undefined) nothingMoreDue = true;
-      if (!nothingMoreDue && !this.deps.budget.expired() && room >= GLOBAL_CONCURRENCY) {
-        const saturated = this.saturatedEndpoints();
-        const claimed = await this.claim(room, saturated);
+      const othersIdle = performance.now() - this.lastShortClaimAt < SHORT_CLAIM_PAUSE_MS;
+      const full = othersIdle ? [] : this.saturatedEndpoints();
+      if (!nothingMoreDue && !this.deps.budget.expired() && room >= CLAIM_MIN) {
+        const claimed = await this.claim(room, full);
         // Fewer rows than asked means nothing else is due, unless some endpoints were left out.
-        if (claimed.length < room && saturated.length === 0) nothingMoreDue = true;
-        for (const delivery of claimed) this.enqueue(delivery);
+        if (claimed.length < room && full.length === 0) nothingMoreDue = true;
+        else if (claimed.length < room) this.lastShortClaimAt = performance.now();
+        const leaseEnds = Date.now() + this.leaseMs;
+        for (const delivery of claimed) {
+          this.leaseEnds.set(delivery, leaseEnds);
+          this.enqueue(delivery);
+        }
         this.pump();
       }
       if (this.finished.length >= RECORD_BATCH) this.recordInBackground();
@@ -112,9 +161,10 @@ class DeliveryRun {
 
   private recordInBackground(): void {
     const batch = this.finished.splice(0);
+    const outcomes = this.finishedOutcomes.splice(0);
     // The first error is kept and rethrown when the run ends; later batches are not attempted.
     this.recording = this.recording
-      .then(() => (this.recordError === undefined ? this.record(batch) : undefined))
+      .then(() => (this.recordError === undefined ? this.record(batch, outcomes) : undefined))
       .catch((error: unknown) => {
         this.recordError ??= error;
       });
@@ -124,7 +174,7 @@ class DeliveryRun {
     const query = claimDue(this.deps.schema, {
       limit,
       leaseMs: this.leaseMs,
-      excludeEndpoints,
+      excludeEndpoints: [...new Set([...excludeEndpoints, ...this.disabled])],
       ...(this.eventIds && { eventIds: this.eventIds }),
     });
     return this.deps.db.query<ClaimedDelivery>(query).then((result) => result.rows);
@@ -150,55 +200,82 @@ class DeliveryRun {
     this.waiting.set(delivery.endpoint_id, queue);
   }
 
+  /** Endpoints holding their whole share of the claim window: claims leave them out. */
   private saturatedEndpoints(): string[] {
-    return [...new Set([...this.waiting.keys(), ...this.active.keys()])].filter(
-      (id) => (this.active.get(id) ?? 0) + (this.waiting.get(id)?.length ?? 0) >= PER_ENDPOINT_CONCURRENCY,
-    );
+    return [...this.waiting.keys()].filter((id) => (this.active.get(id) ?? 0) + (this.waiting.get(id)?.length ?? 0) >= ENDPOINT_WINDOW);
   }
 
   /** Starts every waiting delivery whose endpoint and the run both have a free slot. */
   private pump(): void {
     for (const [endpointId, queue] of this.waiting) {
-      while (queue.length > 0 && this.inFlight() < GLOBAL_CONCURRENCY && (this.active.get(endpointId) ?? 0) < PER_ENDPOINT_CONCURRENCY) {
+      while (queue.length > 0 && this.inFlight() < GLOBAL_CONCURRENCY && (this.active.get(endpointId) ?? 0) < this.endpointLimit) {
         const remaining = this.deps.budget.remainingMs();
         if (remaining < MIN_REQUEST_MS) return;
         const delivery = queue.shift()!;
-        if (this.disabled.has(endpointId)) continue; // its delivery was failed when it was disabled
-        this.start(delivery, Math.min(this.deps.outbox.requestTimeoutMs, remaining));
+        if (this.disabled.has(endpointId)) continue; // its delivery is failed by the disable
+        const timeoutMs = Math.min(this.deps.outbox.requestTimeoutMs, remaining);
+        if (Date.now() + timeoutMs + LEASE_SAFETY_MS > (this.leaseEnds.get(delivery) ?? 0)) {
+          this.unsent.push(delivery);
+          continue;
+        }
+        this.start(delivery, timeoutMs);
       }
       if (queue.length === 0) this.waiting.delete(endpointId);
     }
   }
 
   private start(claimed: ClaimedDelivery, timeoutMs: number): void {
-    this.active.set(claimed.endpoint_id, (this.active.get(claimed.endpoint_id) ?? 0) + 1);
+    const endpointId = claimed.endpoint_id;
+    this.active.set(endpointId, (this.active.get(endpointId) ?? 0) + 1);
+    this.unrecorded.add(claimed.id);
+    const startedAt = new Date();
+    const started = performance.now();
     void this.deps.sender.send(toWebhook(claimed), timeoutMs).then((outcome) => {
-      const left = (this.active.get(claimed.endpoint_id) ?? 1) - 1;
-      if (left === 0) this.active.delete(claimed.endpoint_id);
-      else this.active.set(claimed.endpoint_id, left);
-      this.finished.push({ claimed, outcome });
+      const durationMs = Math.round(performance.now() - started);
+      const left = (this.active.get(endpointId) ?? 1) - 1;
+      if (left === 0) this.active.delete(endpointId);
+      else this.active.set(endpointId, left);
+      let result = decide(claimed, outcome, this.deps.outbox.retrySchedule);
+      // A 410, or a failure of an endpoint already failing past the limit, stops its POSTs now
+      // rather than when the batch is recorded: only those already in flight still land.
+      const stop = outcome.kind !== 'delivered' && !this.disabled.has(endpointId) && this.mustDisable(claimed, outcome.kind);
+      // Its endpoint is being disabled, so this delivery will not be retried: say so.
+      if (stop && result.status === 'pending') result = { ...result, status: 'failed', delayMs: 0, error: `${result.error} (endpoint disabled)` };
+      this.finished.push({ result, eventId: claimed.event_id, endpointId, startedAt, durationMs });
+      this.finishedOutcomes.push({ endpointId, outcome: outcome.kind });
+      if (stop) {
+        this.disabled.add(endpointId);
+        this.recordInBackground();
+      }
       this.pump();
       this.wake();
     });
   }
 
+  private mustDisable(claimed: ClaimedDelivery, kind: SendOutcome['kind']): boolean {
+    if (kind === 'gone') return true;
+    const since = claimed.failing_since?.getTime();
+    return since !== undefined && Date.now() - since > this.deps.outbox.disableAfterHours * 3_600_000;
+  }
+
   /** Records finished attempts, updates endpoint health, disables endpoints, completes events. */
-  private async record(batch: Attempt[]): Promise<void> {
+  private async record(batch: AttemptRecord[], outcomes: { endpointId: string; outcome: SendOutcome['kind'] }[]): Promise<void> {
     if (batch.length === 0) return;
     const { db, schema, outbox } = this.deps;
-    const results = batch.map(({ claimed, outcome }) => decide(claimed, outcome, outbox.retrySchedule));
-    const { rows } = await db.query<{ event_id: string; status: string }>(recordResults(schema, results));
+    const { rows } = await db.query<{ event_id: string; status: string }>(recordResults(schema, batch, this.trigger));
     this.stats.processed += batch.length;
+    for (const attempt of batch) this.unrecorded.delete(attempt.result.id);
+    this.stats.superseded += batch.length - rows.length;
     for (const row of rows) {
       if (row.status === 'delivered') this.stats.delivered += 1;
       else if (row.status === 'pending') this.stats.retried += 1;
       else this.stats.failed += 1;
     }
 
-    const succeeded = unique(batch.filter((a) => a.outcome.kind === 'delivered').map((a) => a.claimed.endpoint_id));
-    const failing = unique(batch.filter((a) => a.outcome.kind !== 'delivered').map((a) => a.claimed.endpoint_id));
-    await db.query(markEndpointHealth(schema, succeeded, failing));
-    const gone = unique(batch.filter((a) => a.outcome.kind === 'gone').map((a) => a.claimed.endpoint_id));
+    const succeeded = unique(outcomes.filter((o) => o.outcome === 'delivered').map((o) => o.endpointId));
+    const failing = unique(outcomes.filter((o) => o.outcome !== 'delivered').map((o) => o.endpointId));
+    if (failing.length > 0 || succeeded.length > 0) await db.query(markEndpointHealth(schema, succeeded, failing));
+    const gone = unique(outcomes.filter((o) => o.outcome === 'gone').map((o) => o.endpointId));
     const suspects = failing.filter((id) => !gone.includes(id));
     const { rows: tooLong } = suspects.length
       ? await db.query<{ id: string; failing_since: Date }>(endpointsFailingTooLong(schema, suspects, outbox.disableAfterHours))
@@ -207,18 +284,26 @@ class DeliveryRun {
       ...gone.map((id) => ({ id, reason: 'the endpoint answered 410 Gone' })),
       ...tooLong.map((e) => ({ id: e.id, reason: `only failures since ${e.failing_since.toISOString()} (over ${outbox.disableAfterHours} h)` })),
     ];
-    const { disabled, eventIds } = await disableEndpoints(db, schema, toDisable);
+    const { disabled, eventIds, deliveryIds } = await disableEndpoints(db, schema, toDisable);
     for (const id of disabled) this.disabled.add(id);
     this.stats.endpointsDisabled += disabled.length;
+    // A delivery counts once: those POSTed and not yet recorded count when recorded (superseded),
+    // and one just recorded as retrying now fails with its endpoint.
+    const justRetried = new Set(batch.filter((a) => a.result.status === 'pending').map((a) => a.result.id));
+    const failedNow = deliveryIds.filter((id) => justRetried.has(id)).length;
+    this.stats.retried -= failedNow;
+    this.stats.failed += failedNow;
+    this.stats.cancelled += deliveryIds.filter((id) => !this.unrecorded.has(id) && !justRetried.has(id)).length;
     await db.query(completeEvents(schema, unique([...rows.map((r) => r.event_id), ...eventIds])));
   }
 
   /** Deliveries claimed but never started go back at once rather than waiting out their lease. */
   private async releaseWaiting(): Promise<void> {
-    const unstarted = [...this.waiting.values()].flat();
+    const unstarted = [...[...this.waiting.values()].flat(), ...this.unsent.splice(0)];
     this.waiting.clear();
     if (unstarted.length > 0) {
-      await this.deps.db.query(releaseClaims(this.deps.schema, unstarted.map((d) => ({ id: d.id, attempt: d.attempts }))));
+      const claims = unstarted.map((d) => ({ id: d.id, attempt: d.attempts }));
+      await this.deps.db.query(releaseClaims(this.deps.schema, claims));
     }
   }
 }

@@ -72,23 +72,25 @@ export async function rotateSecret(db: Db, schema: SchemaName, id: string): Prom
 /**
  * Disables endpoints and fails their pending deliveries. When `announce` is set (automatic
  * disables), an `endpoint.disabled` event is published in the same transaction so the other
- * subscribers hear of it. Returns the endpoints actually disabled and the events whose
- * deliveries were failed, for completion.
+ * subscribers hear of it. Returns the endpoints actually disabled, the deliveries failed and
+ * their events, for completion.
  */
 export async function disableEndpoints(
   db: Db,
   schema: SchemaName,
   endpoints: { id: string; reason: string }[],
   announce = true,
-): Promise<{ disabled: string[]; eventIds: string[] }> {
+): Promise<{ disabled: string[]; eventIds: string[]; deliveryIds: string[] }> {
   const disabled: string[] = [];
   const eventIds: string[] = [];
+  const deliveryIds: string[] = [];
   for (const { id, reason } of endpoints) {
     await inTransaction(db, async (tx) => {
       const { rows: [endpoint] } = await tx.query<{ url: string; is_active: boolean }>(lockEndpoint(schema, id));
       if (!endpoint?.is_active) return; // already disabled, perhaps by a concurrent run
-      const { rows } = await tx.query<{ event_id: string }>(disableEndpoint(schema, id, reason));
+      const { rows } = await tx.query<{ id: string; event_id: string }>(disableEndpoint(schema, id, reason));
       eventIds.push(...rows.map((r) => r.event_id));
+      deliveryIds.push(...rows.map((r) => r.id));
       disabled.push(id);
       if (announce) {
         // The origin only: a path may carry a token the other subscribers should not see.
@@ -97,7 +99,7 @@ export async function disableEndpoints(
       }
     });
   }
-  return { disabled, eventIds };
+  return { disabled, eventIds, deliveryIds };
 }
 
 /** `chores endpoints disable`: an operator's decision, so no announcement. */

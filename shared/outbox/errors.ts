@@ -23,3 +23,13 @@ export class EndpointNotFoundError extends OutboxError {
 
 /** An event `publish` refuses (bad type, payload that is not JSON or that Postgres cannot store). Nothing was written. */
 export class InvalidEventError extends OutboxError {}
+
+/** A replay aimed at a disabled endpoint: nothing would be sent, so nothing is put back in line. */
+export class EndpointDisabledError extends OutboxError {
+  constructor(readonly endpointId: string, reason: string | null) {
+    super(
+      `endpoint ${endpointId} is disabled (${reason ?? 'no reason recorded'}) — enable it and replay in one step: ` +
+        `\`chores endpoints enable ${endpointId} --replay-since <time>\``,
+    );
+  }
+}

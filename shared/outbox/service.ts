@@ -1,5 +1,6 @@
-import { deliverDue, type DeliveryDeps, type DeliveryStats } from './deliver.js';
-import { countBacklog, fanOut } from './sql.js';
+import { deliverDue, emptyDeliveryStats, type DeliveryDeps, type DeliveryStats } from './deliver.js';
+import { replayAndDeliver, type ReplayFilter } from './replay.js';
+import { countBacklog, fanOut, type AttemptTrigger } from './sql.js';
 
 // Events fanned out per statement: one short transaction inserting a few thousand delivery rows.
 const FAN_OUT_BATCH = 500;
@@ -31,10 +32,26 @@ export async function sweepOutbox(deps: DeliveryDeps): Promise<OutboxDeliverStat
  * The fast path (an SQS record, or the in-process dispatcher): fans out and delivers exactly the
  * listed events, now. Deliveries a concurrent sweep holds are left to it.
  */
-export async function deliverEvents(deps: DeliveryDeps, eventIds: string[]): Promise<OutboxDeliverStats> {
+export async function deliverEvents(deps: DeliveryDeps, eventIds: string[], trigger: AttemptTrigger = 'fast-path'): Promise<OutboxDeliverStats> {
   const { rowCount } = await deps.db.query(fanOut(deps.schema, eventIds.length, eventIds));
-  const delivery = await deliverDue(deps, eventIds);
+  const delivery = await deliverDue(deps, eventIds, trigger);
   return finish(deps, rowCount ?? 0, delivery);
+}
+
+/**
+ * A replay run (outbox-deliver's manual payload `{"replay": {…}}`): puts the matching deliveries
+ * back in line and delivers them now, recording the attempts with trigger `replay`.
+ *
+ * @example await replayOutbox(deps, { endpointId: '3', since: new Date('2026-11-21T08:00Z'), status: 'failed' })
+ */
+export async function replayOutbox(
+  deps: DeliveryDeps,
+  filter: ReplayFilter & { dryRun?: boolean },
+): Promise<OutboxDeliverStats & { replayed: number; dryRun: boolean }> {
+  const { dryRun, ...rest } = filter;
+  const outcome = await replayAndDeliver(deps, rest, { dryRun: dryRun === true });
+  const stats = await finish(deps, 0, outcome.delivery ?? emptyDeliveryStats());
+  return { replayed: outcome.replayed, dryRun: outcome.dryRun, ...stats };
 }
 
 async function finish(deps: DeliveryDeps, fannedOut: number, delivery: DeliveryStats): Promise<OutboxDeliverStats> {

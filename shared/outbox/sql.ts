@@ -41,12 +41,16 @@ export function fanOut(schema: SchemaName, limit: number, eventIds?: string[]): 
           ON w.is_active AND (cardinality(w.event_types) = 0 OR ev.event_type = ANY(w.event_types))
         ON CONFLICT (event_id, endpoint_id) DO NOTHING
         RETURNING event_id
+      ), counted AS (
+        -- Counted once, by a hash: a count per returned row scanned every created row (500² a batch).
+        SELECT ev.id, count(created.event_id)::int AS deliveries
+        FROM ev LEFT JOIN created ON created.event_id = ev.id GROUP BY ev.id
       )
       UPDATE ${events} e
-      SET status = CASE WHEN e.id IN (SELECT event_id FROM created) THEN 'fanned_out' ELSE 'delivered' END,
-          completed_at = CASE WHEN e.id IN (SELECT event_id FROM created) THEN NULL ELSE now() END
-      FROM ev WHERE e.id = ev.id
-      RETURNING e.id::text, (SELECT count(*) FROM created WHERE created.event_id = e.id)::int AS deliveries`,
+      SET status = CASE WHEN counted.deliveries > 0 THEN 'fanned_out' ELSE 'delivered' END,
+          completed_at = CASE WHEN counted.deliveries > 0 THEN NULL ELSE now() END
+      FROM counted WHERE e.id = counted.id
+      RETURNING e.id::text, counted.deliveries`,
     values: eventIds ? [limit, eventIds] : [limit],
   };
 }
@@ -56,6 +60,10 @@ export interface ClaimedDelivery {
   event_id: string;
   endpoint_id: string;
   attempts: number;
+  /** Attempts made before this retry cycle (a replay starts a new one); backoff counts from here. */
+  retry_base: number;
+  /** When the endpoint's current run of failures began, if it is failing. */
+  failing_since: Date | null;
   event_type: string;
   payload: string;
   created_at: Date;
@@ -69,7 +77,8 @@ export interface ClaimedDelivery {
  * across a POST, and a crashed run's deliveries fall due again when `leased_until` lapses.
  * `attempts` is incremented and is the lease's fencing token: only the holder of the current
  * attempt may record its outcome. Only unindexed columns change, so the claim can be a HOT update
- * and backoff (next_attempt_at) stays separate from leasing.
+ * and backoff (next_attempt_at) stays separate from leasing. A disabled endpoint's deliveries are
+ * never claimed, so no run POSTs to it once the disable has committed.
  */
 export function claimDue(
   schema: SchemaName,
@@ -87,10 +96,11 @@ export function claimDue(
       )
       UPDATE ${deliveries} d
       SET attempts = d.attempts + 1, leased_until = now() + $2::int * interval '1 millisecond'
-      FROM due, ${events} e, ${endpoints} w
-      WHERE d.id = due.id AND e.id = d.event_id AND w.id = d.endpoint_id
-      RETURNING d.id::text, d.event_id::text, d.endpoint_id::text, d.attempts, e.event_type, e.payload::text AS payload,
-                e.created_at, w.url, w.secret,
+      FROM ${events} e, ${endpoints} w
+      -- By key, as an array: joined to the CTE, the planner hashed a scan of the whole table.
+      WHERE d.id = ANY(ARRAY(SELECT id FROM due)) AND e.id = d.event_id AND w.id = d.endpoint_id AND w.is_active
+      RETURNING d.id::text, d.event_id::text, d.endpoint_id::text, d.attempts, d.retry_base, w.failing_since,
+                e.event_type, e.payload::text AS payload, e.created_at, w.url, w.secret,
                 CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret`,
     values: [options.limit, options.leaseMs, options.excludeEndpoints, ...(options.eventIds ? [options.eventIds] : [])],
   };
@@ -107,22 +117,60 @@ export interface DeliveryResult {
   response: string | null;
 }
 
-/** Records many attempts' outcomes in one statement; a result whose lease was lost is ignored. */
-export function recordResults(schema: SchemaName, results: DeliveryResult[]): Sql {
+/** One POST as `webhook_attempts` keeps it. */
+export interface AttemptRecord {
+  result: DeliveryResult;
+  eventId: string;
+  endpointId: string;
+  startedAt: Date;
+  durationMs: number;
+}
+
+export type AttemptTrigger = 'sweep' | 'fast-path' | 'replay';
+
+// Each attempt row keeps this much of the response body: an error page's message, not a page.
+// The delivery itself keeps the last response's first 4 KiB.
+export const ATTEMPT_RESPONSE_CHARS = 512;
+
+/**
+ * Records many attempts in one statement: each attempt's outcome is applied to its delivery if the
+ * lease is still ours (the attempt counter fences it), and every attempt gets its row in
+ * `webhook_attempts` either way (`superseded` when the lease had been lost), since each one was a
+ * POST the receiver may have seen. Returns the deliveries whose outcome was applied.
+ */
+export function recordResults(schema: SchemaName, attempts: AttemptRecord[], trigger: AttemptTrigger): Sql {
+  const { deliveries } = t(schema);
+  const results = attempts.map((a) => a.result);
   return {
-    text: `UPDATE ${t(schema).deliveries} d
-      SET status = o.status,
-          next_attempt_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms * interval '1 millisecond' ELSE d.next_attempt_at END,
-          leased_until = NULL,
-          last_attempt_at = now(),
-          last_status_code = o.code,
-          last_error = o.error,
-          last_response = o.response,
-          completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END
-      FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::int[], $6::text[], $7::text[])
-           AS o(id, attempt, status, delay_ms, code, error, response)
-      WHERE d.id = o.id AND d.attempts = o.attempt AND d.status = 'pending'
-      RETURNING d.id::text, d.event_id::text, d.endpoint_id::text, d.status`,
+    text: `WITH o AS (
+        SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::int[], $6::text[], $7::text[],
+                             $8::timestamptz[], $9::int[], $10::bigint[], $11::bigint[])
+          AS o(id, attempt, status, delay_ms, code, error, response, started_at, duration_ms, event_id, endpoint_id)
+      ), done AS (
+        UPDATE ${deliveries} d
+        SET status = o.status,
+            next_attempt_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms * interval '1 millisecond' ELSE d.next_attempt_at END,
+            leased_until = NULL,
+            last_attempt_at = o.started_at,
+            last_status_code = o.code,
+            last_error = o.error,
+            last_response = o.response,
+            completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END
+        FROM o
+        WHERE d.id = o.id AND d.attempts = o.attempt AND d.status = 'pending'
+        RETURNING d.id, d.event_id, d.endpoint_id, d.status
+      ), logged AS (
+        INSERT INTO ${qualified(schema, 'webhook_attempts')}
+          (delivery_id, attempt, event_id, endpoint_id, trigger, outcome, started_at, duration_ms, status_code, error, response)
+        SELECT o.id, o.attempt, o.event_id, o.endpoint_id, $12::text,
+               CASE WHEN done.id IS NULL THEN 'superseded' WHEN o.status = 'pending' THEN 'retry' ELSE o.status END,
+               o.started_at, o.duration_ms, o.code, o.error, left(o.response, $13::int)
+        FROM o LEFT JOIN done ON done.id = o.id
+        -- A delivery deleted meanwhile (its endpoint removed by hand) has nowhere to keep history.
+        WHERE done.id IS NOT NULL OR EXISTS (SELECT 1 FROM ${deliveries} x WHERE x.id = o.id)
+        ON CONFLICT (delivery_id, attempt) DO NOTHING
+      )
+      SELECT id::text, event_id::text, endpoint_id::text, status FROM done`,
     values: [
       results.map((r) => r.id),
       results.map((r) => r.attempt),
@@ -131,20 +179,35 @@ export function recordResults(schema: SchemaName, results: DeliveryResult[]): Sq
       results.map((r) => r.statusCode),
       results.map((r) => r.error),
       results.map((r) => r.response),
+      attempts.map((a) => a.startedAt),
+      attempts.map((a) => a.durationMs),
+      attempts.map((a) => a.eventId),
+      attempts.map((a) => a.endpointId),
+      trigger,
+      ATTEMPT_RESPONSE_CHARS,
     ],
   };
 }
 
-/** Events whose deliveries are all settled become delivered, or failed if any delivery failed. */
+/**
+ * Events whose deliveries are all settled become delivered, or failed if any delivery failed.
+ * The deliveries are read through the (event_id, endpoint_id) key, a few rows per event: asking
+ * "is any pending?" per event instead let the planner walk the whole pending index for each one.
+ */
 export function completeEvents(schema: SchemaName, eventIds: string[]): Sql {
   const { events, deliveries } = t(schema);
   return {
-    text: `UPDATE ${events} e
-      SET status = CASE WHEN EXISTS (SELECT 1 FROM ${deliveries} d WHERE d.event_id = e.id AND d.status = 'failed')
-                        THEN 'failed' ELSE 'delivered' END,
-          completed_at = now()
-      WHERE e.id = ANY($1::bigint[]) AND e.status = 'fanned_out'
-        AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d.event_id = e.id AND d.status = 'pending')`,
+    text: `WITH settled AS (
+        SELECT d.event_id, bool_or(d.status = 'failed') AS failed
+        FROM ${deliveries} d
+        WHERE d.event_id = ANY($1::bigint[])
+        GROUP BY d.event_id
+        HAVING NOT bool_or(d.status = 'pending')
+      )
+      UPDATE ${events} e
+      SET status = CASE WHEN settled.failed THEN 'failed' ELSE 'delivered' END, completed_at = now()
+      FROM settled
+      WHERE e.id = settled.event_id AND e.status = 'fanned_out'`,
     values: [eventIds],
   };
 }
@@ -187,7 +250,7 @@ export function disableEndpoint(schema: SchemaName, endpointId: string, reason: 
       UPDATE ${deliveries} d
       SET status = 'failed', leased_until = NULL, completed_at = now(), last_error = 'endpoint disabled: ' || $2::text
       FROM off WHERE d.endpoint_id = off.id AND d.status = 'pending'
-      RETURNING d.event_id::text`,
+      RETURNING d.id::text, d.event_id::text`,
     values: [endpointId, reason],
   };
 }

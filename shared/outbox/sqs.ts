@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseDispatchMessage } from './dispatch.js';
-import type { DeliveryDeps } from './deliver.js';
+import { emptyDeliveryStats, type DeliveryDeps } from './deliver.js';
 import { deliverEvents, type OutboxDeliverStats } from './service.js';
 
 /**
@@ -12,7 +12,7 @@ import { deliverEvents, type OutboxDeliverStats } from './service.js';
  * scheduled for retry by our own backoff, and an SQS retry would only send it early.
  */
 export async function deliverSqsBatch(event: SQSEvent, deps: DeliveryDeps, logger: Logger) {
-  const totals: OutboxDeliverStats = { processed: 0, delivered: 0, retried: 0, failed: 0, endpointsDisabled: 0, fannedOut: 0, remaining: 0, truncated: false };
+  const totals: OutboxDeliverStats = { ...emptyDeliveryStats(), fannedOut: 0, remaining: 0, truncated: false };
   let malformed = 0;
   const processor = new BatchProcessor(EventType.SQS);
   const handleRecord = async (record: SQSRecord) => {
@@ -25,7 +25,9 @@ export async function deliverSqsBatch(event: SQSEvent, deps: DeliveryDeps, logge
       throw error;
     }
     const stats = await deliverEvents(deps, eventIds);
-    for (const key of ['processed', 'delivered', 'retried', 'failed', 'endpointsDisabled', 'fannedOut'] as const) totals[key] += stats[key];
+    for (const key of ['processed', 'delivered', 'retried', 'failed', 'superseded', 'cancelled', 'endpointsDisabled', 'fannedOut'] as const) {
+      totals[key] += stats[key];
+    }
     totals.remaining = stats.remaining;
     totals.truncated ||= stats.truncated;
   };

@@ -81,7 +81,7 @@ describe('the chores CLI', { timeout: 60_000 }, () => {
     expect(listed).toEqual([expect.objectContaining({ id, event_types: ['order.paid', 'order.refunded'], is_active: false, disabled_reason: 'offboarded' })]);
     expect(first.event).toEqual({ id: expect.any(String), created: true });
     expect(again.event).toEqual({ id: first.event.id, created: false });
-    expect(first.how).toMatch(/next sweep/); // a real DATABASE_URL and no queue: no deliveries from this machine
+    expect(first.fastPath).toEqual({ how: 'next-sweep' }); // a real DATABASE_URL and no queue: no deliveries from this machine
   });
 
   it('restores archived rows from the archive the run wrote', async () => {
