@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../shared/config.js';
-import { PER_ENDPOINT_CONCURRENCY, type DeliveryDeps } from '../shared/outbox/deliver.js';
+import type { DeliveryDeps } from '../shared/outbox/deliver.js';
 import { InProcessDispatcher } from '../shared/outbox/dispatch.js';
 import { WebhookSender } from '../shared/outbox/http.js';
 import { publishInTransaction } from '../shared/outbox/publish.js';
@@ -29,7 +29,7 @@ export async function benchOutbox(): Promise<void> {
   const receiver = fork(fileURLToPath(new URL('./receiver.mjs', import.meta.url)));
   const [{ port }] = (await once(receiver, 'message')) as [{ port: number }];
   const config = loadConfig({ DATABASE_URL: bench.url, OUTBOX_ALLOW_HTTP: 'true', OUTBOX_ALLOWED_CIDRS: '127.0.0.1/32' });
-  const sender = new WebhookSender(config.outbox, PER_ENDPOINT_CONCURRENCY);
+  const sender = new WebhookSender(config.outbox);
   const deps: DeliveryDeps = { db: bench.db, schema, outbox: config.outbox, sender, budget: UNLIMITED_BUDGET };
   try {
     await bench.db.query(`INSERT INTO chores.webhook_endpoints (url, secret) VALUES ($1, $2)`, [

@@ -6,6 +6,7 @@ import type { Db } from '../shared/db/pool.js';
 import { generateSecret } from '../shared/outbox/endpoints.js';
 import { publish } from '../shared/outbox/publish.js';
 import { LOCAL_DIR } from './local.js';
+import { cliSecretBox } from './secret-keys.js';
 
 const SEEDED_MARKER = join(LOCAL_DIR, 'demo-seeded');
 export const DEMO_RESULTS = 2_000;
@@ -37,7 +38,7 @@ export async function seedDemoOnce(db: Db, schema: SchemaName, receiverUrl: stri
      ON CONFLICT (task_id) DO NOTHING`,
     [DEMO_RESULTS],
   );
-  await db.query(`INSERT INTO ${qualified(schema, 'webhook_endpoints')} (url, secret, event_types) VALUES ($1, $2, '{}')`, [receiverUrl, generateSecret()]);
+  await db.query(`INSERT INTO ${qualified(schema, 'webhook_endpoints')} (url, secret, event_types) VALUES ($1, $2, '{}')`, [receiverUrl, cliSecretBox().seal(generateSecret())]);
   const client = await db.connect();
   try {
     for (const [type, payload] of [['order.paid', { orderId: 1042, total: '99.00' }], ['user.created', { userId: 7 }], ['invoice.sent', { invoiceId: 'INV-3' }]] as const) {
@@ -67,5 +68,5 @@ export async function seedDemoOnce(db: Db, schema: SchemaName, receiverUrl: stri
 /** The demo endpoint's current secret, for the demo receiver to verify with. */
 export async function demoSecret(db: Db, schema: SchemaName, receiverUrl: string): Promise<string | undefined> {
   const { rows } = await db.query<{ secret: string }>(`SELECT secret FROM ${qualified(schema, 'webhook_endpoints')} WHERE url = $1 ORDER BY id DESC LIMIT 1`, [receiverUrl]);
-  return rows[0]?.secret;
+  return rows[0] && cliSecretBox().open(rows[0].secret);
 }

@@ -2,7 +2,9 @@ import { loadConfig, type Config } from '../shared/config.js';
 import { ChoresError } from '../shared/errors.js';
 import { appliedMigrationIds, loadMigrations, migrate } from '../shared/db/migrate.js';
 import { createPool, type Db } from '../shared/db/pool.js';
+import { encryptSecrets } from '../shared/outbox/encrypt-secrets.js';
 import { LOCAL_DIR, openDatabase, type DatabaseTarget } from './local.js';
+import { ensureLocalSecretKeys } from './secret-keys.js';
 
 export interface Session {
   target: DatabaseTarget;
@@ -28,11 +30,12 @@ export async function withSession<T>(
       process.env.OUTBOX_ALLOW_HTTP ??= 'true';
       process.env.OUTBOX_ALLOWED_CIDRS ??= '127.0.0.0/8,::1/128';
       process.env.UPLOADS_STORAGE_URL ??= `file://${LOCAL_DIR}/uploads`;
+      ensureLocalSecretKeys();
     }
     const config = loadConfig(process.env);
     const db = createPool(config.database, 4);
     try {
-      if (options.checkSchema && target.local) await migrate(db, config.schema);
+      if (options.checkSchema && target.local) await migrateAndSeal(db, config);
       else if (options.checkSchema) await requireCurrentSchema(db, config);
       return await work({ target, config, db });
     } finally {
@@ -41,6 +44,16 @@ export async function withSession<T>(
   } finally {
     await target.close();
   }
+}
+
+/**
+ * Migrations, then the step SQL cannot do: encrypting plain-text webhook secrets (and re-sealing
+ * those under older keys) with the newest key, when keys are configured.
+ */
+export async function migrateAndSeal(db: Db, config: Config) {
+  const result = await migrate(db, config.schema);
+  const secrets = config.outbox.secretKeys.length > 0 ? await encryptSecrets(db, config.schema, config.outbox.secretKeys) : undefined;
+  return { ...result, ...(secrets && { secrets }) };
 }
 
 async function requireCurrentSchema(db: Db, config: Config): Promise<void> {

@@ -1,4 +1,3 @@
-import { PER_ENDPOINT_CONCURRENCY } from '../shared/outbox/deliver.js';
 import { WebhookSender } from '../shared/outbox/http.js';
 import { sweepOutbox } from '../shared/outbox/service.js';
 import { deliverSqsBatch } from '../shared/outbox/sqs.js';
@@ -9,7 +8,7 @@ import { runtimeFromEnv } from '../shared/runtime/runtime.js';
 const runtime = runtimeFromEnv(process.env);
 const { db, config, logger } = runtime;
 // One pooled keep-alive client per container, reused across invocations.
-const sender = new WebhookSender(config.outbox, PER_ENDPOINT_CONCURRENCY);
+const sender = new WebhookSender(config.outbox);
 const deps = (budget: TimeBudget) => ({ db, schema: config.schema, outbox: config.outbox, sender, budget });
 
 export const handler = createJobHandler('outbox-deliver', runtime, ({ budget }) => sweepOutbox(deps(budget)), {

@@ -8,6 +8,8 @@ import { STORE_NAMES, type StoreName } from './results/stores.js';
 import { parseStorageUrl, type StorageLocation } from './storage/url.js';
 import { parseDuration } from './duration.js';
 import { buildAllowList } from './outbox/ssrf.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from './outbox/limits.js';
+import { parseSecretKeys, type SecretKey } from './outbox/secrets.js';
 
 /**
  * How to reach Postgres: a connection string (local, or any host with a password), or RDS IAM
@@ -48,6 +50,10 @@ export interface OutboxConfig {
   retrySchedule: number[];
   disableAfterHours: number;
   requestTimeoutMs: number;
+  /** Largest event payload (its JSON, in bytes) accepted at publish and sent by delivery. */
+  maxPayloadBytes: number;
+  /** Keys webhook secrets are encrypted under, newest first (empty: none configured). */
+  secretKeys: SecretKey[];
 }
 
 /** Close to the Standard Webhooks example schedule. */
@@ -75,6 +81,8 @@ const Env = z.object({
   OUTBOX_RETRY_SCHEDULE: z.string().default(DEFAULT_RETRY_SCHEDULE),
   ENDPOINT_DISABLE_AFTER_HOURS: z.coerce.number().positive().default(120),
   OUTBOX_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  OUTBOX_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1_024).max(64 * 1024 * 1024).default(DEFAULT_MAX_PAYLOAD_BYTES),
+  OUTBOX_SECRET_KEYS: z.string().default(''),
   FILE_UPLOAD_TTL_HOURS: z.coerce.number().positive().default(24),
   // Six hours ahead: with the 24 h default TTL a wider window would notify at upload time, and the
   // hourly notify run then warns every upload 5–6 h before it goes, time enough to act on it.
@@ -120,7 +128,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const allowedCidrs = list(vars.OUTBOX_ALLOWED_CIDRS);
   attempt(() => named('OUTBOX_ALLOWED_CIDRS', () => buildAllowList(allowedCidrs)));
   const retrySchedule = attempt(() => named('OUTBOX_RETRY_SCHEDULE', () => list(vars.OUTBOX_RETRY_SCHEDULE).map(parseDuration)));
-  if (problems.length > 0 || !database || !schema || !rules || !retrySchedule || !storeSchema) throw new ConfigError(problems);
+  const secretKeys = attempt(() => named('OUTBOX_SECRET_KEYS', () => parseSecretKeys(vars.OUTBOX_SECRET_KEYS)));
+  if (problems.length > 0 || !database || !schema || !rules || !retrySchedule || !storeSchema || !secretKeys) throw new ConfigError(problems);
   return {
     database,
     schema,
@@ -138,6 +147,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       retrySchedule,
       disableAfterHours: vars.ENDPOINT_DISABLE_AFTER_HOURS,
       requestTimeoutMs: vars.OUTBOX_REQUEST_TIMEOUT_MS,
+      maxPayloadBytes: vars.OUTBOX_MAX_PAYLOAD_BYTES,
+      secretKeys,
     },
     uploads: {
       ttlHours: vars.FILE_UPLOAD_TTL_HOURS,

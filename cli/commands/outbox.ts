@@ -1,6 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
-import { PER_ENDPOINT_CONCURRENCY } from '../../shared/outbox/deliver.js';
 import { InProcessDispatcher, SqsDispatcher, type EventDispatcher } from '../../shared/outbox/dispatch.js';
 import { WebhookSender } from '../../shared/outbox/http.js';
 import { publishInTransaction } from '../../shared/outbox/publish.js';
@@ -24,8 +23,12 @@ export function registerOutbox(program: Command): void {
       const outcome = await withSession(async (session) => {
         const { dispatcher, how, close } = openDispatcher(session);
         try {
-          const { published, dispatch } = await publishInTransaction(session.db, session.config.schema, dispatcher, (_tx, publish) =>
-            publish({ type: options.type, payload, ...(options.key && { idempotencyKey: options.key }) }),
+          const { published, dispatch } = await publishInTransaction(
+            session.db,
+            session.config.schema,
+            dispatcher,
+            (_tx, publish) => publish({ type: options.type, payload, ...(options.key && { idempotencyKey: options.key }) }),
+            { maxPayloadBytes: session.config.outbox.maxPayloadBytes },
           );
           return { event: published[0]!, dispatch, how };
         } finally {
@@ -46,7 +49,7 @@ function openDispatcher({ target, config, db }: Session): { dispatcher?: EventDi
     return { dispatcher: new SqsDispatcher(sqs, config.outbox.dispatchQueueUrl), how: 'dispatched to the SQS fast path', close: async () => sqs.destroy() };
   }
   if (!target.local) return { how: 'no OUTBOX_DISPATCH_QUEUE_URL: the next sweep (within a minute) delivers it', close: async () => {} };
-  const sender = new WebhookSender(config.outbox, PER_ENDPOINT_CONCURRENCY);
+  const sender = new WebhookSender(config.outbox);
   const deliver = (ids: string[]) => deliverEvents({ db, schema: config.schema, outbox: config.outbox, sender, budget: UNLIMITED_BUDGET }, ids);
   return { dispatcher: new InProcessDispatcher(deliver), how: 'delivered in-process (local fast path)', close: () => sender.close() };
 }

@@ -12,6 +12,8 @@ export function decide(claimed: ClaimedDelivery, outcome: SendOutcome, schedule:
   };
   if (outcome.kind === 'delivered') return { ...base, status: 'delivered', delayMs: 0, error: null };
   if (outcome.kind === 'gone') return { ...base, status: 'failed', delayMs: 0, error: 'HTTP 410 Gone: the endpoint asked to be unsubscribed' };
+  // A refused URL or an oversized payload fails at once: no retry can change the answer.
+  if (outcome.kind === 'refused' || outcome.kind === 'undeliverable') return { ...base, status: 'failed', delayMs: 0, error: outcome.error };
   const error = outcome.kind === 'throttled' ? `HTTP ${outcome.status}` : outcome.error;
   const retry = nextRetry(schedule, claimed.attempts, outcome.kind === 'throttled' ? outcome.retryAfterMs : undefined);
   if (!retry.retry) return { ...base, status: 'failed', delayMs: 0, error: `${error} (retries exhausted after ${claimed.attempts} attempts)` };

@@ -5,21 +5,18 @@ import type { TimeBudget } from '../runtime/budget.js';
 import { decide } from './decide.js';
 import { disableEndpoints } from './endpoints.js';
 import type { SendOutcome, WebhookSender } from './http.js';
+import { GLOBAL_CONCURRENCY, oversizedPayloadError, PAYLOAD_BYTES_IN_MEMORY, pauseOf, PER_ENDPOINT_CONCURRENCY } from './limits.js';
 import {
   claimDue,
   completeEvents,
   endpointsFailingTooLong,
   markEndpointHealth,
+  pauseEndpoints,
   recordResults,
   releaseClaims,
   type ClaimedDelivery,
 } from './sql.js';
 
-// At most this many POSTs in flight per run: enough to saturate a Lambda's network without
-// opening hundreds of sockets or flooding the database with outcomes.
-export const GLOBAL_CONCURRENCY = 64;
-// At most this many to any one endpoint, so a slow receiver holds its own slots and nobody else's.
-export const PER_ENDPOINT_CONCURRENCY = 8;
 // Outcomes are recorded in batches: one UPDATE for up to this many attempts.
 const RECORD_BATCH = 100;
 // A request never starts with less than this left in the budget; it is released for the next run.
@@ -61,6 +58,12 @@ class DeliveryRun {
   private readonly waiting = new Map<string, ClaimedDelivery[]>();
   private readonly active = new Map<string, number>();
   private readonly disabled = new Set<string>();
+  // Endpoints a 429/503 with Retry-After paused: nothing more is sent to them by this run, and
+  // their claimed deliveries are parked until the run ends and gives them back.
+  private readonly paused = new Set<string>();
+  private readonly parked: ClaimedDelivery[] = [];
+  // Payload bytes claimed and not yet finished (waiting or in flight): bounded by PAYLOAD_BYTES_IN_MEMORY.
+  private heldBytes = 0;
   private readonly finished: Attempt[] = [];
   // Outcome batches are recorded one after another, but off the claim loop's critical path: a
   // run that waited for each record before claiming again kept one Postgres backend at 80% CPU
@@ -87,11 +90,14 @@ class DeliveryRun {
       // Once outcomes cannot be recorded, claim nothing more: the leases of what was sent lapse and
       // those deliveries are retried (at least once, never lost).
       if (this.recordError !== undefined) nothingMoreDue = true;
-      if (!nothingMoreDue && !this.deps.budget.expired() && room >= GLOBAL_CONCURRENCY) {
+      const byteBudget = PAYLOAD_BYTES_IN_MEMORY - this.heldBytes;
+      if (!nothingMoreDue && !this.deps.budget.expired() && room >= GLOBAL_CONCURRENCY && byteBudget > 0) {
         const saturated = this.saturatedEndpoints();
-        const claimed = await this.claim(room, saturated);
-        // Fewer rows than asked means nothing else is due, unless some endpoints were left out.
-        if (claimed.length < room && saturated.length === 0) nothingMoreDue = true;
+        const claimed = await this.claim(room, [...saturated, ...this.paused], byteBudget);
+        // Fewer rows than asked means nothing else is due, unless some endpoints were left out or
+        // the byte budget cut the claim short.
+        const claimedBytes = claimed.reduce((sum, d) => sum + (d.payload === null ? 0 : d.payload_bytes), 0);
+        if (claimed.length < room && saturated.length === 0 && claimedBytes < byteBudget) nothingMoreDue = true;
         for (const delivery of claimed) this.enqueue(delivery);
         this.pump();
       }
@@ -120,11 +126,13 @@ class DeliveryRun {
       });
   }
 
-  private claim(limit: number, excludeEndpoints: string[]): Promise<ClaimedDelivery[]> {
+  private claim(limit: number, excludeEndpoints: string[], byteBudget: number): Promise<ClaimedDelivery[]> {
     const query = claimDue(this.deps.schema, {
       limit,
       leaseMs: this.leaseMs,
       excludeEndpoints,
+      byteBudget,
+      maxPayloadBytes: this.deps.outbox.maxPayloadBytes,
       ...(this.eventIds && { eventIds: this.eventIds }),
     });
     return this.deps.db.query<ClaimedDelivery>(query).then((result) => result.rows);
@@ -145,6 +153,13 @@ class DeliveryRun {
   }
 
   private enqueue(delivery: ClaimedDelivery): void {
+    if (delivery.payload === null) {
+      // Over the limit (inserted around publish): failed alone, its text never loaded.
+      const error = oversizedPayloadError(delivery.payload_bytes, this.deps.outbox.maxPayloadBytes);
+      this.finished.push({ claimed: delivery, outcome: { kind: 'undeliverable', error } });
+      return;
+    }
+    this.heldBytes += delivery.payload_bytes;
     const queue = this.waiting.get(delivery.endpoint_id) ?? [];
     queue.push(delivery);
     this.waiting.set(delivery.endpoint_id, queue);
@@ -163,7 +178,10 @@ class DeliveryRun {
         const remaining = this.deps.budget.remainingMs();
         if (remaining < MIN_REQUEST_MS) return;
         const delivery = queue.shift()!;
-        if (this.disabled.has(endpointId)) continue; // its delivery was failed when it was disabled
+        if (this.disabled.has(endpointId)) {
+          this.heldBytes -= delivery.payload_bytes;
+          continue; // its delivery was failed when it was disabled
+        }
         this.start(delivery, Math.min(this.deps.outbox.requestTimeoutMs, remaining));
       }
       if (queue.length === 0) this.waiting.delete(endpointId);
@@ -172,14 +190,33 @@ class DeliveryRun {
 
   private start(claimed: ClaimedDelivery, timeoutMs: number): void {
     this.active.set(claimed.endpoint_id, (this.active.get(claimed.endpoint_id) ?? 0) + 1);
-    void this.deps.sender.send(toWebhook(claimed), timeoutMs).then((outcome) => {
+    const webhook = toWebhook(claimed);
+    // The finished attempt waits for its batch to be recorded; it must not keep its payload alive.
+    claimed.payload = null;
+    void this.deps.sender.send(webhook, timeoutMs).then((outcome) => {
       const left = (this.active.get(claimed.endpoint_id) ?? 1) - 1;
       if (left === 0) this.active.delete(claimed.endpoint_id);
       else this.active.set(claimed.endpoint_id, left);
+      this.heldBytes -= claimed.payload_bytes;
       this.finished.push({ claimed, outcome });
+      if (pauseOf(outcome) !== undefined) this.pause(claimed.endpoint_id);
       this.pump();
       this.wake();
     });
+  }
+
+  /**
+   * Stops sending to a throttled endpoint at once: its waiting deliveries are parked (given back
+   * when the run ends), and the pause is recorded now so that concurrent runs see it too.
+   */
+  private pause(endpointId: string): void {
+    if (this.paused.has(endpointId)) return;
+    this.paused.add(endpointId);
+    const queue = this.waiting.get(endpointId) ?? [];
+    this.waiting.delete(endpointId);
+    this.parked.push(...queue);
+    for (const delivery of queue) this.heldBytes -= delivery.payload_bytes;
+    this.recordInBackground();
   }
 
   /** Records finished attempts, updates endpoint health, disables endpoints, completes events. */
@@ -196,8 +233,16 @@ class DeliveryRun {
     }
 
     const succeeded = unique(batch.filter((a) => a.outcome.kind === 'delivered').map((a) => a.claimed.endpoint_id));
-    const failing = unique(batch.filter((a) => a.outcome.kind !== 'delivered').map((a) => a.claimed.endpoint_id));
+    // An oversized payload is the producer's fault, not the endpoint's.
+    const endpointFailed = (a: Attempt) => a.outcome.kind !== 'delivered' && a.outcome.kind !== 'undeliverable';
+    const failing = unique(batch.filter(endpointFailed).map((a) => a.claimed.endpoint_id));
     await db.query(markEndpointHealth(schema, succeeded, failing));
+    const pauses = new Map<string, number>();
+    for (const { claimed, outcome } of batch) {
+      const ms = pauseOf(outcome);
+      if (ms !== undefined) pauses.set(claimed.endpoint_id, Math.max(ms, pauses.get(claimed.endpoint_id) ?? 0));
+    }
+    if (pauses.size > 0) await db.query(pauseEndpoints(schema, [...pauses].map(([id, ms]) => ({ id, ms }))));
     const gone = unique(batch.filter((a) => a.outcome.kind === 'gone').map((a) => a.claimed.endpoint_id));
     const suspects = failing.filter((id) => !gone.includes(id));
     const { rows: tooLong } = suspects.length
@@ -215,7 +260,7 @@ class DeliveryRun {
 
   /** Deliveries claimed but never started go back at once rather than waiting out their lease. */
   private async releaseWaiting(): Promise<void> {
-    const unstarted = [...this.waiting.values()].flat();
+    const unstarted = [...this.waiting.values()].flat().concat(this.parked.splice(0));
     this.waiting.clear();
     if (unstarted.length > 0) {
       await this.deps.db.query(releaseClaims(this.deps.schema, unstarted.map((d) => ({ id: d.id, attempt: d.attempts }))));

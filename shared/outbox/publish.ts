@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { inTransaction, type Db, type DbClient } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import type { DispatchReport, EventDispatcher } from './dispatch.js';
+import { checkPayloadSize, DEFAULT_MAX_PAYLOAD_BYTES } from './limits.js';
 import { eventByKey, insertEvent } from './sql.js';
 
 export interface NewEvent {
@@ -11,6 +12,13 @@ export interface NewEvent {
   idempotencyKey?: string;
 }
 
+export interface PublishLimits {
+  /** `config.outbox.maxPayloadBytes` (OUTBOX_MAX_PAYLOAD_BYTES); 256 KiB when not given. */
+  maxPayloadBytes: number;
+}
+
+const DEFAULT_LIMITS: PublishLimits = { maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES };
+
 export interface Published {
   id: string;
   /** False when the idempotency key already named an event. */
@@ -18,7 +26,9 @@ export interface Published {
 }
 
 /**
- * Publishes an event inside the caller's transaction: it exists only if the caller commits.
+ * Publishes an event inside the caller's transaction: it exists only if the caller commits. A
+ * payload whose JSON is over `limits.maxPayloadBytes` is refused with `PayloadTooLargeError` before
+ * anything is written, so the caller's transaction can carry on.
  *
  * @example
  * await client.query('BEGIN');
@@ -26,8 +36,10 @@ export interface Published {
  * await publish(client, schema, { type: 'order.paid', payload: { orderId }, idempotencyKey: `order.paid:${orderId}` });
  * await client.query('COMMIT');
  */
-export async function publish(client: pg.ClientBase, schema: SchemaName, event: NewEvent): Promise<Published> {
-  const inserted = await client.query<{ id: string }>(insertEvent(schema, event));
+export async function publish(client: pg.ClientBase, schema: SchemaName, event: NewEvent, limits = DEFAULT_LIMITS): Promise<Published> {
+  const payloadJson = JSON.stringify(event.payload ?? {});
+  checkPayloadSize(Buffer.byteLength(payloadJson), limits.maxPayloadBytes);
+  const inserted = await client.query<{ id: string }>(insertEvent(schema, { ...event, payloadJson }));
   if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true };
   // The key was taken. If a concurrent transaction held it, ON CONFLICT waited for its commit but
   // this statement's snapshot predates it, so the lookup is a separate statement.
@@ -51,11 +63,12 @@ export async function publishInTransaction<T>(
   schema: SchemaName,
   dispatcher: EventDispatcher | undefined,
   work: (tx: DbClient, publish: (event: NewEvent) => Promise<Published>) => Promise<T>,
+  limits = DEFAULT_LIMITS,
 ): Promise<{ result: T; published: Published[]; dispatch: DispatchReport }> {
   const published: Published[] = [];
   const result = await inTransaction(db, (tx) =>
     work(tx, async (event) => {
-      const outcome = await publish(tx, schema, event);
+      const outcome = await publish(tx, schema, event, limits);
       published.push(outcome);
       return outcome;
     }),

@@ -1,0 +1,26 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { newSecretKey, parseSecretKeys, SecretBox } from '../shared/outbox/secrets.js';
+import { LOCAL_DIR } from './local.js';
+
+const KEY_FILE = join(LOCAL_DIR, 'secret-keys');
+
+/**
+ * The local stack's OUTBOX_SECRET_KEYS: generated once under .chores/ (readable by its owner only)
+ * unless the environment sets it. The deployed stack keeps its key in Secrets Manager instead.
+ */
+export function ensureLocalSecretKeys(): void {
+  if (process.env.OUTBOX_SECRET_KEYS) return;
+  mkdirSync(LOCAL_DIR, { recursive: true });
+  try {
+    writeFileSync(KEY_FILE, `${newSecretKey('local1')}\n`, { mode: 0o600, flag: 'wx' }); // 'wx': two first runs keep one key
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  process.env.OUTBOX_SECRET_KEYS = readFileSync(KEY_FILE, 'utf8').trim();
+}
+
+/** Seals and opens secrets with the keys the CLI runs with (for the demo endpoint). */
+export function cliSecretBox(): SecretBox {
+  return new SecretBox(parseSecretKeys(process.env.OUTBOX_SECRET_KEYS ?? ''));
+}
