@@ -214,8 +214,11 @@ class DeliveryRun {
     this.paused.add(endpointId);
     const queue = this.waiting.get(endpointId) ?? [];
     this.waiting.delete(endpointId);
+    for (const delivery of queue) {
+      this.heldBytes -= delivery.payload_bytes;
+      delivery.payload = null; // given back unsent: only its id and attempt are needed
+    }
     this.parked.push(...queue);
-    for (const delivery of queue) this.heldBytes -= delivery.payload_bytes;
     this.recordInBackground();
   }
 
