@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../shared/config.js';
-import { PER_ENDPOINT_CONCURRENCY, type DeliveryDeps } from '../shared/outbox/deliver.js';
+import type { DeliveryDeps } from '../shared/outbox/deliver.js';
 import { InProcessDispatcher } from '../shared/outbox/dispatch.js';
 import { WebhookSender } from '../shared/outbox/http.js';
 import { publishInTransaction } from '../shared/outbox/publish.js';
@@ -30,7 +30,7 @@ export async function benchOutbox(): Promise<void> {
   const receiver = fork(fileURLToPath(new URL('./receiver.mjs', import.meta.url)));
   const [{ port }] = (await once(receiver, 'message')) as [{ port: number }];
   const config = loadConfig(benchEnv(bench.url));
-  const sender = new WebhookSender(config.outbox, PER_ENDPOINT_CONCURRENCY);
+  const sender = new WebhookSender(config.outbox);
   const deps: DeliveryDeps = { db: bench.db, schema, outbox: config.outbox, sender, budget: UNLIMITED_BUDGET };
   try {
     const hook = `http://127.0.0.1:${port}/hook`;
@@ -42,7 +42,7 @@ export async function benchOutbox(): Promise<void> {
     // under the same load on this shared machine. One sweep at the default 8 POSTs per endpoint,
     // one at 64 (OUTBOX_ENDPOINT_CONCURRENCY), the plain client's own number of connections.
     const wide = loadConfig({ ...benchEnv(bench.url), OUTBOX_ENDPOINT_CONCURRENCY: String(PLAIN_CONNECTIONS) });
-    const wideSender = new WebhookSender(wide.outbox, PLAIN_CONNECTIONS);
+    const wideSender = new WebhookSender(wide.outbox);
     const plainBefore = await plainClientRate(hook, secret, BACKLOG);
     const narrow = await sweepOnce(bench, deps, receiver);
     const plainMid = await plainClientRate(hook, secret, BACKLOG);

@@ -6,6 +6,7 @@ import type { Db } from '../shared/db/pool.js';
 import { generateSecret } from '../shared/outbox/endpoints.js';
 import { publish } from '../shared/outbox/publish.js';
 import { LOCAL_DIR } from './local.js';
+import type { SecretBox } from '../shared/outbox/secrets.js';
 
 const SEEDED_MARKER = join(LOCAL_DIR, 'demo-seeded');
 export const DEMO_RESULTS = 2_000;
@@ -18,7 +19,7 @@ export const DEMO_UPLOADS_DIR = join(LOCAL_DIR, 'uploads');
  * under .chores/uploads — some expired, some about to be, one whose file is already gone.
  * Seeded once; later runs find the survivors and show quiet, idempotent maintenance.
  */
-export async function seedDemoOnce(db: Db, schema: SchemaName, receiverUrl: string): Promise<boolean> {
+export async function seedDemoOnce(db: Db, schema: SchemaName, receiverUrl: string, secrets: SecretBox): Promise<boolean> {
   if (existsSync(SEEDED_MARKER)) return false;
   await db.query(
     `INSERT INTO ${qualified(schema, 'task_results')}
@@ -37,7 +38,7 @@ export async function seedDemoOnce(db: Db, schema: SchemaName, receiverUrl: stri
      ON CONFLICT (task_id) DO NOTHING`,
     [DEMO_RESULTS],
   );
-  await db.query(`INSERT INTO ${qualified(schema, 'webhook_endpoints')} (url, secret, event_types) VALUES ($1, $2, '{}')`, [receiverUrl, generateSecret()]);
+  await db.query(`INSERT INTO ${qualified(schema, 'webhook_endpoints')} (url, secret, event_types) VALUES ($1, $2, '{}')`, [receiverUrl, secrets.seal(generateSecret())]);
   const client = await db.connect();
   try {
     for (const [type, payload] of [['order.paid', { orderId: 1042, total: '99.00' }], ['user.created', { userId: 7 }], ['invoice.sent', { invoiceId: 'INV-3' }]] as const) {
@@ -65,7 +66,7 @@ export async function seedDemoOnce(db: Db, schema: SchemaName, receiverUrl: stri
 }
 
 /** The demo endpoint's current secret, for the demo receiver to verify with. */
-export async function demoSecret(db: Db, schema: SchemaName, receiverUrl: string): Promise<string | undefined> {
+export async function demoSecret(db: Db, schema: SchemaName, receiverUrl: string, secrets: SecretBox): Promise<string | undefined> {
   const { rows } = await db.query<{ secret: string }>(`SELECT secret FROM ${qualified(schema, 'webhook_endpoints')} WHERE url = $1 ORDER BY id DESC LIMIT 1`, [receiverUrl]);
-  return rows[0]?.secret;
+  return rows[0] && secrets.open(rows[0].secret);
 }

@@ -2,8 +2,10 @@ import { loadConfig, type Config } from '../shared/config.js';
 import { ChoresError } from '../shared/errors.js';
 import { appliedMigrationIds, loadMigrations, migrate, refuseNewerDatabase } from '../shared/db/migrate.js';
 import { createPool, type Db } from '../shared/db/pool.js';
+import { encryptSecrets } from '../shared/outbox/encrypt-secrets.js';
 import { LOCAL_DIR, openDatabase, type DatabaseTarget } from './local.js';
 import { LocalJobs } from './run-job.js';
+import { localSecretKeys } from './secret-keys.js';
 
 export interface Session {
   target: DatabaseTarget;
@@ -28,7 +30,7 @@ export async function withSession<T>(
     const db = createPool(config.database, 4);
     const jobs = new LocalJobs(config, { verbose: process.argv.includes('--verbose') });
     try {
-      if (options.checkSchema && target.local) await migrate(db, config.schema);
+      if (options.checkSchema && target.local) await migrateAndSeal(db, config);
       else if (options.checkSchema) await requireCurrentSchema(db, config);
       return await work({ target, config, db, jobs });
     } finally {
@@ -42,15 +44,27 @@ export async function withSession<T>(
 
 /** The environment the command's configuration is read from: this process's, pointed at the target database. */
 function sessionEnv(target: DatabaseTarget): Record<string, string | undefined> {
-  const env = { ...process.env, DATABASE_URL: target.url };
+  const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: target.url };
   if (!target.local) return env;
   // The local stack's defaults: demo receivers listen on plain http on loopback.
   return {
     OUTBOX_ALLOW_HTTP: 'true',
     OUTBOX_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
     UPLOADS_STORAGE_URL: `file://${LOCAL_DIR}/uploads`,
+    // A key of its own, kept under .chores/ (the environment's OUTBOX_SECRET_KEYS wins).
+    ...(!env.OUTBOX_SECRET_KEYS && { OUTBOX_SECRET_KEYS: localSecretKeys() }),
     ...env,
   };
+}
+
+/**
+ * Migrations, then the step SQL cannot do: encrypting plain-text webhook secrets (and re-sealing
+ * those under older keys) with the newest key, when keys are configured.
+ */
+export async function migrateAndSeal(db: Db, config: Config) {
+  const result = await migrate(db, config.schema);
+  const secrets = config.outbox.secretKeys.length > 0 ? await encryptSecrets(db, config.schema, config.outbox.secretKeys) : undefined;
+  return { ...result, ...(secrets && { secrets }) };
 }
 
 async function requireCurrentSchema(db: Db, config: Config): Promise<void> {

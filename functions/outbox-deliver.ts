@@ -8,7 +8,7 @@ import { handlerFromEnv, type JobRuntime } from '../shared/runtime/runtime.js';
 export function makeHandler(runtime: JobRuntime) {
   const { db, config, logger } = runtime;
   // One pooled keep-alive client per container, reused across invocations.
-  const sender = new WebhookSender(config.outbox, config.outbox.endpointConcurrency);
+  const sender = new WebhookSender(config.outbox);
   const deps = (budget: TimeBudget) => ({ db, schema: config.schema, outbox: config.outbox, sender, budget });
 
   return createJobHandler('outbox-deliver', runtime, ({ budget, settings }) =>

@@ -11,6 +11,8 @@ import { parseStorageUrl, type StorageLocation } from './storage/url.js';
 import { parseDuration } from './duration.js';
 import { buildAllowList } from './outbox/ssrf.js';
 import { parseTablePolicies, type TablePolicy } from './tables/policies.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from './outbox/limits.js';
+import { parseSecretKeys, type SecretKey } from './outbox/secrets.js';
 
 // Lives beside the pool, which needs it too: the pool importing config.ts closed an import cycle.
 export type { DatabaseConnection } from './db/connection.js';
@@ -50,6 +52,10 @@ export interface OutboxConfig {
   requestTimeoutMs: number;
   /** POSTs in flight to one endpoint per run (OUTBOX_ENDPOINT_CONCURRENCY). */
   endpointConcurrency: number;
+  /** Largest event payload (its JSON, in bytes) accepted at publish and sent by delivery. */
+  maxPayloadBytes: number;
+  /** Keys webhook secrets are encrypted under, newest first (empty: none configured). */
+  secretKeys: SecretKey[];
 }
 
 /** Close to the Standard Webhooks example schedule. */
@@ -82,6 +88,8 @@ const Env = z.object({
   // 8 keeps one slow receiver from holding the run; a receiver built for more may take up to the
   // run's whole 64 (outbox-deliver's global limit).
   OUTBOX_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  OUTBOX_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1_024).max(64 * 1024 * 1024).default(DEFAULT_MAX_PAYLOAD_BYTES),
+  OUTBOX_SECRET_KEYS: z.string().default(''),
   FILE_UPLOAD_TTL_HOURS: z.coerce.number().positive().default(24),
   // Six hours ahead: with the 24 h default TTL a wider window would notify at upload time, and the
   // hourly notify run then warns every upload 5–6 h before it goes, time enough to act on it.
@@ -133,7 +141,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const tablePolicies = attempt(() => parseTablePolicies(vars.TABLE_RETENTION));
   const archived = tablePolicies?.find((policy) => policy.archive);
   if (archived && !archive) problems.push(`TABLE_RETENTION: policy "${archived.label}" archives, but RESULTS_ARCHIVE_URL is not set — set it (s3://bucket/prefix or file:///dir) or drop "archive"`);
-  if (problems.length > 0 || !tablePolicies || !database || !schema || !rules || !retrySchedule || !storeSchema) throw new ConfigError(problems);
+  const secretKeys = attempt(() => named('OUTBOX_SECRET_KEYS', () => parseSecretKeys(vars.OUTBOX_SECRET_KEYS)));
+  if (problems.length > 0 || !tablePolicies || !database || !schema || !rules || !retrySchedule || !storeSchema || !secretKeys) throw new ConfigError(problems);
   return {
     database,
     schema,
@@ -152,6 +161,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       disableAfterHours: vars.ENDPOINT_DISABLE_AFTER_HOURS,
       requestTimeoutMs: vars.OUTBOX_REQUEST_TIMEOUT_MS,
       endpointConcurrency: vars.OUTBOX_ENDPOINT_CONCURRENCY,
+      maxPayloadBytes: vars.OUTBOX_MAX_PAYLOAD_BYTES,
+      secretKeys,
     },
     uploads: {
       ttlHours: vars.FILE_UPLOAD_TTL_HOURS,

@@ -3,6 +3,7 @@ import { firingAlarms } from '../../shared/alarms.js';
 import { jobs, type JobName } from '../../shared/jobs.js';
 import type { SQSEvent } from 'aws-lambda';
 import { DEMO_RESULTS, demoSecret, seedDemoOnce } from '../demo.js';
+import { cliSecretBox } from '../secret-keys.js';
 import { startLocalQueue } from '../dev/fast-path.js';
 import { startDemoReceiver } from '../dev/receiver.js';
 import { LocalScheduler } from '../dev/scheduler.js';
@@ -30,10 +31,11 @@ export function registerDev(program: Command): void {
       const shutdown = shutdownSignal(log);
       const failures = await withSession(async ({ db, config, target, jobs: localJobs }) => {
         // The receiver learns its own URL when it listens (the port may be ephemeral).
-        const receiver = await startDemoReceiver(RECEIVER_PORT, () => demoSecret(db, config.schema, receiver.url), log);
+        const secrets = cliSecretBox(config.outbox.secretKeys);
+        const receiver = await startDemoReceiver(RECEIVER_PORT, () => demoSecret(db, config.schema, receiver.url, secrets), log);
         log(target.local ? `embedded Postgres ready, data in .chores/ (${target.url.replace(/:[^:@/]+@/, ':***@')})` : 'using DATABASE_URL');
         log(`demo receiver listening on ${receiver.url}`);
-        if (target.local && (await seedDemoOnce(db, config.schema, receiver.url))) {
+        if (target.local && (await seedDemoOnce(db, config.schema, receiver.url, secrets))) {
           log(`seeded ${DEMO_RESULTS} task results, a demo endpoint, 3 events and 7 uploads`);
         }
         let failed = 0;

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { encryptSecrets } from '../../shared/outbox/encrypt-secrets.js';
 import { addEndpoint, disableEndpointByHand, enableEndpoint, listEndpoints, rotateSecret } from '../../shared/outbox/endpoints.js';
 import { parseTimeOrAgo } from '../../shared/duration.js';
 import { ChoresError } from '../../shared/errors.js';
+import { newSecretKey } from '../../shared/outbox/secrets.js';
 import { printJson } from '../output.js';
 import { withSession } from '../session.js';
 import { printReplay, replayFromCli } from './outbox-ops.js';
@@ -70,12 +72,28 @@ export function registerEndpoints(program: Command): void {
       if (replayed) printReplay(replayed);
     });
   endpoints
+    .command('encrypt-secrets')
+    .description('encrypt plain-text secrets, and re-encrypt those under older keys, with the newest key in OUTBOX_SECRET_KEYS')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const result = await withSession(({ db, config }) => encryptSecrets(db, config.schema, config.outbox.secretKeys));
+      if (options.json) return printJson(result);
+      console.log(`${result.encrypted} plain-text and ${result.resealed} older-key endpoint secret(s) now encrypted under key "${result.keyId}"`);
+    });
+  endpoints
+    .command('new-secret-key')
+    .description('print a new key entry for OUTBOX_SECRET_KEYS (put it first; keep the old ones until encrypt-secrets has run)')
+    .option('--id <id>', 'key id (letters, digits, - and _)')
+    .action((options: { id?: string }) => {
+      console.log(newSecretKey(options.id));
+    });
+  endpoints
     .command('rotate-secret')
     .argument('<id>', 'endpoint id')
     .option('--json', 'print as JSON')
     .description('new signing secret; the old one keeps co-signing for 24 h')
     .action(async (id: string, options: { json?: boolean }) => {
-      const { secret } = await withSession(({ db, config }) => rotateSecret(db, config.schema, id));
+      const { secret } = await withSession(({ db, config }) => rotateSecret(db, config.schema, config.outbox.secretKeys, id));
       if (options.json) return printJson({ id, secret });
       console.log(`new signing secret for endpoint ${id} (shown once): ${secret}`);
       console.log('both secrets sign every webhook for the next 24 h; switch the receiver over within that window');

@@ -38,7 +38,7 @@ export async function sendNow({ target, config, db }: Session, eventIds: string[
     }
   }
   if (!target.local) return { how: 'next-sweep' };
-  const sender = new WebhookSender(config.outbox, config.outbox.endpointConcurrency);
+  const sender = new WebhookSender(config.outbox);
   try {
     const deps = { db, schema: config.schema, outbox: config.outbox, sender, budget: UNLIMITED_BUDGET };
     const stats = await deliverEvents(deps, eventIds, trigger);

@@ -21,6 +21,7 @@ export function registerOutbox(program: Command): void {
       const outcome = await withSession(async (session) => {
         const { published } = await publishInTransaction(session.db, session.config.schema, undefined, (_tx, publish) =>
           publish({ type: options.type, payloadJson: options.payload, ...(options.key && { idempotencyKey: options.key }) }),
+          { maxPayloadBytes: session.config.outbox.maxPayloadBytes },
         );
         const event = published[0]!;
         const fastPath = await sendNow(session, event.created ? [event.id] : [], 'fast-path');

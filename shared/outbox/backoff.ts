@@ -7,7 +7,7 @@
 const JITTER = 0.2;
 // A Retry-After is honoured up to a day: past that it is more likely a misconfigured header than a
 // plan, and the delivery would outlive its retry schedule anyway.
-const MAX_RETRY_AFTER_MS = 86_400_000;
+export const MAX_RETRY_AFTER_MS = 86_400_000;
 
 export type RetryDecision = { retry: true; delayMs: number } | { retry: false };
 

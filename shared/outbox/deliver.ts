@@ -5,11 +5,13 @@ import type { TimeBudget } from '../runtime/budget.js';
 import { decide } from './decide.js';
 import { disableEndpoints } from './endpoints.js';
 import type { SendOutcome, WebhookSender } from './http.js';
+import { GLOBAL_CONCURRENCY, oversizedPayloadError, PAYLOAD_BYTES_IN_MEMORY, pauseOf } from './limits.js';
 import {
   claimDue,
   completeEvents,
   endpointsFailingTooLong,
   markEndpointHealth,
+  pauseEndpoints,
   recordResults,
   releaseClaims,
   type AttemptRecord,
@@ -17,12 +19,7 @@ import {
   type ClaimedDelivery,
 } from './sql.js';
 
-// At most this many POSTs in flight per run: enough to saturate a Lambda's network without
-// opening hundreds of sockets or flooding the database with outcomes.
-export const GLOBAL_CONCURRENCY = 64;
-// At most this many to any one endpoint by default (OUTBOX_ENDPOINT_CONCURRENCY), so a slow receiver
-// holds its own slots and nobody else's.
-export const PER_ENDPOINT_CONCURRENCY = 8;
+export { GLOBAL_CONCURRENCY, PER_ENDPOINT_CONCURRENCY } from './limits.js';
 // Claimed deliveries held per run (in flight plus waiting): enough that a claim's round trip never
 // leaves a free slot idle, few enough that a crash strands little behind a lease.
 const CLAIM_WINDOW = GLOBAL_CONCURRENCY * 2;
@@ -96,11 +93,15 @@ class DeliveryRun {
   /** Endpoints not to POST to again: disabled, or being disabled (410, failing too long). */
   private readonly disabled = new Set<string>();
   private readonly finished: AttemptRecord[] = [];
-  private readonly finishedOutcomes: { endpointId: string; outcome: SendOutcome['kind'] }[] = [];
+  private readonly finishedOutcomes: { endpointId: string; outcome: SendOutcome }[] = [];
   /** When this run's lease on each claimed delivery ends (local clock). */
   private readonly leaseEnds = new WeakMap<ClaimedDelivery, number>();
-  /** Claimed but given back unsent (lease too short to start), released at the end. */
+  /** Claimed but given back unsent (lease too short to start, or endpoint paused), released at the end. */
   private readonly unsent: ClaimedDelivery[] = [];
+  // Endpoints a 429/503 with Retry-After paused: nothing more is sent to them by this run.
+  private readonly paused = new Set<string>();
+  // Payload bytes claimed and not yet finished (waiting or in flight): bounded by PAYLOAD_BYTES_IN_MEMORY.
+  private heldBytes = 0;
   // Outcome batches are recorded one after another, but off the claim loop's critical path: a
   // run that waited for each record before claiming again kept one Postgres backend at 80% CPU
   // while the other core idled (measured with the outbox bench).
@@ -132,11 +133,15 @@ class DeliveryRun {
       if (this.recordError !== undefined) nothingMoreDue = true;
       const othersIdle = performance.now() - this.lastShortClaimAt < SHORT_CLAIM_PAUSE_MS;
       const full = othersIdle ? [] : this.saturatedEndpoints();
-      if (!nothingMoreDue && !this.deps.budget.expired() && room >= CLAIM_MIN) {
-        const claimed = await this.claim(room, full);
-        // Fewer rows than asked means nothing else is due, unless some endpoints were left out.
-        if (claimed.length < room && full.length === 0) nothingMoreDue = true;
-        else if (claimed.length < room) this.lastShortClaimAt = performance.now();
+      const byteBudget = PAYLOAD_BYTES_IN_MEMORY - this.heldBytes;
+      if (!nothingMoreDue && !this.deps.budget.expired() && room >= CLAIM_MIN && byteBudget > 0) {
+        const claimed = await this.claim(room, full, byteBudget);
+        // Fewer rows than asked means nothing else is due, unless some endpoints were left out or
+        // the byte budget cut the claim short.
+        const claimedBytes = claimed.reduce((sum, d) => sum + (d.payload === null ? 0 : d.payload_bytes), 0);
+        const cutByBytes = claimedBytes >= byteBudget;
+        if (claimed.length < room && full.length === 0 && !cutByBytes) nothingMoreDue = true;
+        else if (claimed.length < room && !cutByBytes) this.lastShortClaimAt = performance.now();
         const leaseEnds = Date.now() + this.leaseMs;
         for (const delivery of claimed) {
           this.leaseEnds.set(delivery, leaseEnds);
@@ -170,11 +175,13 @@ class DeliveryRun {
       });
   }
 
-  private claim(limit: number, excludeEndpoints: string[]): Promise<ClaimedDelivery[]> {
+  private claim(limit: number, excludeEndpoints: string[], byteBudget: number): Promise<ClaimedDelivery[]> {
     const query = claimDue(this.deps.schema, {
       limit,
       leaseMs: this.leaseMs,
-      excludeEndpoints: [...new Set([...excludeEndpoints, ...this.disabled])],
+      excludeEndpoints: [...new Set([...excludeEndpoints, ...this.disabled, ...this.paused])],
+      byteBudget,
+      maxPayloadBytes: this.deps.outbox.maxPayloadBytes,
       ...(this.eventIds && { eventIds: this.eventIds }),
     });
     return this.deps.db.query<ClaimedDelivery>(query).then((result) => result.rows);
@@ -195,6 +202,13 @@ class DeliveryRun {
   }
 
   private enqueue(delivery: ClaimedDelivery): void {
+    if (delivery.payload === null) {
+      // Over the limit (inserted around publish): failed alone, its text never loaded, never POSTed.
+      const error = oversizedPayloadError(delivery.payload_bytes, this.deps.outbox.maxPayloadBytes);
+      this.finish(delivery, { kind: 'undeliverable', error }, new Date(), 0);
+      return;
+    }
+    this.heldBytes += delivery.payload_bytes;
     const queue = this.waiting.get(delivery.endpoint_id) ?? [];
     queue.push(delivery);
     this.waiting.set(delivery.endpoint_id, queue);
@@ -212,10 +226,13 @@ class DeliveryRun {
         const remaining = this.deps.budget.remainingMs();
         if (remaining < MIN_REQUEST_MS) return;
         const delivery = queue.shift()!;
-        if (this.disabled.has(endpointId)) continue; // its delivery is failed by the disable
+        if (this.disabled.has(endpointId)) {
+          this.heldBytes -= delivery.payload_bytes;
+          continue; // its delivery is failed by the disable
+        }
         const timeoutMs = Math.min(this.deps.outbox.requestTimeoutMs, remaining);
         if (Date.now() + timeoutMs + LEASE_SAFETY_MS > (this.leaseEnds.get(delivery) ?? 0)) {
-          this.unsent.push(delivery);
+          this.giveBack(delivery);
           continue;
         }
         this.start(delivery, timeoutMs);
@@ -228,28 +245,60 @@ class DeliveryRun {
     const endpointId = claimed.endpoint_id;
     this.active.set(endpointId, (this.active.get(endpointId) ?? 0) + 1);
     this.unrecorded.add(claimed.id);
+    const webhook = toWebhook(claimed);
+    // The finished attempt waits for its batch to be recorded; it must not keep its payload alive.
+    claimed.payload = null;
     const startedAt = new Date();
     const started = performance.now();
-    void this.deps.sender.send(toWebhook(claimed), timeoutMs).then((outcome) => {
-      const durationMs = Math.round(performance.now() - started);
+    void this.deps.sender.send(webhook, timeoutMs).then((outcome) => {
       const left = (this.active.get(endpointId) ?? 1) - 1;
       if (left === 0) this.active.delete(endpointId);
       else this.active.set(endpointId, left);
-      let result = decide(claimed, outcome, this.deps.outbox.retrySchedule);
-      // A 410, or a failure of an endpoint already failing past the limit, stops its POSTs now
-      // rather than when the batch is recorded: only those already in flight still land.
-      const stop = outcome.kind !== 'delivered' && !this.disabled.has(endpointId) && this.mustDisable(claimed, outcome.kind);
-      // Its endpoint is being disabled, so this delivery will not be retried: say so.
-      if (stop && result.status === 'pending') result = { ...result, status: 'failed', delayMs: 0, error: `${result.error} (endpoint disabled)` };
-      this.finished.push({ result, eventId: claimed.event_id, endpointId, startedAt, durationMs });
-      this.finishedOutcomes.push({ endpointId, outcome: outcome.kind });
-      if (stop) {
-        this.disabled.add(endpointId);
-        this.recordInBackground();
-      }
+      this.heldBytes -= claimed.payload_bytes;
+      this.finish(claimed, outcome, startedAt, Math.round(performance.now() - started));
+      if (pauseOf(outcome) !== undefined) this.pause(endpointId);
       this.pump();
       this.wake();
     });
+  }
+
+  /** Queues an attempt's outcome for recording; a 410 or an endpoint failing too long stops its POSTs now. */
+  private finish(claimed: ClaimedDelivery, outcome: SendOutcome, startedAt: Date, durationMs: number): void {
+    const endpointId = claimed.endpoint_id;
+    let result = decide(claimed, outcome, this.deps.outbox.retrySchedule);
+    // A 410, or a failure of an endpoint already failing past the limit, stops its POSTs now
+    // rather than when the batch is recorded: only those already in flight still land. An
+    // oversized payload is the producer's fault, not the endpoint's.
+    const endpointFault = outcome.kind !== 'delivered' && outcome.kind !== 'undeliverable';
+    const stop = endpointFault && !this.disabled.has(endpointId) && this.mustDisable(claimed, outcome.kind);
+    // Its endpoint is being disabled, so this delivery will not be retried: say so.
+    if (stop && result.status === 'pending') result = { ...result, status: 'failed', delayMs: 0, error: `${result.error} (endpoint disabled)` };
+    this.finished.push({ result, eventId: claimed.event_id, endpointId, startedAt, durationMs });
+    this.finishedOutcomes.push({ endpointId, outcome });
+    if (stop) {
+      this.disabled.add(endpointId);
+      this.recordInBackground();
+    }
+  }
+
+  /**
+   * Stops sending to a throttled endpoint at once: its waiting deliveries are given back unsent
+   * when the run ends, and the pause is recorded now so that concurrent runs see it too.
+   */
+  private pause(endpointId: string): void {
+    if (this.paused.has(endpointId)) return;
+    this.paused.add(endpointId);
+    const queue = this.waiting.get(endpointId) ?? [];
+    this.waiting.delete(endpointId);
+    for (const delivery of queue) this.giveBack(delivery);
+    this.recordInBackground();
+  }
+
+  /** A claimed delivery that will not be sent by this run: released at the end, its payload dropped now. */
+  private giveBack(delivery: ClaimedDelivery): void {
+    this.heldBytes -= delivery.payload_bytes;
+    delivery.payload = null; // only its id and attempt are needed to release it
+    this.unsent.push(delivery);
   }
 
   private mustDisable(claimed: ClaimedDelivery, kind: SendOutcome['kind']): boolean {
@@ -259,7 +308,7 @@ class DeliveryRun {
   }
 
   /** Records finished attempts, updates endpoint health, disables endpoints, completes events. */
-  private async record(batch: AttemptRecord[], outcomes: { endpointId: string; outcome: SendOutcome['kind'] }[]): Promise<void> {
+  private async record(batch: AttemptRecord[], outcomes: { endpointId: string; outcome: SendOutcome }[]): Promise<void> {
     if (batch.length === 0) return;
     const { db, schema, outbox } = this.deps;
     const { rows } = await db.query<{ event_id: string; status: string }>(recordResults(schema, batch, this.trigger));
@@ -272,10 +321,17 @@ class DeliveryRun {
       else this.stats.failed += 1;
     }
 
-    const succeeded = unique(outcomes.filter((o) => o.outcome === 'delivered').map((o) => o.endpointId));
-    const failing = unique(outcomes.filter((o) => o.outcome !== 'delivered').map((o) => o.endpointId));
+    const succeeded = unique(outcomes.filter((o) => o.outcome.kind === 'delivered').map((o) => o.endpointId));
+    // An oversized payload is the producer's fault, not the endpoint's.
+    const failing = unique(outcomes.filter((o) => !['delivered', 'undeliverable'].includes(o.outcome.kind)).map((o) => o.endpointId));
     if (failing.length > 0 || succeeded.length > 0) await db.query(markEndpointHealth(schema, succeeded, failing));
-    const gone = unique(outcomes.filter((o) => o.outcome === 'gone').map((o) => o.endpointId));
+    const pauses = new Map<string, number>();
+    for (const { endpointId, outcome } of outcomes) {
+      const ms = pauseOf(outcome);
+      if (ms !== undefined) pauses.set(endpointId, Math.max(ms, pauses.get(endpointId) ?? 0));
+    }
+    if (pauses.size > 0) await db.query(pauseEndpoints(schema, [...pauses].map(([id, ms]) => ({ id, ms }))));
+    const gone = unique(outcomes.filter((o) => o.outcome.kind === 'gone').map((o) => o.endpointId));
     const suspects = failing.filter((id) => !gone.includes(id));
     const { rows: tooLong } = suspects.length
       ? await db.query<{ id: string; failing_since: Date }>(endpointsFailingTooLong(schema, suspects, outbox.disableAfterHours))

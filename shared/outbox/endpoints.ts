@@ -4,6 +4,7 @@ import { inTransaction } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import { EndpointNotFoundError } from './errors.js';
 import { publish } from './publish.js';
+import { SecretBox, type SecretKey } from './secrets.js';
 import {
   completeEvents,
   disableEndpoint,
@@ -14,6 +15,11 @@ import {
   selectEndpoints,
 } from './sql.js';
 import { checkUrl, type UrlPolicy } from './ssrf.js';
+
+/** What registering an endpoint needs from `config.outbox`: the URL policy and the sealing keys. */
+export interface EndpointPolicy extends UrlPolicy {
+  secretKeys: SecretKey[];
+}
 
 // After a rotation the old secret keeps signing alongside the new one for this long, so a
 // receiver can deploy the new secret without dropping a single webhook.
@@ -35,20 +41,22 @@ export function generateSecret(): string {
 }
 
 /**
- * Registers an endpoint after checking its URL against the SSRF policy. Returns the secret, which
- * is shown once and never logged.
+ * Registers an endpoint after checking its URL against the SSRF policy. The secret is stored
+ * encrypted under the newest of `policy.secretKeys`; the plain secret is returned to be shown
+ * once, and never logged.
  *
- * @example const { id, secret } = await addEndpoint(db, schema, policy, { url: 'https://example.com/hooks', eventTypes: ['order.paid'] })
+ * @example const { id, secret } = await addEndpoint(db, schema, config.outbox, { url: 'https://example.com/hooks', eventTypes: ['order.paid'] })
  */
 export async function addEndpoint(
   db: Db,
   schema: SchemaName,
-  policy: UrlPolicy,
+  policy: EndpointPolicy,
   input: { url: string; eventTypes: string[] },
 ): Promise<{ id: string; secret: string }> {
   checkUrl(input.url, policy);
   const secret = generateSecret();
-  const { rows } = await db.query<{ id: string }>(insertEndpoint(schema, { url: input.url, secret, eventTypes: input.eventTypes }));
+  const sealed = new SecretBox(policy.secretKeys).seal(secret);
+  const { rows } = await db.query<{ id: string }>(insertEndpoint(schema, { url: input.url, secret: sealed, eventTypes: input.eventTypes }));
   return { id: rows[0]!.id, secret };
 }
 
@@ -61,10 +69,11 @@ export async function enableEndpoint(db: Db, schema: SchemaName, id: string): Pr
   if (!rowCount) throw new EndpointNotFoundError(id);
 }
 
-/** New secret now; the old one keeps co-signing for `ROTATION_OVERLAP_HOURS`. */
-export async function rotateSecret(db: Db, schema: SchemaName, id: string): Promise<{ secret: string }> {
+/** New secret now (stored encrypted); the old one keeps co-signing for `ROTATION_OVERLAP_HOURS`. */
+export async function rotateSecret(db: Db, schema: SchemaName, secretKeys: SecretKey[], id: string): Promise<{ secret: string }> {
   const secret = generateSecret();
-  const { rowCount } = await db.query(rotateEndpointSecret(schema, id, secret, ROTATION_OVERLAP_HOURS));
+  const sealed = new SecretBox(secretKeys).seal(secret);
+  const { rowCount } = await db.query(rotateEndpointSecret(schema, id, sealed, ROTATION_OVERLAP_HOURS));
   if (!rowCount) throw new EndpointNotFoundError(id);
   return { secret };
 }

@@ -33,3 +33,16 @@ export class EndpointDisabledError extends OutboxError {
     );
   }
 }
+
+/** An event payload over OUTBOX_MAX_PAYLOAD_BYTES, refused at publish: nothing is written. */
+export class PayloadTooLargeError extends OutboxError {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`event payload is ${bytes} bytes, over the ${limit}-byte limit (OUTBOX_MAX_PAYLOAD_BYTES); publish a reference to the data instead`);
+  }
+}
+
+/** A webhook secret that cannot be sealed or opened with the configured OUTBOX_SECRET_KEYS. */
+export class SecretKeyError extends OutboxError {}

@@ -1,6 +1,8 @@
 import { Agent, request } from 'undici';
 import { Webhook } from 'standardwebhooks';
 import { parseRetryAfter } from './backoff.js';
+import { CONNECTIONS_PER_ORIGIN } from './limits.js';
+import { SecretBox, type SecretKey } from './secrets.js';
 import { buildAllowList, checkUrl, guardedLookup, type UrlPolicy } from './ssrf.js';
 
 /** One signed POST, as Standard Webhooks describes it. */
@@ -10,15 +12,27 @@ export interface WebhookRequest {
   webhookId: string;
   timestamp: Date;
   body: string;
-  /** The current secret, then the previous one during a rotation: each signs, space-separated. */
+  /**
+   * The current secret, then the previous one during a rotation: each signs, space-separated. As
+   * stored: sealed (`enc:v1:…`), opened here with the sender's keys only to sign.
+   */
   secrets: string[];
+}
+
+/** The SSRF policy, and the keys that open sealed secrets (`config.outbox` has both). */
+export interface SenderOptions extends UrlPolicy {
+  secretKeys: SecretKey[];
 }
 
 export type SendOutcome =
   | { kind: 'delivered'; status: number; response: string }
   | { kind: 'gone'; status: 410; response: string }
   | { kind: 'throttled'; status: number; response: string; retryAfterMs?: number }
-  | { kind: 'failed'; status?: number; response?: string; error: string };
+  | { kind: 'failed'; status?: number; response?: string; error: string }
+  /** The URL is refused by the SSRF policy: retrying cannot help, so the delivery fails at once. */
+  | { kind: 'refused'; status?: undefined; response?: undefined; error: string }
+  /** Never sent: the stored payload is over OUTBOX_MAX_PAYLOAD_BYTES (decided by the engine). */
+  | { kind: 'undeliverable'; status?: undefined; response?: undefined; error: string };
 
 // Enough to see an error page's message; a receiver streaming megabytes back must not cost us memory.
 export const RESPONSE_CAP_BYTES = 4_096;
@@ -28,18 +42,19 @@ const THROTTLING = new Set([429, 502, 503, 504]);
  * POSTs webhooks through one pooled keep-alive client. Connections are pinned to addresses the
  * SSRF policy has checked (the socket's own DNS lookup is the check), and redirects are never
  * followed: a 3xx is a failure, since following it would let a receiver aim us anywhere.
+ * The pool may open as many connections per origin as a run has requests in flight, so no request
+ * waits in the pool: its timeout runs while it is actually being sent.
  */
 export class WebhookSender {
   private readonly agent: Agent;
   private readonly allowed;
   private readonly signers = new Map<string, Webhook>();
+  private readonly box: SecretBox;
 
-  constructor(
-    private readonly policy: UrlPolicy,
-    connectionsPerOrigin: number,
-  ) {
+  constructor(private readonly policy: SenderOptions) {
     this.allowed = buildAllowList(policy.allowedCidrs);
-    this.agent = new Agent({ connections: connectionsPerOrigin, connect: { lookup: guardedLookup(this.allowed) } });
+    this.box = new SecretBox(policy.secretKeys);
+    this.agent = new Agent({ connections: CONNECTIONS_PER_ORIGIN, connect: { lookup: guardedLookup(this.allowed) } });
   }
 
   async send(webhook: WebhookRequest, timeoutMs: number): Promise<SendOutcome> {
@@ -63,6 +78,8 @@ export class WebhookSender {
       const redirect = status >= 300 && status < 400 ? ` (redirect to ${header(response.headers.location) ?? '?'} not followed)` : '';
       return { kind: 'failed', status, response: text, error: `HTTP ${status}${redirect}` };
     } catch (error) {
+      const refusal = refusalIn(error);
+      if (refusal) return { kind: 'refused', error: refusal };
       return { kind: 'failed', error: describe(error, timeoutMs) };
     }
   }
@@ -82,9 +99,10 @@ export class WebhookSender {
     };
   }
 
-  private signer(secret: string): Webhook {
-    let signer = this.signers.get(secret);
-    if (!signer) this.signers.set(secret, (signer = new Webhook(secret)));
+  /** Keyed by the stored (sealed) secret: each is opened once per container, only to sign. */
+  private signer(stored: string): Webhook {
+    let signer = this.signers.get(stored);
+    if (!signer) this.signers.set(stored, (signer = new Webhook(this.box.open(stored))));
     return signer;
   }
 }
@@ -107,10 +125,16 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The SSRF refusal behind an error (thrown by checkUrl, or by the socket's lookup), if it is one. */
+function refusalIn(error: unknown): string | undefined {
+  const err = error as Error & { cause?: Error };
+  if (err.name === 'UnsafeUrlError') return err.message;
+  if (err.cause instanceof Error && err.cause.name === 'UnsafeUrlError') return err.cause.message;
+  return undefined;
+}
+
 function describe(error: unknown, timeoutMs: number): string {
-  const err = error as Error & { code?: string; cause?: Error };
+  const err = error as Error & { code?: string };
   if (err.name === 'TimeoutError' || err.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
-  const cause = err.cause instanceof Error ? err.cause : undefined;
-  if (err.name === 'UnsafeUrlError' || cause?.name === 'UnsafeUrlError') return (cause ?? err).message;
   return [err.code, err.message].filter(Boolean).join(': ') || String(error);
 }

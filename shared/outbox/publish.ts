@@ -4,6 +4,7 @@ import type { SchemaName } from '../db/identifiers.js';
 import type { DispatchReport, EventDispatcher } from './dispatch.js';
 import { hasPgCode, PgErrorCode } from '../db/pg-errors.js';
 import { InvalidEventError } from './errors.js';
+import { checkPayloadSize, DEFAULT_MAX_PAYLOAD_BYTES } from './limits.js';
 import { eventByKey, insertEvent } from './sql.js';
 
 export interface NewEvent {
@@ -28,6 +29,13 @@ export const EVENT_TYPE_RULE = `an event type is 1 to ${MAX_EVENT_TYPE_LENGTH} c
 // C0 controls, DEL and C1 controls: invisible in logs, and a newline in a type forges log lines.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 
+export interface PublishLimits {
+  /** `config.outbox.maxPayloadBytes` (OUTBOX_MAX_PAYLOAD_BYTES); 256 KiB when not given. */
+  maxPayloadBytes: number;
+}
+
+const DEFAULT_LIMITS: PublishLimits = { maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES };
+
 export interface Published {
   id: string;
   /** False when the idempotency key already named an event. */
@@ -35,7 +43,9 @@ export interface Published {
 }
 
 /**
- * Publishes an event inside the caller's transaction: it exists only if the caller commits.
+ * Publishes an event inside the caller's transaction: it exists only if the caller commits. A
+ * payload whose JSON is over `limits.maxPayloadBytes` is refused with `PayloadTooLargeError` before
+ * anything is written, so the caller's transaction can carry on.
  *
  * @example
  * await client.query('BEGIN');
@@ -43,9 +53,10 @@ export interface Published {
  * await publish(client, schema, { type: 'order.paid', payload: { orderId }, idempotencyKey: `order.paid:${orderId}` });
  * await client.query('COMMIT');
  */
-export async function publish(client: pg.ClientBase, schema: SchemaName, event: NewEvent): Promise<Published> {
+export async function publish(client: pg.ClientBase, schema: SchemaName, event: NewEvent, limits = DEFAULT_LIMITS): Promise<Published> {
   checkEventType(event.type);
   const payloadJson = eventPayloadJson(event);
+  checkPayloadSize(Buffer.byteLength(payloadJson), limits.maxPayloadBytes);
   const inserted = await client
     .query<{ id: string }>(insertEvent(schema, { ...event, payloadJson }))
     .catch((error: unknown) => {
@@ -105,11 +116,12 @@ export async function publishInTransaction<T>(
   schema: SchemaName,
   dispatcher: EventDispatcher | undefined,
   work: (tx: DbClient, publish: (event: NewEvent) => Promise<Published>) => Promise<T>,
+  limits = DEFAULT_LIMITS,
 ): Promise<{ result: T; published: Published[]; dispatch: DispatchReport }> {
   const published: Published[] = [];
   const result = await inTransaction(db, (tx) =>
     work(tx, async (event) => {
-      const outcome = await publish(tx, schema, event);
+      const outcome = await publish(tx, schema, event, limits);
       published.push(outcome);
       return outcome;
     }),

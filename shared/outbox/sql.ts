@@ -7,8 +7,7 @@ const t = (schema: SchemaName) => ({
   deliveries: qualified(schema, 'webhook_deliveries'),
 });
 
-/** Inserts an event; with an idempotency key already taken, returns nothing (see `eventByKey`). */
-/** `payloadJson` is JSON text, cast by Postgres: numbers keep every digit a JS number would round. */
+/** Inserts an event (its payload as JSON text); with an idempotency key already taken, returns nothing (see `eventByKey`). */
 export function insertEvent(schema: SchemaName, event: { type: string; payloadJson: string; idempotencyKey?: string }): Sql {
   return {
     text: `INSERT INTO ${t(schema).events} (event_type, payload, idempotency_key)
@@ -65,7 +64,9 @@ export interface ClaimedDelivery {
   /** When the endpoint's current run of failures began, if it is failing. */
   failing_since: Date | null;
   event_type: string;
-  payload: string;
+  /** The payload's JSON, or null when it is over the limit: such a payload is never loaded. */
+  payload: string | null;
+  payload_bytes: number;
   created_at: Date;
   url: string;
   secret: string;
@@ -79,30 +80,82 @@ export interface ClaimedDelivery {
  * attempt may record its outcome. Only unindexed columns change, so the claim can be a HOT update
  * and backoff (next_attempt_at) stays separate from leasing. A disabled endpoint's deliveries are
  * never claimed, so no run POSTs to it once the disable has committed.
+ *
+ * Memory is bounded by bytes as well as rows: rows are taken, oldest due first, while the payload
+ * bytes before each stay under `byteBudget` (so the first always comes). A payload over
+ * `maxPayloadBytes` is claimed without its text (it is failed, never sent) and costs nothing.
+ * Endpoints paused by a Retry-After are skipped.
  */
 export function claimDue(
   schema: SchemaName,
-  options: { limit: number; leaseMs: number; eventIds?: string[]; excludeEndpoints: string[] },
+  options: { limit: number; leaseMs: number; eventIds?: string[]; excludeEndpoints: string[]; byteBudget: number; maxPayloadBytes: number },
 ): Sql {
   const { events, endpoints, deliveries } = t(schema);
   return {
-    text: `WITH due AS (
-        SELECT id FROM ${deliveries}
-        WHERE status = 'pending' AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until <= now())
-          ${options.eventIds ? 'AND event_id = ANY($4::bigint[])' : ''}
-          AND endpoint_id <> ALL($3::bigint[])
-        ORDER BY next_attempt_at
-        LIMIT $1::int FOR UPDATE SKIP LOCKED
+    text: `WITH RECURSIVE candidates AS (
+        SELECT d.id, d.event_id, row_number() OVER (ORDER BY d.next_attempt_at, d.id) AS n FROM (
+          SELECT d.id, d.event_id, d.next_attempt_at FROM ${deliveries} d
+          WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until <= now())
+            ${options.eventIds ? 'AND d.event_id = ANY($6::bigint[])' : ''}
+            AND d.endpoint_id <> ALL($3::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM ${endpoints} p WHERE p.id = d.endpoint_id AND p.paused_until > now())
+          ORDER BY d.next_attempt_at
+          LIMIT $1::int FOR UPDATE OF d SKIP LOCKED
+        ) d
+      ), due AS (
+        -- Walks the candidates in order, sizing each payload only until the budget is spent:
+        -- sizing means reading the payload, so rows past the budget are never read.
+        SELECT c.n, c.id, s.bytes, s.counted AS running
+        FROM candidates c, LATERAL (SELECT octet_length(e.payload::text) AS bytes FROM ${events} e WHERE e.id = c.event_id) b,
+             LATERAL (SELECT b.bytes, CASE WHEN b.bytes > $5::int THEN 0 ELSE b.bytes END AS counted) s
+        WHERE c.n = 1
+        UNION ALL
+        SELECT c.n, c.id, s.bytes, due.running + s.counted
+        FROM due JOIN candidates c ON c.n = due.n + 1,
+             LATERAL (SELECT octet_length(e.payload::text) AS bytes FROM ${events} e WHERE e.id = c.event_id) b,
+             LATERAL (SELECT b.bytes, CASE WHEN b.bytes > $5::int THEN 0 ELSE b.bytes END AS counted) s
+        WHERE due.running < $4::bigint
       )
       UPDATE ${deliveries} d
       SET attempts = d.attempts + 1, leased_until = now() + $2::int * interval '1 millisecond'
       FROM ${events} e, ${endpoints} w
       -- By key, as an array: joined to the CTE, the planner hashed a scan of the whole table.
       WHERE d.id = ANY(ARRAY(SELECT id FROM due)) AND e.id = d.event_id AND w.id = d.endpoint_id AND w.is_active
-      RETURNING d.id::text, d.event_id::text, d.endpoint_id::text, d.attempts, d.retry_base, w.failing_since,
-                e.event_type, e.payload::text AS payload, e.created_at, w.url, w.secret,
+      RETURNING d.id::text, d.event_id::text, d.endpoint_id::text, d.attempts, d.retry_base, w.failing_since, e.event_type,
+                CASE WHEN (SELECT due.bytes FROM due WHERE due.id = d.id) <= $5::int THEN e.payload::text END AS payload,
+                (SELECT due.bytes FROM due WHERE due.id = d.id) AS payload_bytes,
+                e.created_at, w.url, w.secret,
                 CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret`,
-    values: [options.limit, options.leaseMs, options.excludeEndpoints, ...(options.eventIds ? [options.eventIds] : [])],
+    values: [
+      options.limit,
+      options.leaseMs,
+      options.excludeEndpoints,
+      options.byteBudget,
+      options.maxPayloadBytes,
+      ...(options.eventIds ? [options.eventIds] : []),
+    ],
+  };
+}
+
+/**
+ * Pauses endpoints (a 429 or 503 with Retry-After) for the given milliseconds, never shortening a
+ * pause already running, and moves their pending deliveries' next attempt to the pause's end, so
+ * the due index skips them instead of every claim filtering them out.
+ */
+export function pauseEndpoints(schema: SchemaName, pauses: { id: string; ms: number }[]): Sql {
+  const { endpoints, deliveries } = t(schema);
+  return {
+    text: `WITH paused AS (
+        UPDATE ${endpoints} w
+        SET paused_until = greatest(w.paused_until, now() + p.ms * interval '1 millisecond')
+        FROM unnest($1::bigint[], $2::bigint[]) AS p(id, ms)
+        WHERE w.id = p.id
+        RETURNING w.id, w.paused_until
+      )
+      UPDATE ${deliveries} d SET next_attempt_at = paused.paused_until
+      FROM paused
+      WHERE d.endpoint_id = paused.id AND d.status = 'pending' AND d.next_attempt_at < paused.paused_until`,
+    values: [pauses.map((p) => p.id), pauses.map((p) => p.ms)],
   };
 }
 
@@ -257,10 +310,11 @@ export function disableEndpoint(schema: SchemaName, endpointId: string, reason: 
 
 /** Work the next run would find: deliveries due now plus events not yet fanned out. */
 export function countBacklog(schema: SchemaName): Sql {
-  const { events, deliveries } = t(schema);
+  const { events, endpoints, deliveries } = t(schema);
   return {
-    text: `SELECT (SELECT count(*) FROM ${deliveries}
-                   WHERE status = 'pending' AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until <= now()))
+    text: `SELECT (SELECT count(*) FROM ${deliveries} d
+                   WHERE status = 'pending' AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until <= now())
+                     AND NOT EXISTS (SELECT 1 FROM ${endpoints} p WHERE p.id = d.endpoint_id AND p.paused_until > now()))
                 + (SELECT count(*) FROM ${events} WHERE status = 'pending') AS n`,
     values: [],
   };
@@ -336,4 +390,21 @@ export function rotateEndpointSecret(schema: SchemaName, id: string, secret: str
 /** Committed events not yet fanned out, oldest first (the local stand-in for the dispatch queue). */
 export function pendingEventIds(schema: SchemaName, limit: number): Sql {
   return { text: `SELECT id::text FROM ${t(schema).events} WHERE status = 'pending' ORDER BY id LIMIT $1::int`, values: [limit] };
+}
+
+/** Every endpoint's stored secrets, for `encryptSecrets` (a few thousand rows at most). */
+export function selectEndpointSecrets(schema: SchemaName): Sql {
+  return { text: `SELECT id::text, secret, previous_secret FROM ${t(schema).endpoints} ORDER BY id`, values: [] };
+}
+
+/** Replaces an endpoint's stored secrets only if they are still the ones read (no lost rotation). */
+export function resealEndpointSecrets(
+  schema: SchemaName,
+  row: { id: string; secret: string; previousSecret: string | null; newSecret: string; newPreviousSecret: string | null },
+): Sql {
+  return {
+    text: `UPDATE ${t(schema).endpoints} SET secret = $3::text, previous_secret = $5::text
+      WHERE id = $1::bigint AND secret = $2::text AND previous_secret IS NOT DISTINCT FROM $4::text`,
+    values: [row.id, row.secret, row.newSecret, row.previousSecret, row.newPreviousSecret],
+  };
 }

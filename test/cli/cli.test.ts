@@ -67,7 +67,8 @@ describe('the chores CLI', { timeout: 60_000 }, () => {
   });
 
   it('manages endpoints and publishes events idempotently', async () => {
-    const added = await chores(['endpoints', 'add', '--url', 'https://hooks.example.com/in', '--events', 'order.paid,order.refunded', '--json']);
+    const keys = { OUTBOX_SECRET_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` }; // secrets are stored encrypted
+    const added = await chores(['endpoints', 'add', '--url', 'https://hooks.example.com/in', '--events', 'order.paid,order.refunded', '--json'], keys);
     const refused = await chores(['endpoints', 'add', '--url', 'http://hooks.example.com/in']);
     const { id, secret } = JSON.parse(added.stdout);
     const disabled = await chores(['endpoints', 'disable', id, '--reason', 'offboarded']);

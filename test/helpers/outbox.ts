@@ -2,7 +2,6 @@ import { afterAll } from 'vitest';
 import { loadConfig } from '../../shared/config.js';
 import type { Db } from '../../shared/db/pool.js';
 import type { DeliveryDeps } from '../../shared/outbox/deliver.js';
-import { PER_ENDPOINT_CONCURRENCY } from '../../shared/outbox/deliver.js';
 import { WebhookSender } from '../../shared/outbox/http.js';
 import { publish, type NewEvent } from '../../shared/outbox/publish.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
@@ -11,7 +10,7 @@ import { schema } from './db.js';
 /** Delivery deps allowed to reach loopback over http, as the local stack is. */
 export function outboxDeps(db: Db, url: string, env: Record<string, string> = {}): DeliveryDeps {
   const config = loadConfig({ DATABASE_URL: url, OUTBOX_ALLOW_HTTP: 'true', OUTBOX_ALLOWED_CIDRS: '127.0.0.1/32', ...env });
-  const sender = new WebhookSender(config.outbox, PER_ENDPOINT_CONCURRENCY);
+  const sender = new WebhookSender(config.outbox);
   afterAll(() => sender.close());
   return { db, schema, outbox: config.outbox, sender, budget: UNLIMITED_BUDGET };
 }

@@ -233,7 +233,7 @@ describe('concurrency and crashes', () => {
     await publishEvents(db, [{ type: 'x', payload: {} }]);
     await sweepOutbox({ ...deps, budget: { expired: () => true, remainingMs: () => 0 } }); // fans out only
     // A run that claims and then dies: the lease is taken, nothing is sent or recorded.
-    await db.query(claimDue(schema, { limit: 10, leaseMs: 60_000, excludeEndpoints: [] }));
+    await db.query(claimDue(schema, { limit: 10, leaseMs: 60_000, excludeEndpoints: [], byteBudget: 1_000_000, maxPayloadBytes: 262_144 }));
 
     const whileLeased = await sweepOutbox(deps);
     await db.query(`UPDATE chores.webhook_deliveries SET leased_until = now() - interval '1 second'`); // the lease lapses
