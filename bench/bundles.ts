@@ -27,7 +27,13 @@ export async function benchBundles(): Promise<void> {
         process.exit(0);`;
       const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
         cwd: outside,
-        env: { PATH: process.env.PATH!, DATABASE_URL: bench.url, UPLOADS_STORAGE_URL: `file://${outside}/uploads`, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
+        env: {
+          PATH: process.env.PATH!,
+          DATABASE_URL: bench.url,
+          UPLOADS_STORAGE_URL: `file://${outside}/uploads`,
+          POWERTOOLS_LOG_LEVEL: 'SILENT',
+          POWERTOOLS_METRICS_DISABLED: 'true',
+        },
       });
       const { load, total } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { load: number; total: number };
       console.log(

@@ -63,15 +63,28 @@ export async function benchOutbox(): Promise<void> {
     const fourRate = four.reduce((sum, s) => sum + s.delivered, 0) / ((performance.now() - started) / 1000);
     const concurrent = await ask(receiver, 'report');
 
-    console.log(`  plain undici client, ${PLAIN_CONNECTIONS} connections, signed, no database .. ${[plainBefore, plainMid, plainAfter].map((r) => fmt(r)).join(' / ')} requests/s`);
-    for (const [label, run, ratio] of [['8 per endpoint', narrow, narrowRatio], ['64 per endpoint', widened, wideRatio]] as const) {
-      console.log(`  one sweep, ${fmt(BACKLOG)} events, ${label} .. ${fmt(run.rate)} deliveries/s = ${fmt(ratio, 2)}x the plain client ` +
-        `(${fmt(run.report.total)} POSTs, ${fmt(run.report.total - run.report.unique)} duplicates, ${fmt(run.attempts)} attempts recorded)`);
+    console.log(
+      `  plain undici client, ${PLAIN_CONNECTIONS} connections, signed, no database .. ${[plainBefore, plainMid, plainAfter].map((r) => fmt(r)).join(' / ')} requests/s`,
+    );
+    for (const [label, run, ratio] of [
+      ['8 per endpoint', narrow, narrowRatio],
+      ['64 per endpoint', widened, wideRatio],
+    ] as const) {
+      console.log(
+        `  one sweep, ${fmt(BACKLOG)} events, ${label} .. ${fmt(run.rate)} deliveries/s = ${fmt(ratio, 2)}x the plain client ` +
+          `(${fmt(run.report.total)} POSTs, ${fmt(run.report.total - run.report.unique)} duplicates, ${fmt(run.attempts)} attempts recorded)`,
+      );
     }
-    console.log(`  fast path, commit → receipt (${FAST_PATH_EVENTS}) .. p50 ${fmt(percentile(latencies, 50), 2)} ms, p99 ${fmt(percentile(latencies, 99), 2)} ms`);
-    console.log(`  four concurrent sweepers, ${fmt(BACKLOG)} ... ${fmt(fourRate)} deliveries/s, ${fmt(concurrent.total)} POSTs, duplicates: ${concurrent.total - concurrent.unique}`);
+    console.log(
+      `  fast path, commit → receipt (${FAST_PATH_EVENTS}) .. p50 ${fmt(percentile(latencies, 50), 2)} ms, p99 ${fmt(percentile(latencies, 99), 2)} ms`,
+    );
+    console.log(
+      `  four concurrent sweepers, ${fmt(BACKLOG)} ... ${fmt(fourRate)} deliveries/s, ${fmt(concurrent.total)} POSTs, duplicates: ${concurrent.total - concurrent.unique}`,
+    );
     console.log('  targets:');
-    console.log(`    sweep >= 0.5x plain client ... ${verdict(wideRatio >= 0.5)} (${fmt(wideRatio, 2)}x at 64 connections each; ${fmt(narrowRatio, 2)}x at the default 8)`);
+    console.log(
+      `    sweep >= 0.5x plain client ... ${verdict(wideRatio >= 0.5)} (${fmt(wideRatio, 2)}x at 64 connections each; ${fmt(narrowRatio, 2)}x at the default 8)`,
+    );
     console.log(`    every attempt recorded ....... ${verdict(recorded)}`);
     console.log(`    fast-path p50 under 25 ms .... ${verdict(percentile(latencies, 50) < 25)} (${fmt(percentile(latencies, 50), 2)} ms)`);
     const duplicates = concurrent.total - concurrent.unique + single.total - single.unique + widened.report.total - widened.report.unique;

@@ -64,7 +64,9 @@ async function compare(bench: BenchDatabase, layout: Layout): Promise<void> {
     for (const [label, a, b] of rows) console.log(`  ${label!.padEnd(24)} ${a!.padStart(18)} ${b!.padStart(20)}`);
     console.log('  targets:');
     console.log(`    >= 100,000 rows/s ............ ${verdict(batchedRate >= 100_000)} (${fmt(batchedRate)})`);
-    console.log(`    >= half the DELETE's rate .... ${verdict(batchedRate >= unbatchedRate / 2)} (${fmt((100 * batchedRate) / unbatchedRate)}%)`);
+    console.log(
+      `    >= half the DELETE's rate .... ${verdict(batchedRate >= unbatchedRate / 2)} (${fmt((100 * batchedRate) / unbatchedRate)}%)`,
+    );
     console.log(`    no transaction over 250 ms ... ${verdict(batched.longestMs <= 250)} (${fmt(batched.longestMs)} ms)`);
     console.log(`    writer p99 under 50 ms ....... ${verdict(batched.writer.p99 < 50)} (${fmt(batched.writer.p99, 2)} ms)`);
   }

@@ -23,18 +23,33 @@ export async function benchTablesCleanup(): Promise<void> {
     const unbatched: Run[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await seed(bench);
-      chores.push(await withWriter(bench, async () => {
-        const started = performance.now();
-        const stats = await cleanupTables({ db: bench.db, policies, settings: { dryRun: false, batchSize: DEFAULT_TABLE_BATCH_ROWS }, budget: UNLIMITED_BUDGET, runId: 'bench' });
-        return { seconds: (performance.now() - started) / 1000, deleted: stats.deleted, longestMs: stats.longestBatchMs, skipped: stats.skippedBatches };
-      }));
+      chores.push(
+        await withWriter(bench, async () => {
+          const started = performance.now();
+          const stats = await cleanupTables({
+            db: bench.db,
+            policies,
+            settings: { dryRun: false, batchSize: DEFAULT_TABLE_BATCH_ROWS },
+            budget: UNLIMITED_BUDGET,
+            runId: 'bench',
+          });
+          return {
+            seconds: (performance.now() - started) / 1000,
+            deleted: stats.deleted,
+            longestMs: stats.longestBatchMs,
+            skipped: stats.skippedBatches,
+          };
+        }),
+      );
       await seed(bench);
-      unbatched.push(await withWriter(bench, async () => {
-        const started = performance.now();
-        const result = await bench.db.query(`DELETE FROM public.bench_events WHERE created_at < now() - interval '30 days'`);
-        const ms = performance.now() - started;
-        return { seconds: ms / 1000, deleted: result.rowCount ?? 0, longestMs: ms, skipped: 0 };
-      }));
+      unbatched.push(
+        await withWriter(bench, async () => {
+          const started = performance.now();
+          const result = await bench.db.query(`DELETE FROM public.bench_events WHERE created_at < now() - interval '30 days'`);
+          const ms = performance.now() - started;
+          return { seconds: ms / 1000, deleted: result.rowCount ?? 0, longestMs: ms, skipped: 0 };
+        }),
+      );
     }
     const rate = (runs: Run[]) => runs.reduce((a, r) => a + r.deleted, 0) / runs.reduce((a, r) => a + r.seconds, 0);
     const max = (runs: Run[], pick: (r: Run) => number) => Math.max(...runs.map(pick));
@@ -44,13 +59,25 @@ export async function benchTablesCleanup(): Promise<void> {
       ['rows/s', fmt(rate(chores)), fmt(rate(unbatched))],
       ['longest transaction ms', fmt(max(chores, (r) => r.longestMs)), fmt(max(unbatched, (r) => r.longestMs))],
       ['skipped batches', fmt(max(chores, (r) => r.skipped)), '—'],
-      ['writer p99 insert ms', fmt(max(chores, (r) => r.writer.p99), 2), fmt(max(unbatched, (r) => r.writer.p99), 2)],
+      [
+        'writer p99 insert ms',
+        fmt(
+          max(chores, (r) => r.writer.p99),
+          2,
+        ),
+        fmt(
+          max(unbatched, (r) => r.writer.p99),
+          2,
+        ),
+      ],
     ];
     for (const [label, a, b] of rows) console.log(`  ${label!.padEnd(24)} ${a!.padStart(20)} ${b!.padStart(14)}`);
     const ratio = rate(chores) / rate(unbatched);
     console.log('  targets:');
     console.log(`    >= 1.0x the DELETE's rate .... ${verdict(ratio >= 1)} (${fmt(ratio, 2)}x)`);
-    console.log(`    no transaction over 100 ms ... ${verdict(max(chores, (r) => r.longestMs) <= 100)} (${fmt(max(chores, (r) => r.longestMs))} ms)`);
+    console.log(
+      `    no transaction over 100 ms ... ${verdict(max(chores, (r) => r.longestMs) <= 100)} (${fmt(max(chores, (r) => r.longestMs))} ms)`,
+    );
     console.log(`    writer p99 under 50 ms ....... ${verdict(max(chores, (r) => r.writer.p99) < 50)}`);
   } finally {
     await bench.close();
@@ -67,7 +94,9 @@ interface Run {
 
 async function seed(bench: BenchDatabase): Promise<void> {
   await bench.db.query('DROP TABLE IF EXISTS public.bench_events');
-  await bench.db.query('CREATE TABLE public.bench_events (id bigserial PRIMARY KEY, kind text NOT NULL, created_at timestamptz NOT NULL, body jsonb)');
+  await bench.db.query(
+    'CREATE TABLE public.bench_events (id bigserial PRIMARY KEY, kind text NOT NULL, created_at timestamptz NOT NULL, body jsonb)',
+  );
   // Arrival order, as an event table fills: the oldest 70% first.
   await bench.db.query(
     `INSERT INTO public.bench_events (kind, created_at, body)

@@ -18,9 +18,20 @@ const UPLOADS = 100_000;
 export async function benchUploads(): Promise<void> {
   const bench = await benchDatabase('chores_bench_uploads');
   const work = await mkdtemp(join(tmpdir(), 'chores-bench-uploads-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(work, 's3rver'), configureBuckets: [{ name: 'uploads' }] });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: join(work, 's3rver'),
+    configureBuckets: [{ name: 'uploads' }],
+  });
   const { port } = (await server.run()) as { port: number };
-  const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   try {
     console.log(`\nuploads-cleanup: ${fmt(UPLOADS)} expired uploads`);
     const keys = Array.from({ length: UPLOADS }, (_, i) => `u/${String(i % 256).padStart(3, '0')}/${i}.bin`);

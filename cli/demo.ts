@@ -38,10 +38,17 @@ export async function seedDemoOnce(db: Db, schema: SchemaName, receiverUrl: stri
      ON CONFLICT (task_id) DO NOTHING`,
     [DEMO_RESULTS],
   );
-  await db.query(`INSERT INTO ${qualified(schema, 'webhook_endpoints')} (url, secret, event_types) VALUES ($1, $2, '{}')`, [receiverUrl, secrets.seal(generateSecret())]);
+  await db.query(`INSERT INTO ${qualified(schema, 'webhook_endpoints')} (url, secret, event_types) VALUES ($1, $2, '{}')`, [
+    receiverUrl,
+    secrets.seal(generateSecret()),
+  ]);
   const client = await db.connect();
   try {
-    for (const [type, payload] of [['order.paid', { orderId: 1042, total: '99.00' }], ['user.created', { userId: 7 }], ['invoice.sent', { invoiceId: 'INV-3' }]] as const) {
+    for (const [type, payload] of [
+      ['order.paid', { orderId: 1042, total: '99.00' }],
+      ['user.created', { userId: 7 }],
+      ['invoice.sent', { invoiceId: 'INV-3' }],
+    ] as const) {
       await publish(client, schema, { type, payload, idempotencyKey: `demo:${type}` });
     }
   } finally {
@@ -49,17 +56,25 @@ export async function seedDemoOnce(db: Db, schema: SchemaName, receiverUrl: stri
   }
   // [file, hours since upload, size]: TTL is 24 h and notices go 6 h ahead.
   const uploads: [string, number, number][] = [
-    ['demo/expired-report.pdf', 30, 48_213], ['demo/expired-photo.jpg', 26, 120_550],
-    ['demo/expiring-invoice.pdf', 20, 9_812], ['demo/expiring-export.csv', 21, 3_300],
-    ['demo/fresh-avatar.png', 1, 20_480], ['demo/fresh-notes.txt', 2, 512],
+    ['demo/expired-report.pdf', 30, 48_213],
+    ['demo/expired-photo.jpg', 26, 120_550],
+    ['demo/expiring-invoice.pdf', 20, 9_812],
+    ['demo/expiring-export.csv', 21, 3_300],
+    ['demo/fresh-avatar.png', 1, 20_480],
+    ['demo/fresh-notes.txt', 2, 512],
   ];
   await mkdir(join(DEMO_UPLOADS_DIR, 'demo'), { recursive: true });
   for (const [key, hours, size] of uploads) {
     await writeFile(join(DEMO_UPLOADS_DIR, key), Buffer.alloc(size, 1));
-    await db.query(`INSERT INTO ${qualified(schema, 'uploads')} (storage_key, size_bytes, created_at) VALUES ($1, $2, now() - $3::int * interval '1 hour')`, [key, size, hours]);
+    await db.query(
+      `INSERT INTO ${qualified(schema, 'uploads')} (storage_key, size_bytes, created_at) VALUES ($1, $2, now() - $3::int * interval '1 hour')`,
+      [key, size, hours],
+    );
   }
   // An expired upload whose file someone already removed: cleanup counts it missing.
-  await db.query(`INSERT INTO ${qualified(schema, 'uploads')} (storage_key, size_bytes, created_at) VALUES ('demo/already-gone.bin', 777, now() - interval '40 hours')`);
+  await db.query(
+    `INSERT INTO ${qualified(schema, 'uploads')} (storage_key, size_bytes, created_at) VALUES ('demo/already-gone.bin', 777, now() - interval '40 hours')`,
+  );
   await mkdir(LOCAL_DIR, { recursive: true });
   await writeFile(SEEDED_MARKER, new Date().toISOString());
   return true;
@@ -67,6 +82,9 @@ export async function seedDemoOnce(db: Db, schema: SchemaName, receiverUrl: stri
 
 /** The demo endpoint's current secret, for the demo receiver to verify with. */
 export async function demoSecret(db: Db, schema: SchemaName, receiverUrl: string, secrets: SecretBox): Promise<string | undefined> {
-  const { rows } = await db.query<{ secret: string }>(`SELECT secret FROM ${qualified(schema, 'webhook_endpoints')} WHERE url = $1 ORDER BY id DESC LIMIT 1`, [receiverUrl]);
+  const { rows } = await db.query<{ secret: string }>(
+    `SELECT secret FROM ${qualified(schema, 'webhook_endpoints')} WHERE url = $1 ORDER BY id DESC LIMIT 1`,
+    [receiverUrl],
+  );
   return rows[0] && secrets.open(rows[0].secret);
 }

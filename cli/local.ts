@@ -21,7 +21,12 @@ export interface DatabaseTarget {
  */
 export async function openDatabase(env: NodeJS.ProcessEnv = process.env): Promise<DatabaseTarget> {
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, local: false, close: async () => {} };
-  const server = await startLocalPostgres({ dataDir: join(LOCAL_DIR, 'pg'), port: LOCAL_PORT, persistent: true, portVariable: 'CHORES_LOCAL_PG_PORT' });
+  const server = await startLocalPostgres({
+    dataDir: join(LOCAL_DIR, 'pg'),
+    port: LOCAL_PORT,
+    persistent: true,
+    portVariable: 'CHORES_LOCAL_PG_PORT',
+  });
   const admin = new pg.Client({ connectionString: server.urlFor('postgres') });
   await admin.connect();
   try {

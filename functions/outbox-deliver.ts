@@ -11,10 +11,14 @@ export function makeHandler(runtime: JobRuntime) {
   const sender = new WebhookSender(config.outbox);
   const deps = (budget: TimeBudget) => ({ db, schema: config.schema, outbox: config.outbox, sender, budget });
 
-  return createJobHandler('outbox-deliver', runtime, ({ budget, settings }) =>
-    settings.replay ? replayOutbox(deps(budget), settings.replay) : sweepOutbox(deps(budget)), {
-    sqs: (event, { budget }) => deliverSqsBatch(event, deps(budget), logger),
-  });
+  return createJobHandler(
+    'outbox-deliver',
+    runtime,
+    ({ budget, settings }) => (settings.replay ? replayOutbox(deps(budget), settings.replay) : sweepOutbox(deps(budget))),
+    {
+      sqs: (event, { budget }) => deliverSqsBatch(event, deps(budget), logger),
+    },
+  );
 }
 
 export const handler = handlerFromEnv(process.env, makeHandler);

@@ -3,7 +3,7 @@ import { StageConfigError, stageConfig } from './config.js';
 import { ChoresStack } from './stack.js';
 
 const app = new App();
-let config;
+let config: ReturnType<typeof stageConfig>;
 try {
   config = stageConfig(app.node.tryGetContext('chores'));
 } catch (error) {

@@ -6,7 +6,10 @@ import * as z from 'zod';
  */
 const Stage = z.strictObject({
   /** Names every deployed part (see shared/deploy-names.ts). */
-  prefix: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/).default('chores'),
+  prefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,30}$/)
+    .default('chores'),
   vpc: z
     .union([
       z.strictObject({ create: z.literal(true) }),
@@ -69,12 +72,17 @@ export function stageConfig(context: unknown): StageConfig {
     try {
       value = JSON.parse(value);
     } catch (error) {
-      throw new StageConfigError(`invalid "chores" CDK context: not JSON (${(error as Error).message}); pass -c chores='{"prefix":"stage2"}'`, { cause: error });
+      throw new StageConfigError(
+        `invalid "chores" CDK context: not JSON (${(error as Error).message}); pass -c chores='{"prefix":"stage2"}'`,
+        { cause: error },
+      );
     }
   }
   const parsed = Stage.safeParse(value);
   if (!parsed.success) {
-    throw new StageConfigError(`invalid "chores" CDK context: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new StageConfigError(
+      `invalid "chores" CDK context: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }

@@ -29,7 +29,12 @@ function sqsBatch(body: unknown) {
         messageId: '19dd0b57-b21e-4ac1-bd88-01bbb068cb78',
         receiptHandle: 'console-test',
         body: JSON.stringify(body),
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1767225600000', SenderId: 'console-test', ApproximateFirstReceiveTimestamp: '1767225600000' },
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: '1767225600000',
+          SenderId: 'console-test',
+          ApproximateFirstReceiveTimestamp: '1767225600000',
+        },
         messageAttributes: {},
         md5OfBody: '',
         eventSource: 'aws:sqs',

@@ -9,11 +9,13 @@ export function acknowledgeNagFindings(stack: Stack): void {
   NagSuppressions.addStackSuppressions(stack, [
     {
       id: 'AwsSolutions-L1',
-      reason: 'Functions run nodejs22.x deliberately: the runtime the project targets and tests; moving to a newer runtime is its own change.',
+      reason:
+        'Functions run nodejs22.x deliberately: the runtime the project targets and tests; moving to a newer runtime is its own change.',
     },
     {
       id: 'AwsSolutions-IAM4',
-      reason: "AWSLambdaBasicExecutionRole and AWSLambdaVPCAccessExecutionRole are AWS-managed and grant only the function's own log writes and VPC network interfaces.",
+      reason:
+        "AWSLambdaBasicExecutionRole and AWSLambdaVPCAccessExecutionRole are AWS-managed and grant only the function's own log writes and VPC network interfaces.",
       appliesTo: [
         'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
         'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
@@ -49,7 +51,8 @@ export function acknowledgeNagFindings(stack: Stack): void {
     },
     {
       id: 'AwsSolutions-RDS11',
-      reason: 'The database is in isolated subnets, reachable only from the RDS Proxy security group; a non-default port adds no protection there.',
+      reason:
+        'The database is in isolated subnets, reachable only from the RDS Proxy security group; a non-default port adds no protection there.',
     },
     {
       id: 'AwsSolutions-SMG4',
@@ -59,7 +62,8 @@ export function acknowledgeNagFindings(stack: Stack): void {
     },
     {
       id: 'CdkNagValidationFailure',
-      reason: "The SQS interface endpoint's security group allows the VPC's own CIDR, a token cdk-nag cannot evaluate (rule AwsSolutions-EC23).",
+      reason:
+        "The SQS interface endpoint's security group allows the VPC's own CIDR, a token cdk-nag cannot evaluate (rule AwsSolutions-EC23).",
     },
   ]);
 }

@@ -75,7 +75,11 @@ export class ChoresStack extends Stack {
       : undefined;
     // An isolated function has no route to Secrets Manager but through an endpoint.
     if (selected.some(({ definition }) => definition.infra.webhookKeys && !definition.infra.egress)) {
-      network.vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, subnets: network.isolatedSubnets, privateDnsEnabled: true });
+      network.vpc.addInterfaceEndpoint('SecretsManager', {
+        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        subnets: network.isolatedSubnets,
+        privateDnsEnabled: true,
+      });
     }
 
     const functions: HandlerFunction[] = [];
@@ -109,7 +113,10 @@ export class ChoresStack extends Stack {
         scheduleGroup: group,
         description: definition.description,
         schedule: scheduler.ScheduleExpression.expression(definition.schedule, TimeZone.of(definition.timezone)),
-        timeWindow: definition.flexibleWindowMinutes > 0 ? scheduler.TimeWindow.flexible(Duration.minutes(definition.flexibleWindowMinutes)) : scheduler.TimeWindow.off(),
+        timeWindow:
+          definition.flexibleWindowMinutes > 0
+            ? scheduler.TimeWindow.flexible(Duration.minutes(definition.flexibleWindowMinutes))
+            : scheduler.TimeWindow.off(),
         target: new targets.LambdaInvoke(fn, {
           input: scheduler.ScheduleTargetInput.fromObject({}),
           retryAttempts: SCHEDULE_RETRIES,
@@ -122,7 +129,11 @@ export class ChoresStack extends Stack {
     }
 
     if (consumer) {
-      const dispatch = new DispatchQueue(this, 'Dispatch', { names, consumer: consumer.fn, consumerTimeout: Duration.seconds(consumer.definition.timeoutSeconds) });
+      const dispatch = new DispatchQueue(this, 'Dispatch', {
+        names,
+        consumer: consumer.fn,
+        consumerTimeout: Duration.seconds(consumer.definition.timeoutSeconds),
+      });
       deadLetters.push({ name: names.dispatchDlq, queue: dispatch.deadLetters });
       const row = dashboardJobs.find(({ job }) => job === consumer.job);
       if (row) row.fastPath = dispatch.queue;
@@ -130,7 +141,10 @@ export class ChoresStack extends Stack {
         dispatch.queue.grantSendMessages(sender);
         sender.addEnvironment('OUTBOX_DISPATCH_QUEUE_URL', dispatch.queue.queueUrl);
       }
-      new CfnOutput(this, 'DispatchQueueUrl', { value: dispatch.queue.queueUrl, description: 'producers send {"eventIds": [...]} here after commit' });
+      new CfnOutput(this, 'DispatchQueueUrl', {
+        value: dispatch.queue.queueUrl,
+        description: 'producers send {"eventIds": [...]} here after commit',
+      });
     }
     for (const { name, queue } of deadLetters) alarms.forDeadLetters(name, queue);
 
@@ -144,7 +158,13 @@ export class ChoresStack extends Stack {
       database,
       environment: config.environment,
       // The SQL files travel next to the bundle, where migrate() looks for them.
-      bundling: { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: (input, output) => [`cp -r ${input}/shared/db/migrations ${output}/migrations`] } },
+      bundling: {
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (input, output) => [`cp -r ${input}/shared/db/migrations ${output}/migrations`],
+        },
+      },
     });
     new triggers.Trigger(this, 'MigrateOnDeploy', {
       handler: migrate,
@@ -162,9 +182,16 @@ export class ChoresStack extends Stack {
     new CfnOutput(this, 'UploadsBucket', { value: storage.uploads.bucketName });
     new CfnOutput(this, 'ArchiveBucket', { value: storage.archive.bucketName });
     new CfnOutput(this, 'AlarmTopic', { value: alarms.topic.topicArn });
-    new CfnOutput(this, 'FailedRunsQueueUrl', { value: failedRuns.queue.queueUrl, description: 'scheduled runs that threw: their payload and error' });
+    new CfnOutput(this, 'FailedRunsQueueUrl', {
+      value: failedRuns.queue.queueUrl,
+      description: 'scheduled runs that threw: their payload and error',
+    });
     new CfnOutput(this, 'DashboardUrl', { value: dashboard.url });
-    if (webhookKeys) new CfnOutput(this, 'WebhookKeysSecretArn', { value: webhookKeys.secretArn, description: `give the CLI this as ${WEBHOOK_KEYS_SECRET_ENV}` });
+    if (webhookKeys)
+      new CfnOutput(this, 'WebhookKeysSecretArn', {
+        value: webhookKeys.secretArn,
+        description: `give the CLI this as ${WEBHOOK_KEYS_SECRET_ENV}`,
+      });
     acknowledgeNagFindings(this);
   }
 }
@@ -172,12 +199,16 @@ export class ChoresStack extends Stack {
 /** The access a registry entry asks for on one bucket, and its `s3://` URL in the variable it names. */
 function grantBucket(fn: HandlerFunction, need: BucketNeed, storage: Storage): void {
   if (need.bucket === 'archive') {
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [storage.archive.arnForObjects(`${need.prefix}*`)] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [storage.archive.arnForObjects(`${need.prefix}*`)] }),
+    );
     fn.addEnvironment(need.env, `s3://${storage.archive.bucketName}`);
     return;
   }
   // HEAD needs GetObject, and ListBucket so that a missing key (and HeadBucket) answers 404, not 403.
-  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [storage.uploads.arnForObjects('*')] }));
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [storage.uploads.arnForObjects('*')] }),
+  );
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [storage.uploads.bucketArn] }));
   fn.addEnvironment(need.env, `s3://${storage.uploads.bucketName}`);
 }

@@ -62,7 +62,10 @@ export interface OutboxConfig {
 export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,14h,20h,24h';
 
 const Env = z.object({
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
   DATABASE_IAM_AUTH: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   DATABASE_HOST: z.string().optional(),
   DATABASE_PORT: z.coerce.number().int().positive().default(5432),
@@ -73,7 +76,9 @@ const Env = z.object({
   RESULTS_RULES: z.string().default(DEFAULT_RULES_JSON),
   RESULTS_ARCHIVE_URL: z.string().optional(),
   RESULTS_STORE: z
-    .union([z.enum(STORE_NAMES), z.string().regex(/^rediss?:\/\//)], { error: `must be one of ${STORE_NAMES.join(', ')}, or a redis:// URL` })
+    .union([z.enum(STORE_NAMES), z.string().regex(/^rediss?:\/\//)], {
+      error: `must be one of ${STORE_NAMES.join(', ')}, or a redis:// URL`,
+    })
     .default('chores'),
   RESULTS_STORE_SCHEMA: z.string().optional(),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),
@@ -88,7 +93,12 @@ const Env = z.object({
   // 8 keeps one slow receiver from holding the run; a receiver built for more may take up to the
   // run's whole 64 (outbox-deliver's global limit).
   OUTBOX_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
-  OUTBOX_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1_024).max(64 * 1024 * 1024).default(DEFAULT_MAX_PAYLOAD_BYTES),
+  OUTBOX_MAX_PAYLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .max(64 * 1024 * 1024)
+    .default(DEFAULT_MAX_PAYLOAD_BYTES),
   OUTBOX_SECRET_KEYS: z.string().default(''),
   FILE_UPLOAD_TTL_HOURS: z.coerce.number().positive().default(24),
   // Six hours ahead: with the 24 h default TTL a wider window would notify at upload time, and the
@@ -127,11 +137,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const rules = attempt(() => parseRules(vars.RESULTS_RULES));
   // Celery's tables live where the app's ORM put them: `public` unless said otherwise.
   const storeSchema = attempt(() =>
-    vetSchemaName(vars.RESULTS_STORE_SCHEMA ?? (vars.RESULTS_STORE === 'chores' || isRedis(vars.RESULTS_STORE) ? vars.CHORES_SCHEMA : 'public'), 'RESULTS_STORE_SCHEMA'),
+    vetSchemaName(
+      vars.RESULTS_STORE_SCHEMA ?? (vars.RESULTS_STORE === 'chores' || isRedis(vars.RESULTS_STORE) ? vars.CHORES_SCHEMA : 'public'),
+      'RESULTS_STORE_SCHEMA',
+    ),
   );
-  const archive = vars.RESULTS_ARCHIVE_URL
-    ? attempt(() => parseStorageUrl(vars.RESULTS_ARCHIVE_URL!, 'RESULTS_ARCHIVE_URL'))
-    : undefined;
+  const archive = vars.RESULTS_ARCHIVE_URL ? attempt(() => parseStorageUrl(vars.RESULTS_ARCHIVE_URL!, 'RESULTS_ARCHIVE_URL')) : undefined;
   const uploadsStorage = vars.UPLOADS_STORAGE_URL
     ? attempt(() => parseStorageUrl(vars.UPLOADS_STORAGE_URL!, 'UPLOADS_STORAGE_URL'))
     : undefined;
@@ -140,16 +151,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const retrySchedule = attempt(() => named('OUTBOX_RETRY_SCHEDULE', () => list(vars.OUTBOX_RETRY_SCHEDULE).map(parseDuration)));
   const tablePolicies = attempt(() => parseTablePolicies(vars.TABLE_RETENTION));
   const archived = tablePolicies?.find((policy) => policy.archive);
-  if (archived && !archive) problems.push(`TABLE_RETENTION: policy "${archived.label}" archives, but RESULTS_ARCHIVE_URL is not set — set it (s3://bucket/prefix or file:///dir) or drop "archive"`);
+  if (archived && !archive)
+    problems.push(
+      `TABLE_RETENTION: policy "${archived.label}" archives, but RESULTS_ARCHIVE_URL is not set — set it (s3://bucket/prefix or file:///dir) or drop "archive"`,
+    );
   const secretKeys = attempt(() => named('OUTBOX_SECRET_KEYS', () => parseSecretKeys(vars.OUTBOX_SECRET_KEYS)));
-  if (problems.length > 0 || !tablePolicies || !database || !schema || !rules || !retrySchedule || !storeSchema || !secretKeys) throw new ConfigError(problems);
+  if (problems.length > 0 || !tablePolicies || !database || !schema || !rules || !retrySchedule || !storeSchema || !secretKeys)
+    throw new ConfigError(problems);
   return {
     database,
     schema,
     results: {
       rules,
       ...(archive && { archive }),
-      ...(isRedis(vars.RESULTS_STORE) ? { store: 'chores' as const, redisUrl: vars.RESULTS_STORE } : { store: vars.RESULTS_STORE as StoreName }),
+      ...(isRedis(vars.RESULTS_STORE)
+        ? { store: 'chores' as const, redisUrl: vars.RESULTS_STORE }
+        : { store: vars.RESULTS_STORE as StoreName }),
       storeSchema,
     },
     outbox: {
@@ -177,10 +194,19 @@ function databaseConnection(vars: z.infer<typeof Env>): DatabaseConnection {
   if (vars.DATABASE_IAM_AUTH === 'true') {
     const missing = (['DATABASE_HOST', 'DATABASE_NAME', 'DATABASE_USER', 'AWS_REGION'] as const).filter((name) => !vars[name]);
     if (missing.length > 0) throw new ConfigError(missing.map((name) => `${name}: is not set — DATABASE_IAM_AUTH=true needs it`));
-    return { kind: 'iam', host: vars.DATABASE_HOST!, port: vars.DATABASE_PORT, database: vars.DATABASE_NAME!, user: vars.DATABASE_USER!, region: vars.AWS_REGION! };
+    return {
+      kind: 'iam',
+      host: vars.DATABASE_HOST!,
+      port: vars.DATABASE_PORT,
+      database: vars.DATABASE_NAME!,
+      user: vars.DATABASE_USER!,
+      region: vars.AWS_REGION!,
+    };
   }
   if (!vars.DATABASE_URL) {
-    throw new ConfigError(['DATABASE_URL: is not set — give the Postgres connection string, e.g. postgres://user:pass@host:5432/app (or DATABASE_IAM_AUTH=true with DATABASE_HOST)']);
+    throw new ConfigError([
+      'DATABASE_URL: is not set — give the Postgres connection string, e.g. postgres://user:pass@host:5432/app (or DATABASE_IAM_AUTH=true with DATABASE_HOST)',
+    ]);
   }
   const problem = connectionStringProblem(vars.DATABASE_URL);
   if (problem) throw new ConfigError([`DATABASE_URL: ${problem}`]);
@@ -203,7 +229,10 @@ function isRedis(store: string): boolean {
 }
 
 function list(text: string): string[] {
-  return text.split(',').map((item) => item.trim()).filter(Boolean);
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 /** Turns a plain parse error into a ConfigError naming the variable. */

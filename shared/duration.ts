@@ -17,6 +17,7 @@ export function parseDuration(text: string): number {
 export function parseTimeOrAgo(text: string, now = Date.now()): Date {
   if (DURATION.test(text.trim())) return new Date(now - parseDuration(text));
   const at = Date.parse(text);
-  if (Number.isNaN(at)) throw new Error(`bad time "${text}" — use an ISO 8601 time (2026-11-21T08:00:00Z) or a duration ago (90m, 24h, 7d)`);
+  if (Number.isNaN(at))
+    throw new Error(`bad time "${text}" — use an ISO 8601 time (2026-11-21T08:00:00Z) or a duration ago (90m, 24h, 7d)`);
   return new Date(at);
 }

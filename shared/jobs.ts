@@ -137,7 +137,12 @@ export const jobs = {
       { stat: 'endpointsDisabled', above: 0, runs: 1, why: 'an endpoint was disabled automatically' },
     ],
     // It POSTs to subscribers' endpoints on the internet, and decrypts their secrets.
-    infra: { egress: true, dispatchQueue: 'consume', webhookKeys: true, dashboard: ['delivered', 'retried', 'failed', 'remaining', 'endpointsDisabled'] },
+    infra: {
+      egress: true,
+      dispatchQueue: 'consume',
+      webhookKeys: true,
+      dashboard: ['delivered', 'retried', 'failed', 'remaining', 'endpointsDisabled'],
+    },
   },
   'outbox-cleanup': {
     description: 'Deletes delivered and failed outbox events older than the retention, with their deliveries.',
@@ -180,7 +185,8 @@ export const jobs = {
     infra: { egress: false, dispatchQueue: 'send', dashboard: ['notified', 'skipped'] },
   },
   'tables-cleanup': {
-    description: "Deletes rows past retention from any table by TABLE_RETENTION policies (kombu's broker table, Django sessions, audit logs).",
+    description:
+      "Deletes rows past retention from any table by TABLE_RETENTION policies (kombu's broker table, Django sessions, audit logs).",
     schedule: 'rate(1 hour)',
     timezone: 'UTC',
     flexibleWindowMinutes: 10,
@@ -192,7 +198,12 @@ export const jobs = {
     timeoutSeconds: 900,
     memoryMb: 512,
     alarms: [
-      { stat: 'remaining', above: 0, runs: 3, why: 'three runs in a row ended with expired rows left: a table grows faster than cleanup keeps up, or its batches keep losing lock races' },
+      {
+        stat: 'remaining',
+        above: 0,
+        runs: 3,
+        why: 'three runs in a row ended with expired rows left: a table grows faster than cleanup keeps up, or its batches keep losing lock races',
+      },
       {
         stat: 'backlogTotal',
         above: 0,

@@ -20,10 +20,26 @@ describe('configuration', () => {
   });
 
   it('connects with RDS IAM authentication when asked, naming what is missing', () => {
-    const config = loadConfig({ DATABASE_IAM_AUTH: 'true', DATABASE_HOST: 'proxy.example', DATABASE_NAME: 'app', DATABASE_USER: 'chores', AWS_REGION: 'eu-west-1' });
+    const config = loadConfig({
+      DATABASE_IAM_AUTH: 'true',
+      DATABASE_HOST: 'proxy.example',
+      DATABASE_NAME: 'app',
+      DATABASE_USER: 'chores',
+      AWS_REGION: 'eu-west-1',
+    });
 
-    expect(config.database).toEqual({ kind: 'iam', host: 'proxy.example', port: 5432, database: 'app', user: 'chores', region: 'eu-west-1' });
-    expectProblems({ DATABASE_IAM_AUTH: 'true', DATABASE_HOST: 'proxy.example' }, [/DATABASE_NAME: is not set — DATABASE_IAM_AUTH=true needs it/, /DATABASE_USER/]);
+    expect(config.database).toEqual({
+      kind: 'iam',
+      host: 'proxy.example',
+      port: 5432,
+      database: 'app',
+      user: 'chores',
+      region: 'eu-west-1',
+    });
+    expectProblems({ DATABASE_IAM_AUTH: 'true', DATABASE_HOST: 'proxy.example' }, [
+      /DATABASE_NAME: is not set — DATABASE_IAM_AUTH=true needs it/,
+      /DATABASE_USER/,
+    ]);
   });
 
   it('treats an empty variable as unset', () => {

@@ -22,7 +22,13 @@ export function registerAws(program: Command): void {
       const payload = parseJsonOption('--payload', options.payload) as Record<string, unknown>;
       const lambda = new LambdaClient({});
       try {
-        const result = await invokeJob(lambda, prefix(), jobArgument(name), { ...payload, ...(options.dryRun && { dryRun: true }) }, options.async);
+        const result = await invokeJob(
+          lambda,
+          prefix(),
+          jobArgument(name),
+          { ...payload, ...(options.dryRun && { dryRun: true }) },
+          options.async,
+        );
         if (options.json || options.async) printJson(result);
         else console.log(formatStats(result as Record<string, unknown>));
       } finally {
@@ -39,12 +45,18 @@ export function registerAws(program: Command): void {
       try {
         const rows = await listSchedules(scheduler, prefix());
         if (options.json) return printJson(rows);
-        for (const row of rows) console.log(`${row.job.padEnd(16)} ${row.state.padEnd(9)} ${row.expression} ${row.timezone}${row.known ? '' : '  (not a job of this version: redeploy to remove it)'}`);
+        for (const row of rows)
+          console.log(
+            `${row.job.padEnd(16)} ${row.state.padEnd(9)} ${row.expression} ${row.timezone}${row.known ? '' : '  (not a job of this version: redeploy to remove it)'}`,
+          );
       } finally {
         scheduler.destroy();
       }
     });
-  for (const [verb, state] of [['pause', 'DISABLED'], ['resume', 'ENABLED']] as const) {
+  for (const [verb, state] of [
+    ['pause', 'DISABLED'],
+    ['resume', 'ENABLED'],
+  ] as const) {
     schedules
       .command(verb)
       .argument('[job]', 'one job (default: all)')

@@ -13,7 +13,14 @@ import { withSession } from '../session.js';
 
 // Producers before their consumers: notices are published before the sweep delivers them, and
 // expiring uploads are noticed before cleanup removes the expired ones.
-const ONCE_ORDER: JobName[] = ['uploads-notify', 'outbox-deliver', 'uploads-cleanup', 'results-cleanup', 'outbox-cleanup', 'tables-cleanup'];
+const ONCE_ORDER: JobName[] = [
+  'uploads-notify',
+  'outbox-deliver',
+  'uploads-cleanup',
+  'results-cleanup',
+  'outbox-cleanup',
+  'tables-cleanup',
+];
 const RECEIVER_PORT = Number(process.env.CHORES_DEV_RECEIVER_PORT ?? 54380);
 
 const logLine = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)}  ${line}`);
@@ -21,7 +28,9 @@ const logLine = (line: string) => console.log(`${new Date().toISOString().slice(
 export function registerDev(program: Command): void {
   program
     .command('dev')
-    .description('the local stack: embedded Postgres, demo data, a signature-checking demo receiver, every job on its schedule, the fast path')
+    .description(
+      'the local stack: embedded Postgres, demo data, a signature-checking demo receiver, every job on its schedule, the fast path',
+    )
     .option('--once', 'run each job once, in dependency order, and exit')
     .option('--json', "with --once: print only the runs' stats, as a JSON array")
     .action(async (options: { once?: boolean; json?: boolean }) => {
@@ -33,7 +42,9 @@ export function registerDev(program: Command): void {
         // The receiver learns its own URL when it listens (the port may be ephemeral).
         const secrets = cliSecretBox(config.outbox.secretKeys);
         const receiver = await startDemoReceiver(RECEIVER_PORT, () => demoSecret(db, config.schema, receiver.url, secrets), log);
-        log(target.local ? `embedded Postgres ready, data in .chores/ (${target.url.replace(/:[^:@/]+@/, ':***@')})` : 'using DATABASE_URL');
+        log(
+          target.local ? `embedded Postgres ready, data in .chores/ (${target.url.replace(/:[^:@/]+@/, ':***@')})` : 'using DATABASE_URL',
+        );
         log(`demo receiver listening on ${receiver.url}`);
         if (target.local && (await seedDemoOnce(db, config.schema, receiver.url, secrets))) {
           log(`seeded ${DEMO_RESULTS} task results, a demo endpoint, 3 events and 7 uploads`);
@@ -48,7 +59,8 @@ export function registerDev(program: Command): void {
             if (isSkipped(stats)) return;
             const runs = [stats, ...(history.get(job) ?? [])].slice(0, 10);
             history.set(job, runs);
-            for (const alarm of firingAlarms(jobs[job].alarms, runs)) log(`${''.padEnd(16)} ALARM ${alarm.stat} > ${alarm.above} for ${alarm.runs} run(s): ${alarm.why}`);
+            for (const alarm of firingAlarms(jobs[job].alarms, runs))
+              log(`${''.padEnd(16)} ALARM ${alarm.stat} > ${alarm.above} for ${alarm.runs} run(s): ${alarm.why}`);
           } catch (error) {
             failed += 1;
             outcomes.push({ job, error: (error as Error).message });
@@ -65,7 +77,8 @@ export function registerDev(program: Command): void {
 
           const queue = startLocalQueue(db, config.schema, (event: SQSEvent) => localJobs.invoke('outbox-deliver', event), log);
           const scheduler = new LocalScheduler(runJob);
-          for (const [job, at] of scheduler.plan()) log(`${job.padEnd(16)} next at ${at.toISOString()} (${jobs[job].schedule} ${jobs[job].timezone})`);
+          for (const [job, at] of scheduler.plan())
+            log(`${job.padEnd(16)} next at ${at.toISOString()} (${jobs[job].schedule} ${jobs[job].timezone})`);
           scheduler.start();
           log('running; publish with `npx chores outbox publish --type x` in another terminal. Ctrl-C stops.');
           await shutdown.promise;

@@ -13,15 +13,22 @@ export function registerDoctor(program: Command): void {
     .option('--json', 'print the findings as JSON')
     .action(async (options: { aws?: boolean; json?: boolean }) => {
       const useAws = options.aws || Boolean(process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION);
-      const aws = useAws ? { scheduler: new SchedulerClient({}), sqs: new SQSClient({}), prefix: process.env.CHORES_PREFIX ?? 'chores' } : undefined;
+      const aws = useAws
+        ? { scheduler: new SchedulerClient({}), sqs: new SQSClient({}), prefix: process.env.CHORES_PREFIX ?? 'chores' }
+        : undefined;
       // Not withSession's schema check: a schema that is behind is one of the findings.
-      const findings = await withSession(({ db, config }) => diagnose(db, config.schema, aws, config.results, config.tables), { checkSchema: false }).finally(() => {
+      const findings = await withSession(({ db, config }) => diagnose(db, config.schema, aws, config.results, config.tables), {
+        checkSchema: false,
+      }).finally(() => {
         aws?.scheduler.destroy();
         aws?.sqs.destroy();
       });
       if (options.json) printJson(findings);
       else {
-        for (const f of findings) console.log(`${{ ok: 'ok  ', warn: 'WARN', fail: 'FAIL' }[f.level]}  ${f.check.padEnd(12)} ${f.message}${f.fix ? `\n      → ${f.fix}` : ''}`);
+        for (const f of findings)
+          console.log(
+            `${{ ok: 'ok  ', warn: 'WARN', fail: 'FAIL' }[f.level]}  ${f.check.padEnd(12)} ${f.message}${f.fix ? `\n      → ${f.fix}` : ''}`,
+          );
         if (!aws) console.log('      (AWS checks skipped: pass --aws or set AWS_REGION)');
       }
       if (findings.some((f) => f.level === 'fail')) process.exitCode = 1;

@@ -25,8 +25,14 @@ export function registerEndpoints(program: Command): void {
     .option('--events <types>', 'comma-separated event types (default: all)')
     .option('--json', 'print as JSON')
     .action(async (options: { url: string; events?: string; json?: boolean }) => {
-      const eventTypes = options.events?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
-      const created = await withSession(({ db, config }) => addEndpoint(db, config.schema, config.outbox, { url: options.url, eventTypes }));
+      const eventTypes =
+        options.events
+          ?.split(',')
+          .map((t) => t.trim())
+          .filter(Boolean) ?? [];
+      const created = await withSession(({ db, config }) =>
+        addEndpoint(db, config.schema, config.outbox, { url: options.url, eventTypes }),
+      );
       if (options.json) return printJson(created);
       console.log(`endpoint ${created.id} added for ${eventTypes.length ? eventTypes.join(', ') : 'all events'}`);
       console.log(`signing secret (shown once, store it now): ${created.secret}`);
@@ -40,7 +46,11 @@ export function registerEndpoints(program: Command): void {
       if (options.json) return printJson(rows);
       if (rows.length === 0) return console.log('no endpoints — add one with `chores endpoints add --url …`');
       for (const e of rows) {
-        const state = e.is_active ? (e.failing_since ? `failing since ${e.failing_since.toISOString()}` : 'active') : `disabled: ${e.disabled_reason}`;
+        const state = e.is_active
+          ? e.failing_since
+            ? `failing since ${e.failing_since.toISOString()}`
+            : 'active'
+          : `disabled: ${e.disabled_reason}`;
         console.log(`${e.id.padStart(4)}  ${e.url}  [${e.event_types.join(',') || '*'}]  ${state}`);
       }
     });
@@ -78,7 +88,9 @@ export function registerEndpoints(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       const result = await withSession(({ db, config }) => encryptSecrets(db, config.schema, config.outbox.secretKeys));
       if (options.json) return printJson(result);
-      console.log(`${result.encrypted} plain-text and ${result.resealed} older-key endpoint secret(s) now encrypted under key "${result.keyId}"`);
+      console.log(
+        `${result.encrypted} plain-text and ${result.resealed} older-key endpoint secret(s) now encrypted under key "${result.keyId}"`,
+      );
     });
   endpoints
     .command('new-secret-key')

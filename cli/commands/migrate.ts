@@ -15,6 +15,7 @@ export function registerMigrate(program: Command): void {
       if (options.json) printJson(result);
       else if (result.applied.length === 0) console.log(`schema "${config.schema}" is current (migration ${result.current})`);
       else console.log(`applied to schema "${config.schema}": ${result.applied.join(', ')}`);
-      if (!options.json && result.secrets?.encrypted) console.log(`encrypted ${result.secrets.encrypted} plain-text endpoint secret(s) under key "${result.secrets.keyId}"`);
+      if (!options.json && result.secrets?.encrypted)
+        console.log(`encrypted ${result.secrets.encrypted} plain-text endpoint secret(s) under key "${result.secrets.keyId}"`);
     });
 }

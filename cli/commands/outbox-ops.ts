@@ -49,7 +49,9 @@ export async function sendNow({ target, config, db }: Session, eventIds: string[
 }
 
 /** One line per delivery: what actually happened to it. */
-export function describeDelivery(d: Pick<DeliveryDetail, 'endpoint_id' | 'url' | 'status' | 'attempts' | 'last_status_code' | 'last_error' | 'next_attempt_at'>): string {
+export function describeDelivery(
+  d: Pick<DeliveryDetail, 'endpoint_id' | 'url' | 'status' | 'attempts' | 'last_status_code' | 'last_error' | 'next_attempt_at'>,
+): string {
   const to = `endpoint ${d.endpoint_id} (${d.url})`;
   const last = d.last_status_code !== null ? `HTTP ${d.last_status_code}` : (d.last_error ?? 'no answer');
   if (d.status === 'delivered') return `${to}: delivered (${last}, attempt ${d.attempts})`;
@@ -59,7 +61,8 @@ export function describeDelivery(d: Pick<DeliveryDetail, 'endpoint_id' | 'url' |
 }
 
 export function fastPathLine(report: FastPathReport, what: string): string {
-  if (report.how === 'sqs') return report.error ? `fast path failed (${report.error}); the next sweep delivers ${what}` : `${what} dispatched to the SQS fast path`;
+  if (report.how === 'sqs')
+    return report.error ? `fast path failed (${report.error}); the next sweep delivers ${what}` : `${what} dispatched to the SQS fast path`;
   if (report.how === 'next-sweep') return `no OUTBOX_DISPATCH_QUEUE_URL: the next sweep (within a minute) delivers ${what}`;
   return `${what} sent in-process (local fast path)`;
 }
@@ -91,9 +94,17 @@ export async function replayFromCli(
 
 export function printReplay(outcome: ReplayOutcome & { fastPath?: FastPathReport }): void {
   const events = outcome.eventIds.length;
-  if (outcome.dryRun) return console.log(`would replay ${outcome.replayed} deliveries (${events} events) to endpoint ${outcome.endpointId}`);
-  if (outcome.replayed === 0) return console.log(`nothing to replay for endpoint ${outcome.endpointId}`);
-  console.log(`replayed ${outcome.replayed} deliveries (${events} events) to endpoint ${outcome.endpointId}, each with its original webhook-id`);
+  if (outcome.dryRun) {
+    console.log(`would replay ${outcome.replayed} deliveries (${events} events) to endpoint ${outcome.endpointId}`);
+    return;
+  }
+  if (outcome.replayed === 0) {
+    console.log(`nothing to replay for endpoint ${outcome.endpointId}`);
+    return;
+  }
+  console.log(
+    `replayed ${outcome.replayed} deliveries (${events} events) to endpoint ${outcome.endpointId}, each with its original webhook-id`,
+  );
   if (outcome.fastPath) console.log(fastPathLine(outcome.fastPath, 'them'));
   const d = outcome.fastPath?.delivery;
   if (d) console.log(`delivered ${d.delivered}, retrying ${d.retried}, failed ${d.failed}`);
@@ -113,22 +124,24 @@ export function registerOutboxOps(program: Command): void {
     .option('--status <status>', 'failed (default) or all (delivered ones too)', 'failed')
     .option('--dry-run', 'count what would be replayed; change nothing')
     .option('--json', 'print the result as JSON')
-    .action(async (o: { endpoint: string; since?: string; until?: string; event?: string; status: string; dryRun?: boolean; json?: boolean }) => {
-      if (o.status !== 'failed' && o.status !== 'all') throw new ChoresError(`--status must be failed or all, got "${o.status}"`);
-      const since = timeOption('--since', o.since);
-      const until = timeOption('--until', o.until);
-      const eventId = idOption('--event', o.event);
-      const filter: ReplayFilter = {
-        endpointId: idOption('--endpoint', o.endpoint)!,
-        status: o.status,
-        ...(since && { since }),
-        ...(until && { until }),
-        ...(eventId && { eventId }),
-      };
-      const outcome = await withSession((session) => replayFromCli(session, filter, o.dryRun === true));
-      if (o.json) printJson(outcome);
-      else printReplay(outcome);
-    });
+    .action(
+      async (o: { endpoint: string; since?: string; until?: string; event?: string; status: string; dryRun?: boolean; json?: boolean }) => {
+        if (o.status !== 'failed' && o.status !== 'all') throw new ChoresError(`--status must be failed or all, got "${o.status}"`);
+        const since = timeOption('--since', o.since);
+        const until = timeOption('--until', o.until);
+        const eventId = idOption('--event', o.event);
+        const filter: ReplayFilter = {
+          endpointId: idOption('--endpoint', o.endpoint)!,
+          status: o.status,
+          ...(since && { since }),
+          ...(until && { until }),
+          ...(eventId && { eventId }),
+        };
+        const outcome = await withSession((session) => replayFromCli(session, filter, o.dryRun === true));
+        if (o.json) printJson(outcome);
+        else printReplay(outcome);
+      },
+    );
   outbox
     .command('events')
     .description('recent events, newest first, with their deliveries by status')
@@ -158,13 +171,17 @@ export function registerOutboxOps(program: Command): void {
     .action(async (id: string, o: { json?: boolean }) => {
       const event = await withSession(({ db, config }) => showEvent(db, config.schema, id));
       if (o.json) return printJson(event);
-      console.log(`event ${event.id} ${event.event_type}: ${event.status} (created ${event.created_at.toISOString()}, webhook-id msg_${event.id})`);
+      console.log(
+        `event ${event.id} ${event.event_type}: ${event.status} (created ${event.created_at.toISOString()}, webhook-id msg_${event.id})`,
+      );
       if (event.deliveries.length === 0) console.log('  no deliveries (no endpoint subscribed, or not fanned out yet)');
       for (const d of event.deliveries) {
         console.log(`  ${describeDelivery(d)}`);
         for (const a of d.history) {
           const answer = a.status_code !== null ? `HTTP ${a.status_code}` : (a.error ?? '');
-          console.log(`    #${a.attempt} ${a.started_at.toISOString()} ${a.trigger.padEnd(9)} ${a.outcome.padEnd(10)} ${String(a.duration_ms).padStart(6)} ms  ${answer}`);
+          console.log(
+            `    #${a.attempt} ${a.started_at.toISOString()} ${a.trigger.padEnd(9)} ${a.outcome.padEnd(10)} ${String(a.duration_ms).padStart(6)} ms  ${answer}`,
+          );
         }
       }
     });
@@ -179,11 +196,17 @@ export function registerOutboxOps(program: Command): void {
       const since = timeOption('--since', o.since)!;
       const s = await withSession(({ db, config }) => endpointStatistics(db, config.schema, id, since));
       if (o.json) return printJson(s);
-      const state = s.isActive ? (s.failingSince ? `failing since ${s.failingSince.toISOString()}` : 'active') : `disabled: ${s.disabledReason}`;
+      const state = s.isActive
+        ? s.failingSince
+          ? `failing since ${s.failingSince.toISOString()}`
+          : 'active'
+        : `disabled: ${s.disabledReason}`;
       const rate = s.successRate === null ? '—' : `${(s.successRate * 100).toFixed(1)}%`;
       console.log(`endpoint ${s.endpointId} ${s.url} — ${state}`);
-      console.log(`  since ${s.since.toISOString()}: ${s.attempts} attempts, ${s.delivered} delivered, ${s.retried} retried, ${s.failed} failed` +
-        `${s.superseded ? `, ${s.superseded} superseded` : ''}; success rate ${rate}`);
+      console.log(
+        `  since ${s.since.toISOString()}: ${s.attempts} attempts, ${s.delivered} delivered, ${s.retried} retried, ${s.failed} failed` +
+          `${s.superseded ? `, ${s.superseded} superseded` : ''}; success rate ${rate}`,
+      );
       if (s.p50Ms !== null) console.log(`  duration p50 ${s.p50Ms} ms, p95 ${s.p95Ms} ms`);
       if (s.lastError) console.log(`  last error ${s.lastError.at}: ${s.lastError.error}`);
       console.log(`  pending deliveries: ${s.pending}`);

@@ -19,8 +19,12 @@ export function registerOutbox(program: Command): void {
       // Checked here to name the option; the text itself is stored, so no number is rounded by JS.
       parseJsonOption('--payload', options.payload);
       const outcome = await withSession(async (session) => {
-        const { published } = await publishInTransaction(session.db, session.config.schema, undefined, (_tx, publish) =>
-          publish({ type: options.type, payloadJson: options.payload, ...(options.key && { idempotencyKey: options.key }) }),
+        const { published } = await publishInTransaction(
+          session.db,
+          session.config.schema,
+          undefined,
+          (_tx, publish) =>
+            publish({ type: options.type, payloadJson: options.payload, ...(options.key && { idempotencyKey: options.key }) }),
           { maxPayloadBytes: session.config.outbox.maxPayloadBytes },
         );
         const event = published[0]!;
@@ -34,7 +38,8 @@ export function registerOutbox(program: Command): void {
       if (!event.created) console.log(`event ${event.id} already exists for key "${options.key}"; nothing new published (it is ${status})`);
       else console.log(`published event ${event.id}`);
       if (event.created && fastPath.how !== 'in-process') console.log(fastPathLine(fastPath, 'it'));
-      if (fastPath.how === 'in-process' && deliveries.length === 0) console.log('no active endpoint subscribes to this event type; nothing to send');
+      if (fastPath.how === 'in-process' && deliveries.length === 0)
+        console.log('no active endpoint subscribes to this event type; nothing to send');
       for (const d of deliveries) console.log(`  ${describeDelivery(d)}`);
     });
 }

@@ -18,7 +18,8 @@ export function registerResults(program: Command): void {
     .option('--json', 'print the counts as JSON')
     .action(async (options: { taskId?: string[]; since?: string; from?: string; json?: boolean }) => {
       const since = options.since === undefined ? undefined : new Date(options.since);
-      if (since && Number.isNaN(since.getTime())) throw new ChoresError(`--since "${options.since}" is not a date — use e.g. 2026-11-01 or 2026-11-01T12:00:00Z`);
+      if (since && Number.isNaN(since.getTime()))
+        throw new ChoresError(`--since "${options.since}" is not a date — use e.g. 2026-11-01 or 2026-11-01T12:00:00Z`);
       const stats = await withSession(async ({ db, config }) => {
         const location = options.from ? parseStorageUrl(options.from, '--from') : config.results.archive;
         if (!location) throw new ChoresError('no archive to restore from — set RESULTS_ARCHIVE_URL or pass --from s3://bucket/prefix');
@@ -32,9 +33,18 @@ export function registerResults(program: Command): void {
             redis.destroy();
           }
         }
-        return restoreStore({ db, store: config.results.store, storeSchema: config.results.storeSchema, archive: openStorage(location), filter });
+        return restoreStore({
+          db,
+          store: config.results.store,
+          storeSchema: config.results.storeSchema,
+          archive: openStorage(location),
+          filter,
+        });
       });
       if (options.json) printJson(stats);
-      else console.log(`restored ${stats.restored} of ${stats.matched} matching rows (${stats.alreadyPresent} already present) from ${stats.objectsRead} archive objects`);
+      else
+        console.log(
+          `restored ${stats.restored} of ${stats.matched} matching rows (${stats.alreadyPresent} already present) from ${stats.objectsRead} archive objects`,
+        );
     });
 }

@@ -22,11 +22,16 @@ export function registerStatus(program: Command): void {
         }
         const stats = lastRun.stats ?? {};
         // jsonb stores keys in its own order; sort them for a line that reads the same every time.
-        const summary = lastRun.status === 'FAILURE' ? String(stats.exc_message ?? '') : countsLine(Object.fromEntries(Object.entries(stats).sort()));
+        const summary =
+          lastRun.status === 'FAILURE' ? String(stats.exc_message ?? '') : countsLine(Object.fromEntries(Object.entries(stats).sort()));
         const heartbeat = missed ? `MISSED (due ${ago(dueAt!)})` : 'on schedule';
         console.log(`${job.padEnd(16)} ${lastRun.status.padEnd(8)} ${ago(lastRun.at).padEnd(11)} ${heartbeat.padEnd(24)} ${summary}`);
-        if (lastRun.status === 'FAILURE') console.log(`${''.padEnd(16)} deployed, a failed scheduled run is kept with its error in ${deployNames(prefix()).failedRuns} (chores doctor --aws)`);
-        for (const alarm of alarms) console.log(`${''.padEnd(16)} ALARM ${alarm.stat} > ${alarm.above} for ${alarm.runs} run(s): ${alarm.why}`);
+        if (lastRun.status === 'FAILURE')
+          console.log(
+            `${''.padEnd(16)} deployed, a failed scheduled run is kept with its error in ${deployNames(prefix()).failedRuns} (chores doctor --aws)`,
+          );
+        for (const alarm of alarms)
+          console.log(`${''.padEnd(16)} ALARM ${alarm.stat} > ${alarm.above} for ${alarm.runs} run(s): ${alarm.why}`);
       }
     });
 }

@@ -8,10 +8,10 @@ import { printJson } from '../output.js';
 import { withSession } from '../session.js';
 
 export function registerTables(program: Command): void {
-  const tables = program.command('tables').description("the tables tables-cleanup keeps (TABLE_RETENTION)");
+  const tables = program.command('tables').description('the tables tables-cleanup keeps (TABLE_RETENTION)');
   tables
     .command('restore')
-    .description('put a table\'s archived rows back (idempotent on tables with a primary key or unique constraint)')
+    .description("put a table's archived rows back (idempotent on tables with a primary key or unique constraint)")
     .requiredOption('--table <schema.table>', 'the table whose archive to restore, e.g. public.audit_log')
     .option('--since <date>', 'only objects archived on or after this day (ISO 8601)')
     .option('--from <url>', 'archive to read (default: RESULTS_ARCHIVE_URL)')
@@ -27,6 +27,9 @@ export function registerTables(program: Command): void {
         return restoreTable({ db, schema: target!.schema, table: target!.table, archive: openStorage(location), ...(since && { since }) });
       });
       if (options.json) printJson(stats);
-      else console.log(`restored ${stats.restored} of ${stats.matched} archived rows (${stats.alreadyPresent} already present) from ${stats.objectsRead} archive objects`);
+      else
+        console.log(
+          `restored ${stats.restored} of ${stats.matched} archived rows (${stats.alreadyPresent} already present) from ${stats.objectsRead} archive objects`,
+        );
     });
 }

@@ -13,7 +13,11 @@ export interface DemoReceiver {
  * The demo endpoint: a webhook receiver on 127.0.0.1 that verifies each request's Standard
  * Webhooks signature, as a subscriber would, and logs it.
  */
-export async function startDemoReceiver(port: number, secretFor: () => Promise<string | undefined>, log: (line: string) => void): Promise<DemoReceiver> {
+export async function startDemoReceiver(
+  port: number,
+  secretFor: () => Promise<string | undefined>,
+  log: (line: string) => void,
+): Promise<DemoReceiver> {
   const receiver = { url: '', received: 0, close: async () => {} };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -33,14 +37,19 @@ export async function startDemoReceiver(port: number, secretFor: () => Promise<s
       }
     });
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EADDRINUSE') throw error;
-    throw new ChoresError(`port ${port} for the demo webhook receiver is in use: set CHORES_DEV_RECEIVER_PORT to a free port (0 picks one)`);
-  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve)).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') throw error;
+      throw new ChoresError(
+        `port ${port} for the demo webhook receiver is in use: set CHORES_DEV_RECEIVER_PORT to a free port (0 picks one)`,
+      );
+    },
+  );
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`;
-  receiver.close = () => new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  receiver.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return receiver;
 }

@@ -7,7 +7,9 @@ import { nextRun, parseSchedule, type Schedule } from '../../shared/schedule/exp
  * the output reads as a log.
  */
 export class LocalScheduler {
-  private readonly schedules = new Map<JobName, Schedule>(jobNames.map((job) => [job, parseSchedule(jobs[job].schedule, jobs[job].timezone)]));
+  private readonly schedules = new Map<JobName, Schedule>(
+    jobNames.map((job) => [job, parseSchedule(jobs[job].schedule, jobs[job].timezone)]),
+  );
   private readonly due = new Map<JobName, Date>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
@@ -38,10 +40,13 @@ export class LocalScheduler {
   private arm(): void {
     if (this.stopped) return;
     const [job, at] = [...this.due].sort((a, b) => a[1].getTime() - b[1].getTime())[0]!;
-    this.timer = setTimeout(() => {
-      this.due.set(job, nextRun(this.schedules.get(job)!, at, this.started));
-      this.running = this.running.then(() => this.run(job));
-      this.arm();
-    }, Math.max(0, at.getTime() - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.due.set(job, nextRun(this.schedules.get(job)!, at, this.started));
+        this.running = this.running.then(() => this.run(job));
+        this.arm();
+      },
+      Math.max(0, at.getTime() - Date.now()),
+    );
   }
 }

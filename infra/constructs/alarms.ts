@@ -86,7 +86,12 @@ export class Alarms extends Construct {
           alarmDescription: rule.why,
           // A rising rule watches the change between consecutive runs (metric math DIFF).
           metric: rule.rising
-            ? new cloudwatch.MathExpression({ expression: 'DIFF(m)', usingMetrics: { m: statMetric(rule.stat) }, label: `${rule.stat} increase`, period: runPeriod })
+            ? new cloudwatch.MathExpression({
+                expression: 'DIFF(m)',
+                usingMetrics: { m: statMetric(rule.stat) },
+                label: `${rule.stat} increase`,
+                period: runPeriod,
+              })
             : statMetric(rule.stat),
           threshold: rule.above,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

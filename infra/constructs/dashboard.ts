@@ -43,20 +43,34 @@ export class OperationsDashboard extends Construct {
   /** The console address of the dashboard (a stack output). */
   readonly url: string;
 
-  constructor(scope: Construct, id: string, props: { dashboardName: string; jobs: DashboardJob[]; deadLetters: { name: string; queue: sqs.IQueue }[] }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { dashboardName: string; jobs: DashboardJob[]; deadLetters: { name: string; queue: sqs.IQueue }[] },
+  ) {
     super(scope, id);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.dashboardName, defaultInterval: Duration.days(1) });
     for (const { job, alarms, fastPath } of props.jobs) {
       const definition: JobDefinition = jobs[job];
-      this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `### ${job} · \`${definition.schedule}\`\n${definition.description}`, width: 24, height: 2 }));
+      this.dashboard.addWidgets(
+        new cloudwatch.TextWidget({ markdown: `### ${job} · \`${definition.schedule}\`\n${definition.description}`, width: 24, height: 2 }),
+      );
       this.dashboard.addWidgets(
         new cloudwatch.GraphWidget({
           title: `${job}: runs`,
           left: [jobMetric(job, 'durationMs', 'SampleCount'), jobMetric(job, 'failed_runs', 'Sum'), jobMetric(job, 'skipped_runs', 'Sum')],
           width: NARROW,
         }),
-        new cloudwatch.GraphWidget({ title: `${job}: stats`, left: definition.infra.dashboard.map((stat) => jobMetric(job, stat, statisticOf(stat))), width: NARROW }),
-        new cloudwatch.GraphWidget({ title: `${job}: duration (ms)`, left: [jobMetric(job, 'durationMs', 'p50'), jobMetric(job, 'durationMs', 'Maximum')], width: NARROW }),
+        new cloudwatch.GraphWidget({
+          title: `${job}: stats`,
+          left: definition.infra.dashboard.map((stat) => jobMetric(job, stat, statisticOf(stat))),
+          width: NARROW,
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${job}: duration (ms)`,
+          left: [jobMetric(job, 'durationMs', 'p50'), jobMetric(job, 'durationMs', 'Maximum')],
+          width: NARROW,
+        }),
         new cloudwatch.AlarmStatusWidget({ title: `${job}: alarms and heartbeat`, alarms, width: NARROW }),
       );
       if (fastPath) {
@@ -69,7 +83,9 @@ export class OperationsDashboard extends Construct {
           new cloudwatch.GraphWidget({
             title: `${job}: fast-path latency`,
             left: [jobMetric(job, 'durationMs', 'p50', 'sqs'), jobMetric(job, 'durationMs', 'p99', 'sqs')],
-            right: [fastPath.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: 'Maximum', label: 'oldest message age (s)' })],
+            right: [
+              fastPath.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: 'Maximum', label: 'oldest message age (s)' }),
+            ],
             width: WIDE,
           }),
         );
@@ -78,7 +94,9 @@ export class OperationsDashboard extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'dead-letter queues (messages waiting)',
-        left: props.deadLetters.map(({ name, queue }) => queue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum', label: name })),
+        left: props.deadLetters.map(({ name, queue }) =>
+          queue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum', label: name }),
+        ),
         width: 24,
       }),
     );

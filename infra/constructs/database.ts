@@ -27,8 +27,16 @@ export class Database extends Construct {
 
   constructor(scope: Construct, id: string, network: Network, config: StageConfig['database'], prefix: string) {
     super(scope, id);
-    this.clientSecurityGroup = new ec2.SecurityGroup(this, 'Clients', { vpc: network.vpc, description: 'chores functions (database clients)', allowAllOutbound: true });
-    const proxySecurityGroup = new ec2.SecurityGroup(this, 'ProxySg', { vpc: network.vpc, description: 'chores RDS Proxy', allowAllOutbound: true });
+    this.clientSecurityGroup = new ec2.SecurityGroup(this, 'Clients', {
+      vpc: network.vpc,
+      description: 'chores functions (database clients)',
+      allowAllOutbound: true,
+    });
+    const proxySecurityGroup = new ec2.SecurityGroup(this, 'ProxySg', {
+      vpc: network.vpc,
+      description: 'chores RDS Proxy',
+      allowAllOutbound: true,
+    });
     proxySecurityGroup.addIngressRule(this.clientSecurityGroup, ec2.Port.tcp(5432), 'chores functions');
 
     let instance: rds.IDatabaseInstance;

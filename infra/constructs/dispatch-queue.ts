@@ -18,7 +18,11 @@ export class DispatchQueue extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetters: sqs.Queue;
 
-  constructor(scope: Construct, id: string, props: { names: { dispatchQueue: string; dispatchDlq: string }; consumer: lambda.IFunction; consumerTimeout: Duration }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { names: { dispatchQueue: string; dispatchDlq: string }; consumer: lambda.IFunction; consumerTimeout: Duration },
+  ) {
     super(scope, id);
     this.deadLetters = new sqs.Queue(this, 'DeadLetters', {
       queueName: props.names.dispatchDlq,
@@ -36,7 +40,12 @@ export class DispatchQueue extends Construct {
       deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: MAX_RECEIVES },
     });
     props.consumer.addEventSource(
-      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: MAX_CONCURRENCY, maxBatchingWindow: Duration.seconds(0) }),
+      new SqsEventSource(this.queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: MAX_CONCURRENCY,
+        maxBatchingWindow: Duration.seconds(0),
+      }),
     );
   }
 }

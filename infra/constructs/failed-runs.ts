@@ -34,6 +34,10 @@ export class FailedRuns extends Construct {
 
   /** Sends `fn`'s failed asynchronous invocations here, after {@link ASYNC_RETRIES} retries. */
   watch(fn: lambda.Function): void {
-    fn.configureAsyncInvoke({ retryAttempts: ASYNC_RETRIES, maxEventAge: MAX_EVENT_AGE, onFailure: new destinations.SqsDestination(this.queue) });
+    fn.configureAsyncInvoke({
+      retryAttempts: ASYNC_RETRIES,
+      maxEventAge: MAX_EVENT_AGE,
+      onFailure: new destinations.SqsDestination(this.queue),
+    });
   }
 }

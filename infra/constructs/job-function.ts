@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../shared/runtime/metrics.js';
 import { bundling } from '../bundling.js';
 import type { Database } from './database.js';
@@ -58,7 +58,10 @@ export class HandlerFunction extends nodejs.NodejsFunction {
       securityGroups: [props.database.clientSecurityGroup],
       bundling: nodejsBundling(props.bundling),
       // Named after the function (so it carries the stage prefix) and kept a month.
-      logGroup: new logs.LogGroup(scope, `${id}Logs`, { logGroupName: `/aws/lambda/${props.functionName}`, retention: logs.RetentionDays.ONE_MONTH }),
+      logGroup: new logs.LogGroup(scope, `${id}Logs`, {
+        logGroupName: `/aws/lambda/${props.functionName}`,
+        retention: logs.RetentionDays.ONE_MONTH,
+      }),
       // Lambda's own lines (START, REPORT, errors) as JSON too, so one Logs Insights query reads them all.
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
@@ -76,4 +79,3 @@ export class HandlerFunction extends nodejs.NodejsFunction {
     for (const [key, value] of Object.entries(props.database.connect(this))) this.addEnvironment(key, value);
   }
 }
-

@@ -36,6 +36,10 @@ export class Network extends Construct {
     }
     this.vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [this.isolatedSubnets] });
     // uploads-notify sends to the dispatch queue from an isolated subnet.
-    this.vpc.addInterfaceEndpoint('Sqs', { service: ec2.InterfaceVpcEndpointAwsService.SQS, subnets: this.isolatedSubnets, privateDnsEnabled: true });
+    this.vpc.addInterfaceEndpoint('Sqs', {
+      service: ec2.InterfaceVpcEndpointAwsService.SQS,
+      subnets: this.isolatedSubnets,
+      privateDnsEnabled: true,
+    });
   }
 }

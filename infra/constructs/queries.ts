@@ -7,7 +7,11 @@ import { Construct } from 'constructs';
  * `runId`, `function_request_id`, `error`, `stats`), so a change to those keys must change these.
  */
 export class SavedQueries extends Construct {
-  constructor(scope: Construct, id: string, props: { prefix: string; logGroups: { job: string; logGroup: logs.ILogGroup; delivers: boolean }[] }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { prefix: string; logGroups: { job: string; logGroup: logs.ILogGroup; delivers: boolean }[] },
+  ) {
     super(scope, id);
     const all = props.logGroups.map((g) => g.logGroup);
     new logs.QueryDefinition(this, 'FailedRuns', {

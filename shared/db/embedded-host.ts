@@ -23,9 +23,12 @@ export async function postgresBinaries(): Promise<PostgresBinaries> {
   try {
     return (await import(name)) as PostgresBinaries;
   } catch (error) {
-    throw new EmbeddedPostgresError(`no embedded Postgres binaries for ${process.platform}-${process.arch} (${name}): run npm ci, or set DATABASE_URL`, {
-      cause: error,
-    });
+    throw new EmbeddedPostgresError(
+      `no embedded Postgres binaries for ${process.platform}-${process.arch} (${name}): run npm ci, or set DATABASE_URL`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -70,9 +73,12 @@ async function createPostgresUser(): Promise<ServerUser> {
     await run('groupadd', ['--system', 'postgres']).catch(() => {}); // the group may exist without the user
     await run('useradd', ['--system', '--gid', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
   } catch (error) {
-    throw new EmbeddedPostgresError('as root, the embedded Postgres needs a "postgres" OS user and could not create one: create it, or set DATABASE_URL', {
-      cause: error,
-    });
+    throw new EmbeddedPostgresError(
+      'as root, the embedded Postgres needs a "postgres" OS user and could not create one: create it, or set DATABASE_URL',
+      {
+        cause: error,
+      },
+    );
   }
   const user = await lookupUser('postgres');
   if (!user) throw new EmbeddedPostgresError('created the "postgres" OS user but cannot look it up: check /etc/passwd');

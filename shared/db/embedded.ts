@@ -85,7 +85,9 @@ async function requireSameServer(url: string, dataDir: string, options: LocalPos
     await client.connect();
     served = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0]!.data_directory;
   } catch {
-    throw new EmbeddedPostgresError(`port ${options.port} on 127.0.0.1 is in use by another program, not this embedded Postgres: free it${moveIt}`);
+    throw new EmbeddedPostgresError(
+      `port ${options.port} on 127.0.0.1 is in use by another program, not this embedded Postgres: free it${moveIt}`,
+    );
   } finally {
     await client.end().catch(() => {});
   }
@@ -116,7 +118,14 @@ async function initialise(initdb: string, dataDir: string, user: ServerUser | un
       for (const path of [dataDir, secretDir, passwordFile]) await chown(path, user.uid, user.gid);
     }
     await chmod(dataDir, 0o700);
-    const args = [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C'];
+    const args = [
+      `--pgdata=${dataDir}`,
+      '--auth=scram-sha-256',
+      `--username=${USER}`,
+      `--pwfile=${passwordFile}`,
+      '--encoding=UTF8',
+      '--locale=C',
+    ];
     await runToCompletion(initdb, args, user, 'initdb');
   } finally {
     await rm(secretDir, { recursive: true, force: true });
@@ -167,7 +176,10 @@ async function startServer(postgres: string, dataDir: string, options: LocalPost
 
 function waitUntilReady(child: ChildProcess, output: () => string[], exited: Promise<number | null>): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new EmbeddedPostgresError(`Postgres did not start within ${START_TIMEOUT_MS / 1000} s: ${output().at(-1)}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new EmbeddedPostgresError(`Postgres did not start within ${START_TIMEOUT_MS / 1000} s: ${output().at(-1)}`)),
+      START_TIMEOUT_MS,
+    );
     const onData = (chunk: Buffer) => {
       if (!chunk.toString('utf8').includes('ready to accept connections')) return;
       clearTimeout(timer);
@@ -178,7 +190,12 @@ function waitUntilReady(child: ChildProcess, output: () => string[], exited: Pro
     child.once('error', (error) => reject(new EmbeddedPostgresError(`Postgres could not start: ${error.message}`, { cause: error })));
     void exited.then((code) => {
       clearTimeout(timer);
-      const last = output().filter((line) => /FATAL|ERROR/.test(line)).at(-1) ?? output().at(-1) ?? 'no output';
+      const last =
+        output()
+          .filter((line) => /FATAL|ERROR/.test(line))
+          .at(-1) ??
+        output().at(-1) ??
+        'no output';
       reject(new EmbeddedPostgresError(`Postgres exited during start (code ${code}): ${last}`));
     });
   });

@@ -9,9 +9,7 @@ export type SchemaName = string & { readonly __vetted: 'schema' };
 
 export function vetSchemaName(name: string, variable = 'CHORES_SCHEMA'): SchemaName {
   if (!SAFE_IDENTIFIER.test(name)) {
-    throw new ConfigError([
-      `${variable}: "${name}" is not a plain lower-case identifier (letters, digits, _; at most 63 characters)`,
-    ]);
+    throw new ConfigError([`${variable}: "${name}" is not a plain lower-case identifier (letters, digits, _; at most 63 characters)`]);
   }
   return name as SchemaName;
 }

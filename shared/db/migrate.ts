@@ -67,7 +67,10 @@ export async function refuseNewerDatabase(db: Db, schema: SchemaName, applied: S
   const known = new Set(shipped.map((m) => m.id));
   if ([...applied].every((id) => known.has(id))) return;
   const { rows } = await db.query<{ id: number; name: string }>(`SELECT id, name FROM ${qualified(schema, 'migrations')} ORDER BY id`);
-  throw new DatabaseAheadError(schema, rows.filter((row) => !known.has(row.id)).map((row) => `${row.id}_${row.name}`));
+  throw new DatabaseAheadError(
+    schema,
+    rows.filter((row) => !known.has(row.id)).map((row) => `${row.id}_${row.name}`),
+  );
 }
 
 async function ensureMigrationsTable(db: Db, schema: SchemaName): Promise<void> {
@@ -88,7 +91,10 @@ async function applyOne(db: Db, schema: SchemaName, migration: Migration): Promi
   try {
     await inTransaction(db, async (tx) => {
       await tx.query(`SET LOCAL search_path TO "${schema}", public`);
-      await tx.query(`INSERT INTO ${qualified(schema, 'migrations')} (id, name) VALUES ($1::int, $2::text)`, [migration.id, migration.name]);
+      await tx.query(`INSERT INTO ${qualified(schema, 'migrations')} (id, name) VALUES ($1::int, $2::text)`, [
+        migration.id,
+        migration.name,
+      ]);
       await tx.query(migration.sql);
     });
     return true;

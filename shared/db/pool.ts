@@ -9,7 +9,10 @@ export type DbClient = pg.PoolClient;
 const LAMBDA_POOL_SIZE = 4;
 
 export function createPool(connection: DatabaseConnection, max = LAMBDA_POOL_SIZE): Db {
-  const pool = connection.kind === 'url' ? new pg.Pool({ connectionString: connection.url, max, idleTimeoutMillis: 30_000 }) : iamPool(connection, max);
+  const pool =
+    connection.kind === 'url'
+      ? new pg.Pool({ connectionString: connection.url, max, idleTimeoutMillis: 30_000 })
+      : iamPool(connection, max);
   // An idle client losing its connection (RDS failover, proxy idle timeout) must not crash the
   // process; the pool drops it and the next checkout opens a new one.
   pool.on('error', () => {});

@@ -11,9 +11,11 @@ export function decide(claimed: ClaimedDelivery, outcome: SendOutcome, schedule:
     response: outcome.response ?? null,
   };
   if (outcome.kind === 'delivered') return { ...base, status: 'delivered', delayMs: 0, error: null };
-  if (outcome.kind === 'gone') return { ...base, status: 'failed', delayMs: 0, error: 'HTTP 410 Gone: the endpoint asked to be unsubscribed' };
+  if (outcome.kind === 'gone')
+    return { ...base, status: 'failed', delayMs: 0, error: 'HTTP 410 Gone: the endpoint asked to be unsubscribed' };
   // A refused URL or an oversized payload fails at once: no retry can change the answer.
-  if (outcome.kind === 'refused' || outcome.kind === 'undeliverable') return { ...base, status: 'failed', delayMs: 0, error: outcome.error };
+  if (outcome.kind === 'refused' || outcome.kind === 'undeliverable')
+    return { ...base, status: 'failed', delayMs: 0, error: outcome.error };
   const error = outcome.kind === 'throttled' ? `HTTP ${outcome.status}` : outcome.error;
   // A replay starts a fresh retry cycle: the schedule counts this cycle's attempts only.
   const cycleAttempts = claimed.attempts - claimed.retry_base;

@@ -272,7 +272,8 @@ class DeliveryRun {
     const endpointFault = outcome.kind !== 'delivered' && outcome.kind !== 'undeliverable';
     const stop = endpointFault && !this.disabled.has(endpointId) && this.mustDisable(claimed, outcome.kind);
     // Its endpoint is being disabled, so this delivery will not be retried: say so.
-    if (stop && result.status === 'pending') result = { ...result, status: 'failed', delayMs: 0, error: `${result.error} (endpoint disabled)` };
+    if (stop && result.status === 'pending')
+      result = { ...result, status: 'failed', delayMs: 0, error: `${result.error} (endpoint disabled)` };
     this.finished.push({ result, eventId: claimed.event_id, endpointId, startedAt, durationMs });
     this.finishedOutcomes.push({ endpointId, outcome });
     if (stop) {
@@ -330,7 +331,13 @@ class DeliveryRun {
       const ms = pauseOf(outcome);
       if (ms !== undefined) pauses.set(endpointId, Math.max(ms, pauses.get(endpointId) ?? 0));
     }
-    if (pauses.size > 0) await db.query(pauseEndpoints(schema, [...pauses].map(([id, ms]) => ({ id, ms }))));
+    if (pauses.size > 0)
+      await db.query(
+        pauseEndpoints(
+          schema,
+          [...pauses].map(([id, ms]) => ({ id, ms })),
+        ),
+      );
     const gone = unique(outcomes.filter((o) => o.outcome.kind === 'gone').map((o) => o.endpointId));
     const suspects = failing.filter((id) => !gone.includes(id));
     const { rows: tooLong } = suspects.length
@@ -338,7 +345,10 @@ class DeliveryRun {
       : { rows: [] };
     const toDisable = [
       ...gone.map((id) => ({ id, reason: 'the endpoint answered 410 Gone' })),
-      ...tooLong.map((e) => ({ id: e.id, reason: `only failures since ${e.failing_since.toISOString()} (over ${outbox.disableAfterHours} h)` })),
+      ...tooLong.map((e) => ({
+        id: e.id,
+        reason: `only failures since ${e.failing_since.toISOString()} (over ${outbox.disableAfterHours} h)`,
+      })),
     ];
     const { disabled, eventIds, deliveryIds } = await disableEndpoints(db, schema, toDisable);
     for (const id of disabled) this.disabled.add(id);

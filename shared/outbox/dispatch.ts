@@ -20,7 +20,10 @@ const IDS_PER_MESSAGE = 50;
 
 /** The dispatch queue's message body, the public contract for producers in any language. */
 export const DispatchMessage = z.strictObject({
-  eventIds: z.array(z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String)).min(1).max(1_000),
+  eventIds: z
+    .array(z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String))
+    .min(1)
+    .max(1_000),
 });
 
 /** Parses one SQS record body; throws naming what is wrong. */

@@ -95,7 +95,9 @@ export async function disableEndpoints(
   const deliveryIds: string[] = [];
   for (const { id, reason } of endpoints) {
     await inTransaction(db, async (tx) => {
-      const { rows: [endpoint] } = await tx.query<{ url: string; is_active: boolean }>(lockEndpoint(schema, id));
+      const {
+        rows: [endpoint],
+      } = await tx.query<{ url: string; is_active: boolean }>(lockEndpoint(schema, id));
       if (!endpoint?.is_active) return; // already disabled, perhaps by a concurrent run
       const { rows } = await tx.query<{ id: string; event_id: string }>(disableEndpoint(schema, id, reason));
       eventIds.push(...rows.map((r) => r.event_id));
@@ -104,7 +106,11 @@ export async function disableEndpoints(
       if (announce) {
         // The origin only: a path may carry a token the other subscribers should not see.
         const origin = new URL(endpoint.url).origin;
-        await publish(tx, schema, { type: 'endpoint.disabled', payload: { endpointId: id, origin, reason }, idempotencyKey: `endpoint.disabled:${id}:${Date.now()}` });
+        await publish(tx, schema, {
+          type: 'endpoint.disabled',
+          payload: { endpointId: id, origin, reason },
+          idempotencyKey: `endpoint.disabled:${id}:${Date.now()}`,
+        });
       }
     });
   }

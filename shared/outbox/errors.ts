@@ -26,7 +26,10 @@ export class InvalidEventError extends OutboxError {}
 
 /** A replay aimed at a disabled endpoint: nothing would be sent, so nothing is put back in line. */
 export class EndpointDisabledError extends OutboxError {
-  constructor(readonly endpointId: string, reason: string | null) {
+  constructor(
+    readonly endpointId: string,
+    reason: string | null,
+  ) {
     super(
       `endpoint ${endpointId} is disabled (${reason ?? 'no reason recorded'}) — enable it and replay in one step: ` +
         `\`chores endpoints enable ${endpointId} --replay-since <time>\``,
@@ -40,7 +43,9 @@ export class PayloadTooLargeError extends OutboxError {
     readonly bytes: number,
     readonly limit: number,
   ) {
-    super(`event payload is ${bytes} bytes, over the ${limit}-byte limit (OUTBOX_MAX_PAYLOAD_BYTES); publish a reference to the data instead`);
+    super(
+      `event payload is ${bytes} bytes, over the ${limit}-byte limit (OUTBOX_MAX_PAYLOAD_BYTES); publish a reference to the data instead`,
+    );
   }
 }
 

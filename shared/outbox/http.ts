@@ -101,8 +101,10 @@ export class WebhookSender {
 
   /** Keyed by the stored (sealed) secret: each is opened once per container, only to sign. */
   private signer(stored: string): Webhook {
-    let signer = this.signers.get(stored);
-    if (!signer) this.signers.set(stored, (signer = new Webhook(this.box.open(stored))));
+    const cached = this.signers.get(stored);
+    if (cached) return cached;
+    const signer = new Webhook(this.box.open(stored));
+    this.signers.set(stored, signer);
     return signer;
   }
 }

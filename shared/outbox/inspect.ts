@@ -68,7 +68,9 @@ export interface EventDetail {
 /** One event, its deliveries, and every attempt of each. */
 export async function showEvent(db: Db, schema: SchemaName, eventId: string): Promise<EventDetail> {
   if (!/^\d+$/.test(eventId)) throw new OutboxError(`"${eventId}" is not an event id (a number) — see \`chores outbox events\``);
-  const { rows: [event] } = await db.query<Omit<EventDetail, 'deliveries'>>(selectEvent(schema, eventId));
+  const {
+    rows: [event],
+  } = await db.query<Omit<EventDetail, 'deliveries'>>(selectEvent(schema, eventId));
   if (!event) throw new OutboxError(`no outbox event with id ${eventId} (it may have been cleaned up) — see \`chores outbox events\``);
   const { rows: deliveries } = await db.query<Omit<DeliveryDetail, 'history'>>(selectEventDeliveries(schema, eventId));
   const { rows: attempts } = await db.query<AttemptRow>(selectEventAttempts(schema, eventId));
@@ -107,11 +109,15 @@ export interface EndpointStats {
  */
 export async function endpointStatistics(db: Db, schema: SchemaName, endpointId: string, since: Date): Promise<EndpointStats> {
   if (!/^\d+$/.test(endpointId)) throw new EndpointNotFoundError(endpointId);
-  const { rows: [endpoint] } = await db.query<{ url: string; is_active: boolean; disabled_reason: string | null; failing_since: Date | null }>(
+  const {
+    rows: [endpoint],
+  } = await db.query<{ url: string; is_active: boolean; disabled_reason: string | null; failing_since: Date | null }>(
     selectEndpoint(schema, endpointId),
   );
   if (!endpoint) throw new EndpointNotFoundError(endpointId);
-  const { rows: [s] } = await db.query<{
+  const {
+    rows: [s],
+  } = await db.query<{
     attempts: number;
     delivered: number;
     retried: number;

@@ -27,6 +27,7 @@ export interface NewEvent {
 export const MAX_EVENT_TYPE_LENGTH = 200;
 export const EVENT_TYPE_RULE = `an event type is 1 to ${MAX_EVENT_TYPE_LENGTH} characters, with no control characters`;
 // C0 controls, DEL and C1 controls: invisible in logs, and a newline in a type forges log lines.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 
 export interface PublishLimits {
@@ -57,15 +58,13 @@ export async function publish(client: pg.ClientBase, schema: SchemaName, event: 
   checkEventType(event.type);
   const payloadJson = eventPayloadJson(event);
   checkPayloadSize(Buffer.byteLength(payloadJson), limits.maxPayloadBytes);
-  const inserted = await client
-    .query<{ id: string }>(insertEvent(schema, { ...event, payloadJson }))
-    .catch((error: unknown) => {
-      const refused = [PgErrorCode.invalidTextRepresentation, PgErrorCode.numericValueOutOfRange, PgErrorCode.untranslatableCharacter];
-      if (refused.some((code) => hasPgCode(error, code))) {
-        throw new InvalidEventError(`payload refused by Postgres: ${(error as Error).message} — nothing was published`, { cause: error });
-      }
-      throw error;
-    });
+  const inserted = await client.query<{ id: string }>(insertEvent(schema, { ...event, payloadJson })).catch((error: unknown) => {
+    const refused = [PgErrorCode.invalidTextRepresentation, PgErrorCode.numericValueOutOfRange, PgErrorCode.untranslatableCharacter];
+    if (refused.some((code) => hasPgCode(error, code))) {
+      throw new InvalidEventError(`payload refused by Postgres: ${(error as Error).message} — nothing was published`, { cause: error });
+    }
+    throw error;
+  });
   if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true };
   // The key was taken. If a concurrent transaction held it, ON CONFLICT waited for its commit but
   // this statement's snapshot predates it, so the lookup is a separate statement.

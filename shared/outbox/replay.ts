@@ -24,12 +24,19 @@ export interface ReplayOutcome {
  * @example await replay(db, schema, { endpointId: '3', since: new Date('2026-11-21T08:00Z'), status: 'failed' }) // → { replayed: 42, … }
  */
 export async function replay(db: Db, schema: SchemaName, filter: ReplayFilter, options: { dryRun?: boolean } = {}): Promise<ReplayOutcome> {
-  const { rows: [endpoint] } = await db.query<{ is_active: boolean; disabled_reason: string | null }>(selectEndpoint(schema, filter.endpointId));
+  const {
+    rows: [endpoint],
+  } = await db.query<{ is_active: boolean; disabled_reason: string | null }>(selectEndpoint(schema, filter.endpointId));
   if (!endpoint) throw new EndpointNotFoundError(filter.endpointId);
   if (!endpoint.is_active) throw new EndpointDisabledError(filter.endpointId, endpoint.disabled_reason);
   const query = options.dryRun ? selectReplayable(schema, filter) : replayDeliveries(schema, filter);
   const { rows } = await db.query<{ event_id: string }>(query);
-  return { replayed: rows.length, dryRun: options.dryRun === true, endpointId: filter.endpointId, eventIds: [...new Set(rows.map((r) => r.event_id))] };
+  return {
+    replayed: rows.length,
+    dryRun: options.dryRun === true,
+    endpointId: filter.endpointId,
+    eventIds: [...new Set(rows.map((r) => r.event_id))],
+  };
 }
 
 /**

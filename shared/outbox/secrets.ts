@@ -22,7 +22,11 @@ const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 /** Parses `id:base64key,id:base64key` (newest first); throws naming the bad entry. */
 export function parseSecretKeys(text: string): SecretKey[] {
   const keys: SecretKey[] = [];
-  for (const [index, entry] of text.split(',').map((e) => e.trim()).filter(Boolean).entries()) {
+  for (const [index, entry] of text
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .entries()) {
     const at = entry.indexOf(':');
     const id = entry.slice(0, at);
     const key = Buffer.from(entry.slice(at + 1), 'base64');
@@ -56,7 +60,9 @@ export class SecretBox {
   seal(secret: string): string {
     const current = this.keys[0];
     if (!current) {
-      throw new SecretKeyError('OUTBOX_SECRET_KEYS is not set: webhook secrets are stored only encrypted (make a key with `chores endpoints new-secret-key`)');
+      throw new SecretKeyError(
+        'OUTBOX_SECRET_KEYS is not set: webhook secrets are stored only encrypted (make a key with `chores endpoints new-secret-key`)',
+      );
     }
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', current.key, iv).setAAD(aad(current.id));
@@ -84,7 +90,9 @@ export class SecretBox {
       decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
       return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch (error) {
-      throw new SecretKeyError(`the endpoint secret does not decrypt under key "${id}" (wrong key material, or the value was altered)`, { cause: error });
+      throw new SecretKeyError(`the endpoint secret does not decrypt under key "${id}" (wrong key material, or the value was altered)`, {
+        cause: error,
+      });
     }
   }
 

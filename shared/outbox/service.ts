@@ -32,7 +32,11 @@ export async function sweepOutbox(deps: DeliveryDeps): Promise<OutboxDeliverStat
  * The fast path (an SQS record, or the in-process dispatcher): fans out and delivers exactly the
  * listed events, now. Deliveries a concurrent sweep holds are left to it.
  */
-export async function deliverEvents(deps: DeliveryDeps, eventIds: string[], trigger: AttemptTrigger = 'fast-path'): Promise<OutboxDeliverStats> {
+export async function deliverEvents(
+  deps: DeliveryDeps,
+  eventIds: string[],
+  trigger: AttemptTrigger = 'fast-path',
+): Promise<OutboxDeliverStats> {
   const { rowCount } = await deps.db.query(fanOut(deps.schema, eventIds.length, eventIds));
   const delivery = await deliverDue(deps, eventIds, trigger);
   return finish(deps, rowCount ?? 0, delivery);

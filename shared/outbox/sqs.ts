@@ -25,7 +25,16 @@ export async function deliverSqsBatch(event: SQSEvent, deps: DeliveryDeps, logge
       throw error;
     }
     const stats = await deliverEvents(deps, eventIds);
-    for (const key of ['processed', 'delivered', 'retried', 'failed', 'superseded', 'cancelled', 'endpointsDisabled', 'fannedOut'] as const) {
+    for (const key of [
+      'processed',
+      'delivered',
+      'retried',
+      'failed',
+      'superseded',
+      'cancelled',
+      'endpointsDisabled',
+      'fannedOut',
+    ] as const) {
       totals[key] += stats[key];
     }
     totals.remaining = stats.remaining;

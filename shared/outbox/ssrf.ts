@@ -173,9 +173,13 @@ export function checkUrl(text: string, policy: UrlPolicy, allowed = buildAllowLi
     throw new UnsafeUrlError(text, 'not a valid absolute URL');
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && policy.allowHttp)) {
-    throw new UnsafeUrlError(text, `only https:// URLs are allowed${url.protocol === 'http:' ? ' (set OUTBOX_ALLOW_HTTP=true for local development)' : ''}`);
+    throw new UnsafeUrlError(
+      text,
+      `only https:// URLs are allowed${url.protocol === 'http:' ? ' (set OUTBOX_ALLOW_HTTP=true for local development)' : ''}`,
+    );
   }
-  if (url.username || url.password) throw new UnsafeUrlError(text, 'credentials in the URL would be sent to every hop; put them in the secret instead');
+  if (url.username || url.password)
+    throw new UnsafeUrlError(text, 'credentials in the URL would be sent to every hop; put them in the secret instead');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) {
     const reason = refusalOf(host, allowed);

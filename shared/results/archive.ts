@@ -21,7 +21,7 @@ export function archiveDay(key: string): string | undefined {
 
 /** One JSON object per line, every column, gzipped: readable with `zcat | jq` anywhere. */
 export function encodeRows(rowsJson: string[]): Uint8Array {
-  return gzipSync(rowsJson.join('\n') + '\n');
+  return gzipSync(`${rowsJson.join('\n')}\n`);
 }
 
 export function decodeRows(body: Uint8Array): Record<string, unknown>[] {

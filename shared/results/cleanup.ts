@@ -59,24 +59,43 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
   const { db, table, settings, budget } = input;
   checkRulesFit(table, input.rules);
   const passes = await retentionPasses(db, table, input.rules, settings.olderThanDays);
-  const byRule = Object.fromEntries([...input.rules.map((rule) => [rule.label, 0]), ...(table.expiresAt ? [['expires_at', 0]] : [])]) as Record<string, number>;
+  const byRule = Object.fromEntries([
+    ...input.rules.map((rule) => [rule.label, 0]),
+    ...(table.expiresAt ? [['expires_at', 0]] : []),
+  ]) as Record<string, number>;
   const before = await count(db, countAll(table));
 
   if (settings.dryRun) {
     for (const pass of passes) byRule[pass.label] = await count(db, countEligible(table, pass));
     const remaining = Object.values(byRule).reduce((a, b) => a + b, 0);
-    return { dryRun: true, before, deleted: 0, wouldDelete: remaining, after: before, remaining, byRule, archived: 0, batches: 0, longestBatchMs: 0, truncated: false };
+    return {
+      dryRun: true,
+      before,
+      deleted: 0,
+      wouldDelete: remaining,
+      after: before,
+      remaining,
+      byRule,
+      archived: 0,
+      batches: 0,
+      longestBatchMs: 0,
+      truncated: false,
+    };
   }
 
-  let deleted = 0, archived = 0, batches = 0, longestBatchMs = 0, truncated = false;
-  passes: for (const pass of passes) {
+  let deleted = 0,
+    archived = 0,
+    batches = 0,
+    longestBatchMs = 0,
+    truncated = false;
+  eachPass: for (const pass of passes) {
     // The keyset cursor of this pass's walk, kept here so the passes themselves stay whole for counting.
     let cursor: RetentionPass = pass;
     for (;;) {
       // Checked only once something was deleted, so even a mis-sized budget makes progress.
       if (deleted > 0 && budget.expired()) {
         truncated = true;
-        break passes;
+        break eachPass;
       }
       const started = performance.now();
       const { rows, resumeAt } = await deleteOneBatch(input, cursor, batches);
@@ -108,7 +127,8 @@ async function retentionPasses(db: Db, table: ResultTable, rules: RetentionRule[
     const earlier = rules.slice(0, index);
     // A rule after a catch-all can never match; a `never` rule deletes nothing but still shields;
     // a rule on a column the table lacks (group results have no status) matches nothing.
-    if (rule.keepMs === null || !ruleApplies(table, rule) || earlier.some((e) => e.taskLike === undefined && e.status === undefined)) continue;
+    if (rule.keepMs === null || !ruleApplies(table, rule) || earlier.some((e) => e.taskLike === undefined && e.status === undefined))
+      continue;
     const cutoff = new Date(Math.min(now.getTime() - rule.keepMs, ageFloor?.getTime() ?? Infinity));
     passes.push({ kind: 'rule', label: rule.label, rule, earlier, cutoff });
   }
@@ -127,9 +147,9 @@ async function deleteOneBatch(
     // every batch (measured: batches at 420 ms shrinking as rows ran out, against 40–70 ms).
     await tx.query('SET LOCAL enable_bitmapscan = off');
     await tx.query('SET LOCAL enable_seqscan = off');
-    const { rows: [batch] } = await tx.query<DeletedBatch>(
-      deleteBatch(input.table, pass, input.settings.batchSize, input.archive !== undefined),
-    );
+    const {
+      rows: [batch],
+    } = await tx.query<DeletedBatch>(deleteBatch(input.table, pass, input.settings.batchSize, input.archive !== undefined));
     const rows = batch!.deleted;
     if (input.archive && rows > 0) {
       const key = archiveKey(new Date(), input.runId, batchNumber, input.table.archiveRoot);

@@ -79,7 +79,18 @@ export async function cleanupRedisResults(input: {
   const now = input.now ?? Date.now();
   const floor = settings.olderThanDays === undefined ? Infinity : now - settings.olderThanDays * 86_400_000;
   const matchers = rules.map((rule) => ({ rule, task: rule.task === undefined ? undefined : globToRegExp(rule.task) }));
-  const stats: RedisCleanupStats = { dryRun: settings.dryRun, keysScanned: 0, deleted: 0, ttlSet: 0, byRule: Object.fromEntries(rules.map((r) => [r.label, 0])), archived: 0, remaining: 0, usedMemoryBytes: 0, keys: 0, truncated: false };
+  const stats: RedisCleanupStats = {
+    dryRun: settings.dryRun,
+    keysScanned: 0,
+    deleted: 0,
+    ttlSet: 0,
+    byRule: Object.fromEntries(rules.map((r) => [r.label, 0])),
+    archived: 0,
+    remaining: 0,
+    usedMemoryBytes: 0,
+    keys: 0,
+    truncated: false,
+  };
 
   let page = 0;
   families: for (const family of FAMILIES) {
@@ -110,7 +121,9 @@ export async function cleanupRedisResults(input: {
         const done = meta?.date_done ? parseCeleryTime(meta.date_done) : typeof idleSeconds === 'number' ? now - idleSeconds * 1000 : NaN;
         if (!meta || Number.isNaN(done)) return; // not a finished task's result: leave it
         const status = family.kind === 'group' ? (meta.status ?? 'SUCCESS') : meta.status;
-        const match = matchers.find(({ rule, task }) => (!task || (meta.name != null && task.test(meta.name))) && (!rule.status || rule.status === status));
+        const match = matchers.find(
+          ({ rule, task }) => (!task || (meta.name != null && task.test(meta.name))) && (!rule.status || rule.status === status),
+        );
         if (!match || match.rule.keepMs === null) return;
         const expiry = done + match.rule.keepMs;
         if (expiry <= now && done < floor) {
@@ -128,7 +141,11 @@ export async function cleanupRedisResults(input: {
         if (input.archive && doomed.length > 0 && family.kind !== 'reply') {
           const objectKey = archiveKey(new Date(), input.runId, page);
           try {
-            await writeArchive(input.archive, objectKey, doomed.map((d) => JSON.stringify(d)));
+            await writeArchive(
+              input.archive,
+              objectKey,
+              doomed.map((d) => JSON.stringify(d)),
+            );
           } catch (error) {
             throw new ArchiveWriteError(`${input.archive.url}/${objectKey}`, doomed.length, error);
           }

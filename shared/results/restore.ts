@@ -49,7 +49,9 @@ export async function restoreResults(input: {
     try {
       rows = decodeRows(await input.archive.get(key));
     } catch (error) {
-      throw new ArchiveReadError(`could not read archive object ${input.archive.url}/${key}: ${(error as Error).message}`, { cause: error });
+      throw new ArchiveReadError(`could not read archive object ${input.archive.url}/${key}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     stats.objectsRead += 1;
     const matching = rows.filter((row) => {

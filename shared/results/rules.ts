@@ -118,7 +118,8 @@ function defaultLabel(rule: { task?: string; status?: string; keep: string }): s
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: task, status, keep, label)`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')} (allowed: task, status, keep, label)`;
   const path = issue.path.join('.');
   return path ? `${path}: ${issue.message}` : issue.message;
 }

@@ -73,13 +73,16 @@ export async function diagnose(
     findings.push({ level: 'ok', check: 'indexes', message: 'every retention index is present' });
   }
 
-  const { rows: [overdue] } = await db.query<Record<string, string>>(overdueWork(schema, OVERDUE_MINUTES));
+  const {
+    rows: [overdue],
+  } = await db.query<Record<string, string>>(overdueWork(schema, OVERDUE_MINUTES));
   const n = (key: string) => Number(overdue![key]);
   if (n('stuck_delivery_leases') > 0) {
     findings.push({
       level: 'fail',
       check: 'leases',
-      message: `${n('stuck_delivery_leases')} webhook deliveries hold leases that lapsed over ${OVERDUE_MINUTES} min ago: ` +
+      message:
+        `${n('stuck_delivery_leases')} webhook deliveries hold leases that lapsed over ${OVERDUE_MINUTES} min ago: ` +
         'their run crashed and no sweep has reclaimed them',
       fix: 'chores run outbox-deliver (and check that the outbox-deliver schedule is enabled)',
     });
@@ -88,7 +91,8 @@ export async function diagnose(
     findings.push({
       level: 'warn',
       check: 'leases',
-      message: `${n('stuck_upload_leases')} uploads hold cleanup leases that lapsed over ${OVERDUE_MINUTES} min ago ` +
+      message:
+        `${n('stuck_upload_leases')} uploads hold cleanup leases that lapsed over ${OVERDUE_MINUTES} min ago ` +
         '(a run crashed, or their objects fail to delete)',
       fix: 'chores run uploads-cleanup and read its failed count',
     });
@@ -109,15 +113,18 @@ export async function diagnose(
   findings.push(...(await policyFindings(db, tables.policies)));
   // chores' own tables, the result store, and every table a policy cleans: deletes leave dead tuples.
   const own = ['task_results', 'outbox_events', 'webhook_deliveries', 'uploads'].map((table) => relationOf({ schema, table }));
-  const store = results.store === 'chores' ? [] : [(await detectTable(db, results.store, results.storeSchema).catch(() => undefined))?.table];
-  findings.push(...(await bloatFindings(db, [...own, ...store.filter((t): t is string => t !== undefined), ...tables.policies.map(relationOf)])));
+  const store =
+    results.store === 'chores' ? [] : [(await detectTable(db, results.store, results.storeSchema).catch(() => undefined))?.table];
+  findings.push(
+    ...(await bloatFindings(db, [...own, ...store.filter((t): t is string => t !== undefined), ...tables.policies.map(relationOf)])),
+  );
   if (aws) findings.push(...(await diagnoseAws(aws)));
   return findings;
 }
 
 /** A Celery result table cleaned in place needs an index on date_done, which Celery never creates. */
 async function diagnoseCeleryStore(db: Db, store: StoreName, storeSchema: SchemaName): Promise<Finding> {
-  let table;
+  let table: Awaited<ReturnType<typeof detectTable>>;
   try {
     table = await detectTable(db, store, storeSchema);
   } catch (error) {
@@ -183,7 +190,8 @@ async function diagnoseAws({ scheduler, sqs, prefix }: AwsClients): Promise<Find
           level: 'fail',
           check: 'dead letters',
           message: `${depth} scheduled runs failed and are kept in ${queue}`,
-          fix: `read each payload and error (aws sqs receive-message --queue-url ${QueueUrl}), fix the cause, ` +
+          fix:
+            `read each payload and error (aws sqs receive-message --queue-url ${QueueUrl}), fix the cause, ` +
             'run the job again (chores invoke <job>), then purge the queue',
         });
       } else if (depth > 0) {
@@ -191,7 +199,8 @@ async function diagnoseAws({ scheduler, sqs, prefix }: AwsClients): Promise<Find
           level: 'fail',
           check: 'dead letters',
           message: `${depth} messages in ${queue}`,
-          fix: `inspect them (aws sqs receive-message --queue-url ${QueueUrl}), fix the cause, ` +
+          fix:
+            `inspect them (aws sqs receive-message --queue-url ${QueueUrl}), fix the cause, ` +
             'then start a DLQ redrive in the SQS console',
         });
       } else findings.push({ level: 'ok', check: 'dead letters', message: `${queue} is empty` });

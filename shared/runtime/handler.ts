@@ -60,7 +60,12 @@ export function createJobHandler<Name extends JobName>(
     )) as JobResult;
 
   return middy<unknown, JobResult, Error, RunContext>(callService).use([
-    injectLambdaContext(logger, { resetKeys: true }), logMetrics(metrics), timeBudget(), sqsFastPath(job, runtime, options.sqs),
-    validSettings(job, runtime), singleFlight(job, runtime), recordRun(job, runtime),
+    injectLambdaContext(logger, { resetKeys: true }),
+    logMetrics(metrics),
+    timeBudget(),
+    sqsFastPath(job, runtime, options.sqs),
+    validSettings(job, runtime),
+    singleFlight(job, runtime),
+    recordRun(job, runtime),
   ]);
 }

@@ -49,7 +49,8 @@ interface ChainState {
 }
 function state(request: Request<unknown, JobResult, Error, RunContext>): ChainState {
   const internal = request.internal as { chores?: ChainState };
-  return (internal.chores ??= {});
+  internal.chores ??= {};
+  return internal.chores;
 }
 
 /**

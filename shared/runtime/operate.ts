@@ -56,7 +56,12 @@ export async function listSchedules(scheduler: SchedulerClient, prefix: string):
  * Pauses or resumes schedules. UpdateSchedule replaces the whole definition, so each schedule is
  * read first and written back with only its state changed.
  */
-export async function setScheduleState(scheduler: SchedulerClient, prefix: string, jobs: JobName[], state: 'ENABLED' | 'DISABLED'): Promise<string[]> {
+export async function setScheduleState(
+  scheduler: SchedulerClient,
+  prefix: string,
+  jobs: JobName[],
+  state: 'ENABLED' | 'DISABLED',
+): Promise<string[]> {
   const names = deployNames(prefix);
   const changed: string[] = [];
   for (const job of jobs) {

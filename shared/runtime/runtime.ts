@@ -42,5 +42,8 @@ export function handlerFromEnv<Result>(
   make: (runtime: JobRuntime) => Handler<Result>,
 ): Handler<Result> {
   let built: Handler<Result> | undefined;
-  return async (event, context) => (built ??= make(runtimeFromEnv(env)))(event, context);
+  return async (event, context) => {
+    built ??= make(runtimeFromEnv(env));
+    return built(event, context);
+  };
 }

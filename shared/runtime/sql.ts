@@ -18,10 +18,7 @@ export function insertRunStarted(schema: SchemaName, run: { id: string; taskName
   };
 }
 
-export function finishRun(
-  schema: SchemaName,
-  run: { id: string; status: 'SUCCESS' | 'FAILURE'; result: object; traceback?: string },
-): Sql {
+export function finishRun(schema: SchemaName, run: { id: string; status: 'SUCCESS' | 'FAILURE'; result: object; traceback?: string }): Sql {
   return {
     text: `UPDATE ${qualified(schema, 'task_results')}
       SET status = $2::text, result = $3::jsonb, traceback = $4::text, date_done = now()
@@ -90,5 +87,8 @@ export function overdueWork(schema: SchemaName, olderThanMinutes: number): Sql {
 
 /** Index definitions on one table, to see whether any leads with a given column. */
 export function indexesOn(schema: SchemaName, table: string): Sql {
-  return { text: `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1::text AND tablename = $2::text`, values: [schema, table] };
+  return {
+    text: `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1::text AND tablename = $2::text`,
+    values: [schema, table],
+  };
 }

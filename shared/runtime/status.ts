@@ -31,10 +31,17 @@ export interface JobStatus {
 export async function jobStatuses(db: Db, schema: SchemaName, now = new Date()): Promise<JobStatus[]> {
   // A run its dead process left STARTED would otherwise show as "running" forever.
   await failAbandoned(db, schema, jobNames, 'chores status');
-  const depth = Math.max(1, ...Object.values(jobs).flatMap((job) => job.alarms.map((rule: AlarmRule) => rule.runs + (rule.rising ? 1 : 0))));
-  const { rows } = await db.query<{ task_name: string; status: string; result: Record<string, unknown> | null; date_created: Date; date_done: Date | null }>(
-    recentRuns(schema, jobNames.map(runTaskName), depth),
+  const depth = Math.max(
+    1,
+    ...Object.values(jobs).flatMap((job) => job.alarms.map((rule: AlarmRule) => rule.runs + (rule.rising ? 1 : 0))),
   );
+  const { rows } = await db.query<{
+    task_name: string;
+    status: string;
+    result: Record<string, unknown> | null;
+    date_created: Date;
+    date_done: Date | null;
+  }>(recentRuns(schema, jobNames.map(runTaskName), depth));
   return jobNames.map((job) => {
     const runs = rows.filter((row) => row.task_name === runTaskName(job));
     const last = runs[0];

@@ -37,14 +37,19 @@ export function parseSchedule(expression: string, timezone = 'UTC'): Schedule {
     const unit = rate[2]!;
     if (value < 1) throw new ScheduleExpressionError(`${expression}: the rate must be at least 1`);
     if ((value === 1) !== !unit.endsWith('s')) {
-      throw new ScheduleExpressionError(`${expression}: use "${value} ${value === 1 ? unit.replace(/s$/, '') : `${unit.replace(/s$/, '')}s`}" (Scheduler requires the singular for 1 only)`);
+      throw new ScheduleExpressionError(
+        `${expression}: use "${value} ${value === 1 ? unit.replace(/s$/, '') : `${unit.replace(/s$/, '')}s`}" (Scheduler requires the singular for 1 only)`,
+      );
     }
     return { kind: 'rate', everyMs: value * UNIT_MS[unit.replace(/s$/, '')]! };
   }
   const cron = /^cron\((.+)\)$/.exec(expression);
   if (!cron) throw new ScheduleExpressionError(`"${expression}" is neither rate(…) nor cron(…)`);
   const fields = cron[1]!.trim().split(/\s+/);
-  if (fields.length !== 6) throw new ScheduleExpressionError(`${expression}: cron takes 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`);
+  if (fields.length !== 6)
+    throw new ScheduleExpressionError(
+      `${expression}: cron takes 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`,
+    );
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: timezone });
   } catch {
@@ -101,7 +106,8 @@ function parseList(field: string, lo: number, hi: number, names?: string[]): Set
   const value = (text: string) => {
     const named = names?.indexOf(text.toUpperCase()) ?? -1;
     const n = named >= 0 ? named + 1 : /^\d+$/.test(text) ? Number(text) : NaN;
-    if (Number.isNaN(n) || n < lo || n > hi) throw new Error(`"${text}" is not in ${lo}-${hi}${names ? ` or ${names[0]}-${names.at(-1)}` : ''}`);
+    if (Number.isNaN(n) || n < lo || n > hi)
+      throw new Error(`"${text}" is not in ${lo}-${hi}${names ? ` or ${names[0]}-${names.at(-1)}` : ''}`);
     return n;
   };
   for (const part of field.split(',')) {
@@ -186,7 +192,15 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function wallTime(instant: Date | number, timezone: string): Wall {
   let format = formatters.get(timezone);
   if (!format) {
-    format = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+    });
     formatters.set(timezone, format);
   }
   const parts = Object.fromEntries(format.formatToParts(instant).map((p) => [p.type, Number(p.value)]));

@@ -35,7 +35,8 @@ export class FileStorage implements ObjectStorage {
       await rename(partial, path);
       await syncDirectory(dir);
       // Directories mkdir just made are entries in their parents, which must reach the disk too.
-      for (let child = dir; created !== undefined && child !== dirname(created); child = dirname(child)) await syncDirectory(dirname(child));
+      for (let child = dir; created !== undefined && child !== dirname(created); child = dirname(child))
+        await syncDirectory(dirname(child));
     } catch (error) {
       // A failed write (ENOSPC, EIO, a quota) must not leave its partial file behind.
       await rm(partial, { force: true }).catch(() => {});
@@ -101,7 +102,8 @@ export class FileStorage implements ObjectStorage {
   /** A missing root would make every key look already deleted, and their rows would go. */
   private async requireRoot(): Promise<void> {
     const root = await stat(this.root).catch(() => undefined);
-    if (!root?.isDirectory()) throw new StorageError(`${this.url} is not an existing directory; nothing was deleted — check the storage URL`);
+    if (!root?.isDirectory())
+      throw new StorageError(`${this.url} is not an existing directory; nothing was deleted — check the storage URL`);
   }
 
   private pathOf(key: string): string {

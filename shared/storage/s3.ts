@@ -6,7 +6,7 @@ import {
   NoSuchKey,
   NotFound,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
 import { ObjectNotFoundError, StorageError } from './errors.js';
@@ -32,9 +32,7 @@ export class S3Storage implements ObjectStorage {
 
   async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
     try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: contentType }),
-      );
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: contentType }));
     } catch (error) {
       throw new StorageError(`could not write ${this.url}/${key}: ${(error as Error).message}`, { cause: error });
     }
@@ -83,7 +81,10 @@ export class S3Storage implements ObjectStorage {
       const chunk = present.slice(i, i + DELETE_CHUNK);
       try {
         const output = await this.client.send(
-          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: chunk.map((key) => ({ Key: this.keyOf(key) })), Quiet: true } }),
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: chunk.map((key) => ({ Key: this.keyOf(key) })), Quiet: true },
+          }),
         );
         const errors = new Map((output.Errors ?? []).map((e) => [e.Key!, `${e.Code}: ${e.Message ?? ''}`.trim()]));
         for (const key of chunk) {
@@ -116,7 +117,10 @@ export class S3Storage implements ObjectStorage {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (error) {
-      throw new StorageError(`bucket ${this.bucket} is not reachable (${(error as Error).name}); nothing was deleted — check UPLOADS_STORAGE_URL and the role's access`, { cause: error });
+      throw new StorageError(
+        `bucket ${this.bucket} is not reachable (${(error as Error).name}); nothing was deleted — check UPLOADS_STORAGE_URL and the role's access`,
+        { cause: error },
+      );
     }
   }
 
@@ -126,7 +130,8 @@ export class S3Storage implements ObjectStorage {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
       return true;
     } catch (error) {
-      if (error instanceof NotFound || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+      if (error instanceof NotFound || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+        return false;
       return `HEAD failed: ${(error as Error).name}: ${(error as Error).message}`;
     }
   }

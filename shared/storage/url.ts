@@ -1,9 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 
-export type StorageLocation =
-  | { kind: 's3'; bucket: string; prefix: string; url: string }
-  | { kind: 'file'; dir: string; url: string };
+export type StorageLocation = { kind: 's3'; bucket: string; prefix: string; url: string } | { kind: 'file'; dir: string; url: string };
 
 /** Parses `s3://bucket/prefix` or `file:///absolute/dir`; `variable` names the setting in errors. */
 export function parseStorageUrl(text: string, variable: string): StorageLocation {

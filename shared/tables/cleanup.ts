@@ -85,7 +85,9 @@ export interface TablesCleanupInput {
 export async function cleanupTables(input: TablesCleanupInput): Promise<TablesCleanupStats> {
   const { db, policies, settings } = input;
   // Cutoffs from the database clock, so every host agrees on "now".
-  const { rows: [clock] } = await db.query<{ now: Date }>('SELECT now() AS now');
+  const {
+    rows: [clock],
+  } = await db.query<{ now: Date }>('SELECT now() AS now');
   const cutoffs = new Map(policies.map((p) => [p.label, new Date(clock!.now.getTime() - p.keepMs)]));
   const targets = await inspectPolicies(db, policies, cutoffs);
   const stats: TablesCleanupStats = {
@@ -130,7 +132,9 @@ type Sweep = (input: TablesCleanupInput, t: TableTarget, cutoff: Date, stats: Ta
  * (rows added since are newer than any cutoff). Returns false when the budget ended it early.
  */
 const sweepHeap: Sweep = async (input, t, cutoff, stats) => {
-  const { rows: [size] } = await input.db.query<{ reltuples: number; pages: string }>(relationSize(t.relation));
+  const {
+    rows: [size],
+  } = await input.db.query<{ reltuples: number; pages: string }>(relationSize(t.relation));
   const pages = Number(size!.pages);
   const rowsPerPage = pages > 0 && size!.reltuples > 0 ? size!.reltuples / pages : 100;
   let span = clamp(Math.ceil(input.settings.batchSize / rowsPerPage), 1, MAX_PAGES_PER_BATCH);
@@ -152,7 +156,13 @@ const walkIndex: Sweep = async (input, t, cutoff, stats) => {
   for (;;) {
     if (stats.deleted > 0 && input.budget.expired()) return false;
     let batch: DeletedBatch | undefined;
-    await runBatch(input, t, stats, (archive) => deleteIndexBatch(t, cutoff, input.settings.batchSize, resumeAt, archive), (b) => (batch = b));
+    await runBatch(
+      input,
+      t,
+      stats,
+      (archive) => deleteIndexBatch(t, cutoff, input.settings.batchSize, resumeAt, archive),
+      (b) => (batch = b),
+    );
     // A skipped batch here means a table lock (rows themselves are skipped, not waited on): the
     // same lock would stop the next batch too, so the walk ends for this run.
     if (!batch || batch.deleted < input.settings.batchSize) return true;
@@ -181,7 +191,9 @@ async function runBatch(
         await tx.query('SET LOCAL enable_seqscan = off');
         await tx.query('SET LOCAL enable_bitmapscan = off');
       }
-      const { rows: [result] } = await tx.query<DeletedBatch>(statement(archive !== undefined));
+      const {
+        rows: [result],
+      } = await tx.query<DeletedBatch>(statement(archive !== undefined));
       if (archive && result!.deleted > 0) {
         const key = archiveKey(new Date(), input.runId, stats.batches, tableArchiveRoot(t.policy));
         try {
@@ -216,13 +228,17 @@ async function addHealth(db: Db, targets: TableTarget[], stats: TablesCleanupSta
   for (const t of targets) {
     const name = `${t.policy.schema}.${t.policy.table}`;
     if (stats.tables[name]) continue;
-    const { rows: [health] } = await db.query<{ bytes: string; dead: string; live: string }>(tableHealth(t.relation));
+    const {
+      rows: [health],
+    } = await db.query<{ bytes: string; dead: string; live: string }>(tableHealth(t.relation));
     stats.tables[name] = { bytes: Number(health!.bytes), deadTuples: Number(health!.dead), liveTuples: Number(health!.live) };
     stats.tableBytes += stats.tables[name].bytes;
     stats.deadTuples += stats.tables[name].deadTuples;
   }
   for (const t of targets.filter((target) => target.policy.queueTable)) {
-    const { rows } = await db.query<{ name: string; n: string }>(kombuBacklog(t.relation, `${quoted(t.policy.schema)}.${quoted(t.policy.queueTable!)}`));
+    const { rows } = await db.query<{ name: string; n: string }>(
+      kombuBacklog(t.relation, `${quoted(t.policy.schema)}.${quoted(t.policy.queueTable!)}`),
+    );
     stats.backlog = { ...stats.backlog, ...Object.fromEntries(rows.map((row) => [row.name, Number(row.n)])) };
   }
   if (stats.backlog) stats.backlogTotal = Object.values(stats.backlog).reduce((a, b) => a + b, 0);

@@ -26,7 +26,9 @@ const MIN_DEAD = 1_000;
 export async function bloatFindings(db: Db, relations: string[]): Promise<HealthFinding[]> {
   const findings: HealthFinding[] = [];
   for (const relation of new Set(relations)) {
-    const { rows: [health] } = await db.query<{ bytes: string; dead: string; live: string }>(tableHealth(relation));
+    const {
+      rows: [health],
+    } = await db.query<{ bytes: string; dead: string; live: string }>(tableHealth(relation));
     if (!health) continue; // not there (yet): other checks say so
     const dead = Number(health.dead);
     const live = Number(health.live);
@@ -39,18 +41,26 @@ export async function bloatFindings(db: Db, relations: string[]): Promise<Health
       });
     }
   }
-  return findings.length > 0 ? findings : [{ level: 'ok', check: 'storage', message: 'no table has dead tuples past a fifth of its live ones' }];
+  return findings.length > 0
+    ? findings
+    : [{ level: 'ok', check: 'storage', message: 'no table has dead tuples past a fifth of its live ones' }];
 }
 
 /** Each TABLE_RETENTION policy checked against the database, with the access path a run would take now. */
 export async function policyFindings(db: Db, policies: TablePolicy[]): Promise<HealthFinding[]> {
   const findings: HealthFinding[] = [];
-  const { rows: [clock] } = await db.query<{ now: Date }>('SELECT now() AS now');
+  const {
+    rows: [clock],
+  } = await db.query<{ now: Date }>('SELECT now() AS now');
   for (const policy of policies) {
     try {
       const [target] = await inspectPolicies(db, [policy], new Map([[policy.label, new Date(clock!.now.getTime() - policy.keepMs)]]));
       const path = target!.path === 'heap' ? 'heap-order batches' : 'index walk';
-      findings.push({ level: 'ok', check: 'tables', message: `${policy.label} (${policy.schema}.${policy.table}): ${path}; ${target!.pathReason}` });
+      findings.push({
+        level: 'ok',
+        check: 'tables',
+        message: `${policy.label} (${policy.schema}.${policy.table}): ${path}; ${target!.pathReason}`,
+      });
     } catch (error) {
       findings.push({ level: 'fail', check: 'tables', message: (error as Error).message, fix: 'fix the policy in TABLE_RETENTION' });
     }

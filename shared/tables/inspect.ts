@@ -20,30 +20,54 @@ const TID_RANGE_SCAN_VERSION = 140_000;
  * @example const targets = await inspectPolicies(db, policies, cutoffs)
  */
 export async function inspectPolicies(db: Db, policies: TablePolicy[], cutoffs: Map<string, Date>): Promise<TableTarget[]> {
-  const { rows: [version] } = await db.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+  const {
+    rows: [version],
+  } = await db.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
   const targets: TableTarget[] = [];
-  for (const policy of policies) targets.push(await inspectPolicy(db, policy, cutoffs.get(policy.label)!, version!.v >= TID_RANGE_SCAN_VERSION));
+  for (const policy of policies)
+    targets.push(await inspectPolicy(db, policy, cutoffs.get(policy.label)!, version!.v >= TID_RANGE_SCAN_VERSION));
   return targets;
 }
 
 async function inspectPolicy(db: Db, policy: TablePolicy, cutoff: Date, tidRangeScan: boolean): Promise<TableTarget> {
   const relation = relationOf(policy);
-  const { rows: [column] } = await db.query<{ table_exists: boolean; type: string | null }>(columnType(relation, policy.timestampColumn));
-  if (!column!.table_exists) throw new PolicyError(policy.label, `table ${policy.schema}.${policy.table} does not exist — check "table" (schema.table) and that this is the app's database`);
-  if (column!.type === null) throw new PolicyError(policy.label, `${policy.schema}.${policy.table} has no column "${policy.timestampColumn}" — check "timestampColumn"`);
+  const {
+    rows: [column],
+  } = await db.query<{ table_exists: boolean; type: string | null }>(columnType(relation, policy.timestampColumn));
+  if (!column!.table_exists)
+    throw new PolicyError(
+      policy.label,
+      `table ${policy.schema}.${policy.table} does not exist — check "table" (schema.table) and that this is the app's database`,
+    );
+  if (column!.type === null)
+    throw new PolicyError(
+      policy.label,
+      `${policy.schema}.${policy.table} has no column "${policy.timestampColumn}" — check "timestampColumn"`,
+    );
   const naive = column!.type.startsWith('timestamp without time zone');
   if (!naive && !column!.type.startsWith('timestamp with time zone')) {
-    throw new PolicyError(policy.label, `column "${policy.timestampColumn}" is ${column!.type}, not a timestamp — "timestampColumn" must name a timestamp column`);
+    throw new PolicyError(
+      policy.label,
+      `column "${policy.timestampColumn}" is ${column!.type}, not a timestamp — "timestampColumn" must name a timestamp column`,
+    );
   }
   if (naive) await checkTimeZone(db, policy);
   if (policy.where) await checkWhere(db, policy, relation);
 
-  const { rows: [index] } = await db.query<{ name: string }>(leadingIndex(relation, policy.timestampColumn));
+  const {
+    rows: [index],
+  } = await db.query<{ name: string }>(leadingIndex(relation, policy.timestampColumn));
   const base = { policy, relation, column: quoted(policy.timestampColumn), naive, ...(index && { index: index.name }) };
-  const chosen = policy.path ? { path: policy.path, pathReason: 'set by the policy' } : await choosePath(db, { ...base, path: 'heap', pathReason: '' }, cutoff);
-  if (chosen.path === 'index' && !index) throw new PolicyError(policy.label, `"path": "index" needs a btree index leading with "${policy.timestampColumn}"; there is none`);
+  const chosen = policy.path
+    ? { path: policy.path, pathReason: 'set by the policy' }
+    : await choosePath(db, { ...base, path: 'heap', pathReason: '' }, cutoff);
+  if (chosen.path === 'index' && !index)
+    throw new PolicyError(policy.label, `"path": "index" needs a btree index leading with "${policy.timestampColumn}"; there is none`);
   if (chosen.path === 'heap' && !tidRangeScan) {
-    throw new PolicyError(policy.label, `heap-order batches need PostgreSQL 14 or newer; on older servers create an index on ${policy.schema}.${policy.table} ("${policy.timestampColumn}")`);
+    throw new PolicyError(
+      policy.label,
+      `heap-order batches need PostgreSQL 14 or newer; on older servers create an index on ${policy.schema}.${policy.table} ("${policy.timestampColumn}")`,
+    );
   }
   return { ...base, ...chosen };
 }
@@ -51,8 +75,12 @@ async function inspectPolicy(db: Db, policy: TablePolicy, cutoff: Date, tidRange
 /** The planner's estimate decides: no scan is spent on choosing. */
 async function choosePath(db: Db, target: TableTarget, cutoff: Date): Promise<Pick<TableTarget, 'path' | 'pathReason'>> {
   if (!target.index) return { path: 'heap', pathReason: `no btree index leads with ${target.policy.timestampColumn}` };
-  const { rows: [size] } = await db.query<{ reltuples: number }>(relationSize(target.relation));
-  const { rows: [plan] } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimateExpired(target, cutoff));
+  const {
+    rows: [size],
+  } = await db.query<{ reltuples: number }>(relationSize(target.relation));
+  const {
+    rows: [plan],
+  } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimateExpired(target, cutoff));
   const expired = plan!['QUERY PLAN'][0].Plan['Plan Rows'];
   const share = size!.reltuples > 0 ? expired / size!.reltuples : 1;
   const percent = `~${(share * 100).toFixed(share < 0.01 ? 2 : 0)}% of rows expired`;
@@ -65,7 +93,9 @@ async function checkTimeZone(db: Db, policy: TablePolicy): Promise<void> {
   try {
     await db.query(`SELECT now() AT TIME ZONE $1::text`, [policy.naiveTimezone]);
   } catch (error) {
-    throw new PolicyError(policy.label, `"naiveTimezone": Postgres does not know "${policy.naiveTimezone}" (${(error as Error).message})`, { cause: error });
+    throw new PolicyError(policy.label, `"naiveTimezone": Postgres does not know "${policy.naiveTimezone}" (${(error as Error).message})`, {
+      cause: error,
+    });
   }
 }
 
@@ -77,6 +107,10 @@ async function checkWhere(db: Db, policy: TablePolicy, relation: string): Promis
       await tx.query(explainWhere(relation, policy.where!));
     });
   } catch (error) {
-    throw new PolicyError(policy.label, `"where" is not a valid condition on ${policy.schema}.${policy.table}: ${(error as Error).message}`, { cause: error });
+    throw new PolicyError(
+      policy.label,
+      `"where" is not a valid condition on ${policy.schema}.${policy.table}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }

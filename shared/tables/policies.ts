@@ -80,7 +80,12 @@ export function parseTablePolicies(json: string, variable = 'TABLE_RETENTION'): 
     const name = `${variable}[${index}]${typeof item?.label === 'string' ? ` ("${item.label}")` : ''}`;
     const parsed = PolicyInput.safeParse(item);
     if (!parsed.success) {
-      problems.push(...parsed.error.issues.map((issue) => `${name}: ${issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : `${issue.path.join('.')}: ${issue.message}`}`));
+      problems.push(
+        ...parsed.error.issues.map(
+          (issue) =>
+            `${name}: ${issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : `${issue.path.join('.')}: ${issue.message}`}`,
+        ),
+      );
       return;
     }
     try {
@@ -111,14 +116,19 @@ function policyFrom(input: z.output<typeof PolicyInput>): TablePolicy {
   if (tableText.split('.').length > 2 || ![schema!, table!].every((part) => IDENTIFIER.test(part))) {
     throw new Error(`"table": "${tableText}" is not a plain identifier or schema.table (letters, digits, _)`);
   }
-  for (const [what, name] of [['timestampColumn', column], ['queueTable', input.queueTable]] as const) {
-    if (name !== undefined && !IDENTIFIER.test(name)) throw new Error(`"${what}": "${name}" is not a plain identifier (letters, digits, _)`);
+  for (const [what, name] of [
+    ['timestampColumn', column],
+    ['queueTable', input.queueTable],
+  ] as const) {
+    if (name !== undefined && !IDENTIFIER.test(name))
+      throw new Error(`"${what}": "${name}" is not a plain identifier (letters, digits, _)`);
   }
   if (input.where) {
     const problem = wherePasteProblem(input.where);
     if (problem) throw new Error(`"where": ${problem}`);
   }
-  if (!validTimeZone(input.naiveTimezone)) throw new Error(`"naiveTimezone": "${input.naiveTimezone}" is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
+  if (!validTimeZone(input.naiveTimezone))
+    throw new Error(`"naiveTimezone": "${input.naiveTimezone}" is not an IANA time zone (e.g. UTC, Europe/Berlin)`);
   return {
     label: input.label ?? input.preset ?? `${schema}.${table}`,
     ...(input.preset && { preset: input.preset }),

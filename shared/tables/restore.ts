@@ -22,7 +22,13 @@ const RESTORE_CHUNK = 1_000;
  *
  * @example await restoreTable({ db, schema: 'public', table: 'audit_log', archive, since: new Date('2026-11-01') })
  */
-export async function restoreTable(input: { db: Db; schema: string; table: string; archive: ObjectStorage; since?: Date }): Promise<TableRestoreStats> {
+export async function restoreTable(input: {
+  db: Db;
+  schema: string;
+  table: string;
+  archive: ObjectStorage;
+  since?: Date;
+}): Promise<TableRestoreStats> {
   const root = tableArchiveRoot(input);
   const sinceDay = input.since?.toISOString().slice(0, 10);
   const keys = (await input.archive.list(root)).filter((key) => {

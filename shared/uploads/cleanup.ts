@@ -61,9 +61,22 @@ export async function cleanupUploads(input: {
 }): Promise<UploadsCleanupStats | UploadsDryRunStats> {
   const { db, schema, storage, ttlHours, budget } = input;
   if (input.dryRun) {
-    const { rows: [totals] } = await db.query<{ n: string; bytes: string }>(expiredTotals(schema, ttlHours));
+    const {
+      rows: [totals],
+    } = await db.query<{ n: string; bytes: string }>(expiredTotals(schema, ttlHours));
     const n = Number(totals!.n);
-    return { dryRun: true, deleted: 0, missing: 0, shared: 0, failed: 0, bytesFreed: 0, remaining: n, wouldDelete: n, wouldFreeBytes: Number(totals!.bytes), truncated: false };
+    return {
+      dryRun: true,
+      deleted: 0,
+      missing: 0,
+      shared: 0,
+      failed: 0,
+      bytesFreed: 0,
+      remaining: n,
+      wouldDelete: n,
+      wouldFreeBytes: Number(totals!.bytes),
+      truncated: false,
+    };
   }
   const stats: Counts = { deleted: 0, missing: 0, shared: 0, failed: 0, bytesFreed: 0 };
   await removeLeftBehind(input, stats);

@@ -77,7 +77,10 @@ const NOTICE_KEY = (ttl: string) =>
   `'file.expiring:' || id || ':' || to_char(${EXPIRY(ttl)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 export function countExpiring(schema: SchemaName, ttlHours: number, noticeHours: number): Sql {
-  return { text: `SELECT count(*) AS n FROM ${qualified(schema, 'uploads')} WHERE ${EXPIRING('$1', '$2')}`, values: [ttlHours, noticeHours] };
+  return {
+    text: `SELECT count(*) AS n FROM ${qualified(schema, 'uploads')} WHERE ${EXPIRING('$1', '$2')}`,
+    values: [ttlHours, noticeHours],
+  };
 }
 
 /**

@@ -26,7 +26,10 @@ async function chores(args: string[], env: Record<string, string> = {}) {
 // on the 2-core machine), so these get a minute each instead of the suite's 10 s.
 describe('the chores CLI', { timeout: 60_000 }, () => {
   it('runs a job with --json printing only the stats object on stdout', async () => {
-    await seedResults(db, [{ taskId: 'cli-old', doneAgo: '9 days' }, { taskId: 'cli-revoked', status: 'REVOKED' }]);
+    await seedResults(db, [
+      { taskId: 'cli-old', doneAgo: '9 days' },
+      { taskId: 'cli-revoked', status: 'REVOKED' },
+    ]);
 
     const { code, stdout } = await chores(['run', 'results-cleanup', '--json']);
 
@@ -35,7 +38,10 @@ describe('the chores CLI', { timeout: 60_000 }, () => {
   });
 
   it('passes --dry-run and --set through as the payload', async () => {
-    await seedResults(db, [{ taskId: 'cli-dry', doneAgo: '40 days' }, { taskId: 'cli-dry-young', doneAgo: '10 days' }]);
+    await seedResults(db, [
+      { taskId: 'cli-dry', doneAgo: '40 days' },
+      { taskId: 'cli-dry-young', doneAgo: '10 days' },
+    ]);
 
     const { stdout } = await chores(['run', 'results-cleanup', '--dry-run', '--set', 'olderThanDays=30', '--json']);
 
@@ -62,24 +68,36 @@ describe('the chores CLI', { timeout: 60_000 }, () => {
     const report = JSON.parse(stdout) as { job: string; lastRun: unknown }[];
 
     expect(report.map((r) => r.job)).toEqual(jobNames);
-    expect(report.find((r) => r.job === 'results-cleanup')!.lastRun).toMatchObject({ status: 'SUCCESS', stats: { job: 'results-cleanup' } });
+    expect(report.find((r) => r.job === 'results-cleanup')!.lastRun).toMatchObject({
+      status: 'SUCCESS',
+      stats: { job: 'results-cleanup' },
+    });
     expect(report.find((r) => r.job === 'outbox-cleanup')!.lastRun).toBeNull();
   });
 
   it('manages endpoints and publishes events idempotently', async () => {
     const keys = { OUTBOX_SECRET_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` }; // secrets are stored encrypted
-    const added = await chores(['endpoints', 'add', '--url', 'https://hooks.example.com/in', '--events', 'order.paid,order.refunded', '--json'], keys);
+    const added = await chores(
+      ['endpoints', 'add', '--url', 'https://hooks.example.com/in', '--events', 'order.paid,order.refunded', '--json'],
+      keys,
+    );
     const refused = await chores(['endpoints', 'add', '--url', 'http://hooks.example.com/in']);
     const { id, secret } = JSON.parse(added.stdout);
     const disabled = await chores(['endpoints', 'disable', id, '--reason', 'offboarded']);
     const listed = JSON.parse((await chores(['endpoints', 'list', '--json'])).stdout);
-    const first = JSON.parse((await chores(['outbox', 'publish', '--type', 'order.paid', '--payload', '{"orderId":1}', '--key', 'k1', '--json'])).stdout);
-    const again = JSON.parse((await chores(['outbox', 'publish', '--type', 'order.paid', '--payload', '{"orderId":1}', '--key', 'k1', '--json'])).stdout);
+    const first = JSON.parse(
+      (await chores(['outbox', 'publish', '--type', 'order.paid', '--payload', '{"orderId":1}', '--key', 'k1', '--json'])).stdout,
+    );
+    const again = JSON.parse(
+      (await chores(['outbox', 'publish', '--type', 'order.paid', '--payload', '{"orderId":1}', '--key', 'k1', '--json'])).stdout,
+    );
 
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
     expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^chores: refusing webhook URL .*only https/) });
     expect(disabled.stdout).toContain(`endpoint ${id} disabled`);
-    expect(listed).toEqual([expect.objectContaining({ id, event_types: ['order.paid', 'order.refunded'], is_active: false, disabled_reason: 'offboarded' })]);
+    expect(listed).toEqual([
+      expect.objectContaining({ id, event_types: ['order.paid', 'order.refunded'], is_active: false, disabled_reason: 'offboarded' }),
+    ]);
     expect(first.event).toEqual({ id: expect.any(String), created: true });
     expect(again.event).toEqual({ id: first.event.id, created: false });
     expect(first.fastPath).toEqual({ how: 'next-sweep' }); // a real DATABASE_URL and no queue: no deliveries from this machine

@@ -90,8 +90,15 @@ describe('chores dev', () => {
     expect(stdout).not.toMatch(/uploads-cleanup\s/); // later jobs of the first pass did not start
     expect(existsSync(join(home, 'pg', 'postmaster.pid'))).toBe(false); // Postgres shut down cleanly
     const { runs, slowDelivery } = await withLocalDatabase(async (client) => ({
-      runs: (await client.query(`SELECT status FROM chores.task_results WHERE task_name = 'chores.outbox-deliver' ORDER BY date_created DESC`)).rows,
-      slowDelivery: (await client.query(`SELECT d.status FROM chores.webhook_deliveries d JOIN chores.webhook_endpoints e ON e.id = d.endpoint_id WHERE e.url = $1`, [slowUrl])).rows,
+      runs: (
+        await client.query(`SELECT status FROM chores.task_results WHERE task_name = 'chores.outbox-deliver' ORDER BY date_created DESC`)
+      ).rows,
+      slowDelivery: (
+        await client.query(
+          `SELECT d.status FROM chores.webhook_deliveries d JOIN chores.webhook_endpoints e ON e.id = d.endpoint_id WHERE e.url = $1`,
+          [slowUrl],
+        )
+      ).rows,
     }));
     expect(slowDelivery).toEqual([{ status: 'delivered' }]); // the POST in flight at Ctrl-C completed and was recorded
     expect(runs[0]).toEqual({ status: 'SUCCESS' });

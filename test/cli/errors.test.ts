@@ -31,7 +31,9 @@ describe('connection URLs that do not parse', () => {
     const redis = configError({ DATABASE_URL: 'postgres://a@b/c', RESULTS_STORE: 'redis://:hunter2@cache host:6379/0' });
 
     expect(hash).toMatch(/^invalid configuration: DATABASE_URL: has a "#", which ends a URL.*# as %23/);
-    expect(port).toMatch(/^invalid configuration: DATABASE_URL: is not a valid URL — expected postgres:\/\/user:password@host:5432\/database; .*port as a number/);
+    expect(port).toMatch(
+      /^invalid configuration: DATABASE_URL: is not a valid URL — expected postgres:\/\/user:password@host:5432\/database; .*port as a number/,
+    );
     expect(redis).toMatch(/^invalid configuration: RESULTS_STORE: is not a valid URL — expected redis:\/\//);
     for (const message of [hash, port, redis]) expect(message).not.toMatch(/s3cr|hunter2|Invalid URL/);
   });
@@ -49,9 +51,15 @@ describe('CLI refusals exit 1 with one line', () => {
       chores(['run', 'results-cleanup', '--set', '__proto__={"dryRun":true}']),
     ]);
 
-    expect(badUrl).toMatchObject({ code: 1, stderr: expect.stringMatching(/^chores: invalid configuration: DATABASE_URL: is not a valid URL[^\n]*\n$/) });
+    expect(badUrl).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^chores: invalid configuration: DATABASE_URL: is not a valid URL[^\n]*\n$/),
+    });
     expect(badUrl.stderr).not.toContain('hunter2');
-    expect(restore).toMatchObject({ code: 1, stderr: 'chores: file:///nonexistent/chores-archive is not an existing directory — check the storage URL\n' });
+    expect(restore).toMatchObject({
+      code: 1,
+      stderr: 'chores: file:///nonexistent/chores-archive is not an existing directory — check the storage URL\n',
+    });
     expect(proto).toMatchObject({ code: 1, stderr: 'chores: --set __proto__ is not a setting of any job; refusing it\n' });
   }, 90_000);
 
@@ -76,7 +84,9 @@ describe('CLI refusals exit 1 with one line', () => {
     const { rows: runs } = await db.query(`SELECT status FROM chores.task_results WHERE task_name = 'chores.results-cleanup'`);
 
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^chores: lost the results-cleanup lock: its database session ended \(terminating connection due to administrator command\)[^\n]*\n$/);
+    expect(stderr).toMatch(
+      /^chores: lost the results-cleanup lock: its database session ended \(terminating connection due to administrator command\)[^\n]*\n$/,
+    );
     expect(runs).toEqual([{ status: 'FAILURE' }]);
   }, 90_000);
 });

@@ -39,17 +39,31 @@ describe('the embedded Postgres', () => {
   });
 
   // initdb plus two starts: a few seconds on a loaded 2-core machine.
-  it('reuses its own running server, refuses another checkout\'s on the same port, and stops what it started', { timeout: 60_000 }, async () => {
+  it("reuses its own running server, refuses another checkout's on the same port, and stops what it started", {
+    timeout: 60_000,
+  }, async () => {
     const port = await freeLoopbackPort();
-    const first = await startLocalPostgres({ dataDir: join(scratch, 'one', 'pg'), port, persistent: true, portVariable: 'CHORES_LOCAL_PG_PORT' });
+    const first = await startLocalPostgres({
+      dataDir: join(scratch, 'one', 'pg'),
+      port,
+      persistent: true,
+      portVariable: 'CHORES_LOCAL_PG_PORT',
+    });
     try {
       const again = await startLocalPostgres({ dataDir: join(scratch, 'one', 'pg'), port, persistent: true });
       await again.stop(); // not ours to stop: the first server keeps running
 
-      const other = startLocalPostgres({ dataDir: join(scratch, 'two', 'pg'), port, persistent: true, portVariable: 'CHORES_LOCAL_PG_PORT' });
+      const other = startLocalPostgres({
+        dataDir: join(scratch, 'two', 'pg'),
+        port,
+        persistent: true,
+        portVariable: 'CHORES_LOCAL_PG_PORT',
+      });
 
       await expect(other).rejects.toThrow(
-        new RegExp(`^port ${port} is served by another embedded Postgres \\(data in ${join(scratch, 'one', 'pg')}\\).*CHORES_LOCAL_PG_PORT`),
+        new RegExp(
+          `^port ${port} is served by another embedded Postgres \\(data in ${join(scratch, 'one', 'pg')}\\).*CHORES_LOCAL_PG_PORT`,
+        ),
       );
       expect(await answers(first.urlFor('postgres'))).toBe(true);
     } finally {
@@ -63,25 +77,35 @@ describe('the embedded Postgres', () => {
     await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
     const { port } = squatter.address() as { port: number };
     try {
-      const start = startLocalPostgres({ dataDir: join(scratch, 'squatted', 'pg'), port, persistent: true, portVariable: 'CHORES_LOCAL_PG_PORT' });
+      const start = startLocalPostgres({
+        dataDir: join(scratch, 'squatted', 'pg'),
+        port,
+        persistent: true,
+        portVariable: 'CHORES_LOCAL_PG_PORT',
+      });
 
-      await expect(start).rejects.toThrow(`port ${port} on 127.0.0.1 is in use by another program, not this embedded Postgres: free it, or set CHORES_LOCAL_PG_PORT to a free port`);
+      await expect(start).rejects.toThrow(
+        `port ${port} on 127.0.0.1 is in use by another program, not this embedded Postgres: free it, or set CHORES_LOCAL_PG_PORT to a free port`,
+      );
     } finally {
       squatter.close();
     }
   });
 
-  it.runIf(process.getuid?.() === 0)('as root, refuses a data directory the postgres user cannot reach before spawning anything', async () => {
-    const privateHome = await mkdtemp(join(tmpdir(), 'chores-private-home-')); // mode 0700, owned by root
-    const before = await readdir(tmpdir());
-    try {
-      const start = startLocalPostgres({ dataDir: join(privateHome, '.chores', 'pg'), port: await freeLoopbackPort(), persistent: true });
+  it.runIf(process.getuid?.() === 0)(
+    'as root, refuses a data directory the postgres user cannot reach before spawning anything',
+    async () => {
+      const privateHome = await mkdtemp(join(tmpdir(), 'chores-private-home-')); // mode 0700, owned by root
+      const before = await readdir(tmpdir());
+      try {
+        const start = startLocalPostgres({ dataDir: join(privateHome, '.chores', 'pg'), port: await freeLoopbackPort(), persistent: true });
 
-      await expect(start).rejects.toThrow(`the "postgres" user, which cannot enter ${privateHome} (mode 0700)`);
-      expect(await readdir(privateHome)).toEqual([]); // initdb never ran
-      expect((await readdir(tmpdir())).filter((name) => !before.includes(name) && /pg-password|chores-initdb/.test(name))).toEqual([]);
-    } finally {
-      await rm(privateHome, { recursive: true, force: true });
-    }
-  });
+        await expect(start).rejects.toThrow(`the "postgres" user, which cannot enter ${privateHome} (mode 0700)`);
+        expect(await readdir(privateHome)).toEqual([]); // initdb never ran
+        expect((await readdir(tmpdir())).filter((name) => !before.includes(name) && /pg-password|chores-initdb/.test(name))).toEqual([]);
+      } finally {
+        await rm(privateHome, { recursive: true, force: true });
+      }
+    },
+  );
 });

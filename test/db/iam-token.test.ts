@@ -14,7 +14,9 @@ function expectedSignature(token: string, secret: string, region: string): strin
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
     .sort()
     .join('&');
-  const canonicalRequest = ['GET', '/', canonicalQuery, `host:${hostPort}\n`, 'host', createHash('sha256').update('').digest('hex')].join('\n');
+  const canonicalRequest = ['GET', '/', canonicalQuery, `host:${hostPort}\n`, 'host', createHash('sha256').update('').digest('hex')].join(
+    '\n',
+  );
   const scope = `${date.slice(0, 8)}/${region}/rds-db/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', date, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
   const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date.slice(0, 8)), region), 'rds-db'), 'aws4_request');
@@ -29,7 +31,12 @@ describe('RDS IAM auth tokens', () => {
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY');
     vi.stubEnv('AWS_SESSION_TOKEN', 'session-token-from-the-lambda-role');
 
-    const token = await rdsAuthTokenSigner({ host: 'chores-proxy.proxy-abc.eu-west-1.rds.amazonaws.com', port: 5432, user: 'chores', region: 'eu-west-1' })();
+    const token = await rdsAuthTokenSigner({
+      host: 'chores-proxy.proxy-abc.eu-west-1.rds.amazonaws.com',
+      port: 5432,
+      user: 'chores',
+      region: 'eu-west-1',
+    })();
     const params = new URLSearchParams(token.split('/?')[1]);
 
     expect(token.startsWith('chores-proxy.proxy-abc.eu-west-1.rds.amazonaws.com:5432/?')).toBe(true);

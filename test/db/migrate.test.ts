@@ -70,7 +70,9 @@ describe('migrations', () => {
 });
 
 describe('retention indexes', () => {
-  const rules = parseRules('[{"task":"audit.*","keep":"never"},{"status":"REVOKED","keep":"0s"},{"task":"reports.*","keep":"2d"},{"keep":"7d"}]');
+  const rules = parseRules(
+    '[{"task":"audit.*","keep":"never"},{"status":"REVOKED","keep":"0s"},{"task":"reports.*","keep":"2d"},{"keep":"7d"}]',
+  );
   const now = new Date();
   const passes: RetentionPass[] = [
     { kind: 'expires_at', label: 'expires_at', now },

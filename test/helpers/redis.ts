@@ -17,7 +17,9 @@ export async function startRedis(): Promise<{ url: string; client: RedisClient }
     throw new Error('redis-server is not installed: apt-get install redis-server (the Redis store tests run a real one)');
   }
   const port = await freePort();
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   const url = `redis://127.0.0.1:${port}`;
   let client: RedisClient | undefined;
   try {

@@ -25,7 +25,14 @@ async function invokeBundle(file: string, env: Record<string, string>) {
     process.exit(0);`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
     cwd: outside,
-    env: { PATH: process.env.PATH!, NODE_PATH: '', POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', DATABASE_URL: url, ...env },
+    env: {
+      PATH: process.env.PATH!,
+      NODE_PATH: '',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      DATABASE_URL: url,
+      ...env,
+    },
   });
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }

@@ -26,15 +26,18 @@ describe('console test events (events/)', () => {
     expect(parseSettings(jobOf(file), event)).toEqual(event);
   });
 
-  it.each(files.filter((file) => file.endsWith('.sqs.json')))('%s is an SQS batch whose every body is a valid dispatch message', async (file) => {
-    const event = (await read(file)) as { Records: { eventSource: string; body: string }[] };
+  it.each(files.filter((file) => file.endsWith('.sqs.json')))(
+    '%s is an SQS batch whose every body is a valid dispatch message',
+    async (file) => {
+      const event = (await read(file)) as { Records: { eventSource: string; body: string }[] };
 
-    expect(event.Records.length).toBeGreaterThan(0);
-    for (const record of event.Records) {
-      expect(record.eventSource).toBe('aws:sqs');
-      expect(parseDispatchMessage(record.body).length).toBeGreaterThan(0);
-    }
-  });
+      expect(event.Records.length).toBeGreaterThan(0);
+      for (const record of event.Records) {
+        expect(record.eventSource).toBe('aws:sqs');
+        expect(parseDispatchMessage(record.body).length).toBeGreaterThan(0);
+      }
+    },
+  );
 
   it('are each named in the README', async () => {
     const readme = await readFile(join(ROOT, 'README.md'), 'utf8');

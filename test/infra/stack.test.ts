@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ASYNC_RETRIES } from '../../infra/constructs/failed-runs.js';
 import { stageConfig } from '../../infra/config.js';
@@ -26,8 +26,15 @@ describe('the CDK stack', () => {
         GroupName: Match.anyValue(),
         ScheduleExpression: jobs[job].schedule,
         ScheduleExpressionTimezone: jobs[job].timezone,
-        FlexibleTimeWindow: jobs[job].flexibleWindowMinutes > 0 ? { Mode: 'FLEXIBLE', MaximumWindowInMinutes: jobs[job].flexibleWindowMinutes } : { Mode: 'OFF' },
-        Target: Match.objectLike({ Input: '{}', RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 }, DeadLetterConfig: { Arn: Match.anyValue() } }),
+        FlexibleTimeWindow:
+          jobs[job].flexibleWindowMinutes > 0
+            ? { Mode: 'FLEXIBLE', MaximumWindowInMinutes: jobs[job].flexibleWindowMinutes }
+            : { Mode: 'OFF' },
+        Target: Match.objectLike({
+          Input: '{}',
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+          DeadLetterConfig: { Arn: Match.anyValue() },
+        }),
       });
     }
   });
@@ -36,7 +43,9 @@ describe('the CDK stack', () => {
     const { template: without } = synthesize({ jobs: jobNames.filter((job) => job !== 'uploads-notify') });
 
     expect(Object.values(without.findResources('AWS::Scheduler::Schedule')).map((r) => r.Properties.Name)).not.toContain('uploads-notify');
-    expect(Object.values(without.findResources('AWS::Lambda::Function')).map((r) => r.Properties.FunctionName)).not.toContain('chores-uploads-notify');
+    expect(Object.values(without.findResources('AWS::Lambda::Function')).map((r) => r.Properties.FunctionName)).not.toContain(
+      'chores-uploads-notify',
+    );
   });
 
   it('builds every job function as arm64 nodejs22.x with Powertools, JSON logs, active tracing, the registry timeout and memory, and IAM database access', () => {
@@ -50,7 +59,14 @@ describe('the CDK stack', () => {
         MemorySize: jobs[job].memoryMb,
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: expect.objectContaining({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO' }),
-        Environment: { Variables: expect.objectContaining({ POWERTOOLS_SERVICE_NAME: 'chores', POWERTOOLS_METRICS_NAMESPACE: 'Chores', DATABASE_IAM_AUTH: 'true', NODE_OPTIONS: '--enable-source-maps' }) },
+        Environment: {
+          Variables: expect.objectContaining({
+            POWERTOOLS_SERVICE_NAME: 'chores',
+            POWERTOOLS_METRICS_NAMESPACE: 'Chores',
+            DATABASE_IAM_AUTH: 'true',
+            NODE_OPTIONS: '--enable-source-maps',
+          }),
+        },
       });
       template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/lambda/chores-${job}`, RetentionInDays: 30 });
     }
@@ -66,7 +82,8 @@ describe('the CDK stack', () => {
       expect(consumers.includes(functionOf(job)[0])).toBe(infra.dispatchQueue === 'consume');
       expect('OUTBOX_DISPATCH_QUEUE_URL' in envOf(job)).toBe(infra.dispatchQueue === 'send');
       expect(WEBHOOK_KEYS_SECRET_ENV in envOf(job)).toBe(infra.webhookKeys === true);
-      for (const env of ['RESULTS_ARCHIVE_URL', 'UPLOADS_STORAGE_URL']) expect(env in envOf(job)).toBe((infra.buckets ?? []).some((need) => need.env === env));
+      for (const env of ['RESULTS_ARCHIVE_URL', 'UPLOADS_STORAGE_URL'])
+        expect(env in envOf(job)).toBe((infra.buckets ?? []).some((need) => need.env === env));
     }
   });
 
@@ -122,9 +139,17 @@ describe('the CDK stack', () => {
       DeletionProtection: true,
       PubliclyAccessible: false,
     });
-    template.hasResourceProperties('AWS::RDS::DBProxy', { DBProxyName: 'chores-proxy', RequireTLS: true, Auth: [Match.objectLike({ IAMAuth: 'REQUIRED' })] });
+    template.hasResourceProperties('AWS::RDS::DBProxy', {
+      DBProxyName: 'chores-proxy',
+      RequireTLS: true,
+      Auth: [Match.objectLike({ IAMAuth: 'REQUIRED' })],
+    });
     for (const name of ['chores/database', 'chores/webhook-secret-keys']) {
-      template.hasResource('AWS::SecretsManager::Secret', { Properties: Match.objectLike({ Name: name }), DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      template.hasResource('AWS::SecretsManager::Secret', {
+        Properties: Match.objectLike({ Name: name }),
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
     }
     template.hasResourceProperties('AWS::S3::Bucket', {
       VersioningConfiguration: { Status: 'Enabled' },
@@ -134,21 +159,43 @@ describe('the CDK stack', () => {
 
   it('imports an existing database by endpoint, secret and security group instead of creating one', () => {
     const { template: imported } = synthesize({
-      chores: { database: { import: { instanceIdentifier: 'app-db', endpoint: 'app-db.abc.eu-west-1.rds.amazonaws.com', databaseName: 'app', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf', username: 'app', securityGroupId: 'sg-0123' } } },
+      chores: {
+        database: {
+          import: {
+            instanceIdentifier: 'app-db',
+            endpoint: 'app-db.abc.eu-west-1.rds.amazonaws.com',
+            databaseName: 'app',
+            secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf',
+            username: 'app',
+            securityGroupId: 'sg-0123',
+          },
+        },
+      },
     });
 
     expect(Object.keys(imported.findResources('AWS::RDS::DBInstance'))).toHaveLength(0);
-    imported.hasResourceProperties('AWS::RDS::DBProxy', { Auth: [Match.objectLike({ IAMAuth: 'REQUIRED', SecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf' })] });
+    imported.hasResourceProperties('AWS::RDS::DBProxy', {
+      Auth: [Match.objectLike({ IAMAuth: 'REQUIRED', SecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf' })],
+    });
     imported.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: 'sg-0123', FromPort: 5432, ToPort: 5432 });
   });
 
   it('blocks public access, requires TLS and encrypts every bucket; the archive ages into cheaper storage', () => {
     for (const [, bucket] of resources('AWS::S3::Bucket')) {
-      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
       expect(bucket.Properties.BucketEncryption).toBeDefined();
     }
     expect(resources('AWS::S3::BucketPolicy').every(([, p]) => JSON.stringify(p).includes('aws:SecureTransport'))).toBe(true);
-    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Transitions: Match.arrayWith([Match.objectLike({ StorageClass: 'GLACIER_IR' })]) })]) } });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Transitions: Match.arrayWith([Match.objectLike({ StorageClass: 'GLACIER_IR' })]) })]),
+      },
+    });
   });
 
   it('scopes IAM to named resources: nothing but X-Ray is granted on "*", and nothing touches storage or the database by wildcard', () => {
@@ -156,8 +203,11 @@ describe('the CDK stack', () => {
       for (const statement of policy.Properties.PolicyDocument.Statement) {
         const actions: string[] = [statement.Action].flat();
         // X-Ray's two write actions support no resource-level permissions (acknowledged in infra/nag.ts).
-        if (statement.Resource === '*') expect(actions.every((a) => ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'].includes(a))).toBe(true);
-        if (actions.some((a) => a.startsWith('s3:') || a.startsWith('rds-db:') || a.startsWith('sqs:Send') || a.startsWith('secretsmanager:'))) {
+        if (statement.Resource === '*')
+          expect(actions.every((a) => ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'].includes(a))).toBe(true);
+        if (
+          actions.some((a) => a.startsWith('s3:') || a.startsWith('rds-db:') || a.startsWith('sqs:Send') || a.startsWith('secretsmanager:'))
+        ) {
           expect(actions.every((a) => !a.includes('*'))).toBe(true);
         }
       }
@@ -171,7 +221,14 @@ describe('the CDK stack', () => {
     const alarms = resources('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     for (const job of jobNames) {
       expect(alarms).toContainEqual(
-        expect.objectContaining({ AlarmName: `chores-${job}-missed-run`, TreatMissingData: 'breaching', Dimensions: [{ Name: 'Job', Value: job }, { Name: 'service', Value: 'chores' }] }),
+        expect.objectContaining({
+          AlarmName: `chores-${job}-missed-run`,
+          TreatMissingData: 'breaching',
+          Dimensions: [
+            { Name: 'Job', Value: job },
+            { Name: 'service', Value: 'chores' },
+          ],
+        }),
       );
       expect(alarms).toContainEqual(expect.objectContaining({ AlarmName: `chores-${job}-errors` }));
       for (const rule of jobs[job].alarms) {
@@ -183,11 +240,14 @@ describe('the CDK stack', () => {
         expect(watched.includes('"Trigger"')).toBe(infraOf(job).dispatchQueue === 'consume');
       }
     }
-    expect(alarms.map((a) => a.AlarmName)).toEqual(expect.arrayContaining(['chores-dispatch-dlq-not-empty', 'chores-schedules-dlq-not-empty', 'chores-failed-runs-not-empty']));
+    expect(alarms.map((a) => a.AlarmName)).toEqual(
+      expect.arrayContaining(['chores-dispatch-dlq-not-empty', 'chores-schedules-dlq-not-empty', 'chores-failed-runs-not-empty']),
+    );
     expect(alarms.every((a) => a.AlarmActions?.length === 1)).toBe(true);
   });
 
   it('encrypts the alarm topic with a rotated customer-managed key whose policy lets CloudWatch publish', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: a key policy is arbitrary CloudFormation JSON, walked by the assertions below
     const [[keyId, key]] = resources('AWS::KMS::Key') as [[string, { Properties: Record<string, any> }]];
 
     template.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'chores-alarms', KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
@@ -209,7 +269,8 @@ describe('the CDK stack', () => {
 
     expect(dashboard!.Properties.DashboardName).toBe('chores-operations');
     for (const job of jobNames) {
-      for (const stat of ['durationMs', 'failed_runs', 'skipped_runs', ...infraOf(job).dashboard]) expect(body).toMatch(new RegExp(`\\\\"${stat}\\\\",\\\\"Job\\\\",\\\\"${job}\\\\"`));
+      for (const stat of ['durationMs', 'failed_runs', 'skipped_runs', ...infraOf(job).dashboard])
+        expect(body).toMatch(new RegExp(`\\\\"${stat}\\\\",\\\\"Job\\\\",\\\\"${job}\\\\"`));
       expect(body).toContain(`${job}: alarms and heartbeat`);
     }
     expect(body).toContain('\\"Trigger\\",\\"sqs\\"');
@@ -220,7 +281,9 @@ describe('the CDK stack', () => {
   it('saves Logs Insights queries: failed runs, each job’s recent runs, failing deliveries by endpoint', () => {
     const queries = resources('AWS::Logs::QueryDefinition').map(([, q]) => q.Properties.Name);
 
-    expect(queries.sort()).toEqual(['chores/failed-runs', 'chores/failing-deliveries-by-endpoint', ...jobNames.map((job) => `chores/runs/${job}`)].sort());
+    expect(queries.sort()).toEqual(
+      ['chores/failed-runs', 'chores/failing-deliveries-by-endpoint', ...jobNames.map((job) => `chores/runs/${job}`)].sort(),
+    );
   });
 
   it('runs migrations on deploy, before the job functions', () => {
@@ -233,13 +296,26 @@ describe('the CDK stack', () => {
 
   it('outputs the dispatch queue, function names, buckets, schedule group, failed-runs queue, dashboard URL and webhook keys', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
-      ['AlarmTopic', 'ArchiveBucket', 'DashboardUrl', 'DispatchQueueUrl', 'FailedRunsQueueUrl', 'FunctionNames', 'ScheduleGroup', 'UploadsBucket', 'WebhookKeysSecretArn'].sort(),
+      [
+        'AlarmTopic',
+        'ArchiveBucket',
+        'DashboardUrl',
+        'DispatchQueueUrl',
+        'FailedRunsQueueUrl',
+        'FunctionNames',
+        'ScheduleGroup',
+        'UploadsBucket',
+        'WebhookKeysSecretArn',
+      ].sort(),
     );
     expect(JSON.stringify(template.findOutputs('DashboardUrl'))).toContain('#dashboards/dashboard/chores-operations');
   });
 
   it('sets every feature flag cdk init recommends today', async () => {
-    const recommended = (await import('aws-cdk-lib/recommended-feature-flags.json', { with: { type: 'json' } })).default as Record<string, unknown>;
+    const recommended = (await import('aws-cdk-lib/recommended-feature-flags.json', { with: { type: 'json' } })).default as Record<
+      string,
+      unknown
+    >;
 
     for (const [flag, value] of Object.entries(recommended)) expect({ flag, value: cdkContext[flag] }).toEqual({ flag, value });
   });
@@ -258,14 +334,31 @@ describe('the CDK stack', () => {
 describe('stages', () => {
   // Properties that give a resource its physical name, unique in an account and region. A schedule's
   // `Name` is unique only within its group, which carries the prefix.
-  const NAME_KEYS = ['Name', 'FunctionName', 'QueueName', 'TopicName', 'AlarmName', 'DBProxyName', 'LogGroupName', 'DashboardName', 'AliasName', 'RoleName', 'BucketName', 'DBInstanceIdentifier'];
+  const NAME_KEYS = [
+    'Name',
+    'FunctionName',
+    'QueueName',
+    'TopicName',
+    'AlarmName',
+    'DBProxyName',
+    'LogGroupName',
+    'DashboardName',
+    'AliasName',
+    'RoleName',
+    'BucketName',
+    'DBInstanceIdentifier',
+  ];
 
   /** Every physical name a resource is given, literal strings only. */
   function namesOf(template: Template): string[] {
-    return Object.values(template.toJSON().Resources as Record<string, { Type: string; Properties?: Record<string, unknown> }>).flatMap(({ Type, Properties = {} }) =>
-      Object.entries(Properties)
-        .filter(([key, value]) => NAME_KEYS.includes(key) && typeof value === 'string' && !(Type === 'AWS::Scheduler::Schedule' && key === 'Name'))
-        .map(([key, value]) => `${Type}.${key}=${value as string}`),
+    return Object.values(template.toJSON().Resources as Record<string, { Type: string; Properties?: Record<string, unknown> }>).flatMap(
+      ({ Type, Properties = {} }) =>
+        Object.entries(Properties)
+          .filter(
+            ([key, value]) =>
+              NAME_KEYS.includes(key) && typeof value === 'string' && !(Type === 'AWS::Scheduler::Schedule' && key === 'Name'),
+          )
+          .map(([key, value]) => `${Type}.${key}=${value as string}`),
     );
   }
 
@@ -279,12 +372,16 @@ describe('stages', () => {
     for (const name of second) expect(name.split('=')[1]).toContain('stage2');
   });
 
-  it('reads the `-c chores=\'{…}\'` form (a JSON string) as it reads an object from cdk.json', () => {
-    expect(stageConfig('{"prefix":"stage2","alarmEmail":"oncall@example.com"}')).toEqual(stageConfig({ prefix: 'stage2', alarmEmail: 'oncall@example.com' }));
+  it("reads the `-c chores='{…}'` form (a JSON string) as it reads an object from cdk.json", () => {
+    expect(stageConfig('{"prefix":"stage2","alarmEmail":"oncall@example.com"}')).toEqual(
+      stageConfig({ prefix: 'stage2', alarmEmail: 'oncall@example.com' }),
+    );
   });
 
   it('refuses a bad stage in one line naming what to fix', () => {
     expect(() => stageConfig('{"prefix":"Stage 2"}')).toThrow(/^invalid "chores" CDK context: prefix: .*$/);
-    expect(() => stageConfig("{prefix: 'stage2'}")).toThrow(/^invalid "chores" CDK context: not JSON .*; pass -c chores='\{"prefix":"stage2"\}'$/);
+    expect(() => stageConfig("{prefix: 'stage2'}")).toThrow(
+      /^invalid "chores" CDK context: not JSON .*; pass -c chores='\{"prefix":"stage2"\}'$/,
+    );
   });
 });

@@ -43,17 +43,23 @@ async function cfnLint(file: string): Promise<{ Rule: { Id: string }; Level: str
 }
 
 describe('npx cdk synth', () => {
-  it('synthesizes the documented stage form -c chores=\'{…}\' offline, every function named by the stage', () => {
-    const names = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function').map((r) => String(r.Properties.FunctionName));
+  it("synthesizes the documented stage form -c chores='{…}' offline, every function named by the stage", () => {
+    const names = Object.values(template.Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::Function')
+      .map((r) => String(r.Properties.FunctionName));
 
     expect(names).toEqual(expect.arrayContaining(['stage2-results-cleanup', 'stage2-outbox-deliver', 'stage2-migrate']));
   });
 
   it('bundles the migrate function with its SQL', async () => {
-    const migrate = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.FunctionName === 'stage2-migrate')!;
+    const migrate = Object.values(template.Resources).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.FunctionName === 'stage2-migrate',
+    )!;
     const assetDir = join(out, `asset.${(migrate.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
 
-    expect(await readdir(join(assetDir, 'migrations'))).toEqual(expect.arrayContaining(['0001_task_results.sql', '0002_outbox.sql', '0003_uploads.sql']));
+    expect(await readdir(join(assetDir, 'migrations'))).toEqual(
+      expect.arrayContaining(['0001_task_results.sql', '0002_outbox.sql', '0003_uploads.sql']),
+    );
   });
 
   it('passes cfn-lint with no errors and a database engine version that can still be created', async () => {
@@ -71,6 +77,8 @@ describe('npx cdk synth', () => {
     }).catch((error: { code: number; stderr: string }) => error);
 
     expect(failure).toMatchObject({ code: 1 });
-    expect((failure as { stderr: string }).stderr.trim().split('\n')).toEqual([expect.stringMatching(/^invalid "chores" CDK context: prefix: /)]);
+    expect((failure as { stderr: string }).stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^invalid "chores" CDK context: prefix: /),
+    ]);
   }, 120_000); // a fresh tsx process loading aws-cdk-lib: 5 s idle, 30 s under load
 });

@@ -16,7 +16,12 @@ const server = createServer((request, response) => {
     const { Entries } = JSON.parse(body) as { Entries: { Id: string; MessageBody: string }[] };
     const md5 = (text: string) => createHash('md5').update(text).digest('hex'); // the SDK checks it
     response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
-    response.end(JSON.stringify({ Successful: Entries.map(({ Id, MessageBody }) => ({ Id, MessageId: `m-${Id}`, MD5OfMessageBody: md5(MessageBody) })), Failed: [] }));
+    response.end(
+      JSON.stringify({
+        Successful: Entries.map(({ Id, MessageBody }) => ({ Id, MessageId: `m-${Id}`, MD5OfMessageBody: md5(MessageBody) })),
+        Failed: [],
+      }),
+    );
   });
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

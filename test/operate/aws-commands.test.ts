@@ -16,7 +16,11 @@ const deployed = (Name: string, State = 'ENABLED') => ({
   ScheduleExpression: 'cron(0 3 * * ? *)',
   ScheduleExpressionTimezone: 'UTC',
   FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 5 },
-  Target: { Arn: `arn:aws:lambda:eu-west-1:123456789012:function:chores-${Name}`, RoleArn: 'arn:aws:iam::123456789012:role/r', Input: '{}' },
+  Target: {
+    Arn: `arn:aws:lambda:eu-west-1:123456789012:function:chores-${Name}`,
+    RoleArn: 'arn:aws:iam::123456789012:role/r',
+    Input: '{}',
+  },
 });
 
 /** What Lambda returns as the function's response body (the SDK wraps bytes in a blob adapter). */
@@ -45,13 +49,22 @@ describe('chores invoke', () => {
     const result = await invokeJob(lambda, 'staging', 'uploads-cleanup', {}, true);
 
     expect(result).toEqual({ job: 'uploads-cleanup', queued: true, statusCode: 202 });
-    expect(lambdaMock.commandCalls(InvokeCommand)[0]!.args[0].input).toMatchObject({ FunctionName: 'staging-uploads-cleanup', InvocationType: 'Event' });
+    expect(lambdaMock.commandCalls(InvokeCommand)[0]!.args[0].input).toMatchObject({
+      FunctionName: 'staging-uploads-cleanup',
+      InvocationType: 'Event',
+    });
   });
 
   it('raises the function error with its type and message', async () => {
-    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: payload('{"errorType":"InvalidPayloadError","errorMessage":"unknown setting \\"x\\""}') });
+    lambdaMock.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: payload('{"errorType":"InvalidPayloadError","errorMessage":"unknown setting \\"x\\""}'),
+    });
 
-    await expect(invokeJob(lambda, 'chores', 'results-cleanup', { x: 1 })).rejects.toThrow('chores-results-cleanup failed: InvalidPayloadError: unknown setting "x"');
+    await expect(invokeJob(lambda, 'chores', 'results-cleanup', { x: 1 })).rejects.toThrow(
+      'chores-results-cleanup failed: InvalidPayloadError: unknown setting "x"',
+    );
   });
 });
 

@@ -45,7 +45,9 @@ describe('chores status', () => {
 
     const report = await jobStatuses(db, schema);
 
-    expect(report.find((r) => r.job === 'results-cleanup')!.alarms).toEqual([expect.objectContaining({ stat: 'remaining', values: [12, 40] })]);
+    expect(report.find((r) => r.job === 'results-cleanup')!.alarms).toEqual([
+      expect.objectContaining({ stat: 'remaining', values: [12, 40] }),
+    ]);
     expect(report.find((r) => r.job === 'outbox-deliver')!.alarms).toEqual([]);
   });
 });
@@ -87,18 +89,29 @@ describe('chores doctor', () => {
         fix: 'CREATE INDEX CONCURRENTLY task_results_status_age_idx ON "chores".task_results (status, (coalesce(date_done, date_created))) WHERE expires_at IS NULL;',
       });
     } finally {
-      await db.query('CREATE INDEX task_results_status_age_idx ON chores.task_results (status, (coalesce(date_done, date_created))) WHERE expires_at IS NULL');
+      await db.query(
+        'CREATE INDEX task_results_status_age_idx ON chores.task_results (status, (coalesce(date_done, date_created))) WHERE expires_at IS NULL',
+      );
     }
   });
 
   it('flags a webhook delivery whose lease lapsed long ago and says what to run', async () => {
-    const { rows: [endpoint] } = await db.query(`INSERT INTO chores.webhook_endpoints (url, secret) VALUES ('https://x.example', 'whsec_eA==') RETURNING id`);
-    const { rows: [event] } = await db.query(`INSERT INTO chores.outbox_events (event_type, status) VALUES ('x', 'fanned_out') RETURNING id`);
-    await db.query(`INSERT INTO chores.webhook_deliveries (event_id, endpoint_id, attempts, leased_until) VALUES ($1, $2, 1, now() - interval '1 hour')`, [event.id, endpoint.id]);
+    const {
+      rows: [endpoint],
+    } = await db.query(`INSERT INTO chores.webhook_endpoints (url, secret) VALUES ('https://x.example', 'whsec_eA==') RETURNING id`);
+    const {
+      rows: [event],
+    } = await db.query(`INSERT INTO chores.outbox_events (event_type, status) VALUES ('x', 'fanned_out') RETURNING id`);
+    await db.query(
+      `INSERT INTO chores.webhook_deliveries (event_id, endpoint_id, attempts, leased_until) VALUES ($1, $2, 1, now() - interval '1 hour')`,
+      [event.id, endpoint.id],
+    );
 
     const findings = await diagnose(db, schema);
 
-    expect(findings).toContainEqual(expect.objectContaining({ level: 'fail', check: 'leases', fix: expect.stringContaining('chores run outbox-deliver') }));
+    expect(findings).toContainEqual(
+      expect.objectContaining({ level: 'fail', check: 'leases', fix: expect.stringContaining('chores run outbox-deliver') }),
+    );
   });
 
   it('with AWS, flags a missing schedule, a paused one, a zombie and a non-empty DLQ', async () => {
@@ -112,7 +125,11 @@ describe('chores doctor', () => {
       Attributes: { ApproximateNumberOfMessages: QueueUrl.endsWith('chores-dispatch-dlq') ? '3' : '0' },
     }));
 
-    const findings = await diagnose(db, schema, { scheduler: new SchedulerClient({ region: 'eu-west-1' }), sqs: new SQSClient({ region: 'eu-west-1' }), prefix: 'chores' });
+    const findings = await diagnose(db, schema, {
+      scheduler: new SchedulerClient({ region: 'eu-west-1' }),
+      sqs: new SQSClient({ region: 'eu-west-1' }),
+      prefix: 'chores',
+    });
     const problems = findings.filter((f) => f.level !== 'ok').map((f) => `${f.level} ${f.message}`);
 
     expect([...problems].sort()).toEqual(
@@ -123,6 +140,9 @@ describe('chores doctor', () => {
         'fail 3 messages in chores-dispatch-dlq',
       ].sort(),
     );
-    expect(schedulerMock.commandCalls(GetScheduleCommand).map((c) => c.args[0].input)).toContainEqual({ Name: 'results-cleanup', GroupName: 'chores' });
+    expect(schedulerMock.commandCalls(GetScheduleCommand).map((c) => c.args[0].input)).toContainEqual({
+      Name: 'results-cleanup',
+      GroupName: 'chores',
+    });
   });
 });

@@ -19,7 +19,9 @@ async function entry(job: JobName) {
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
   vi.resetModules();
-  return ((await import(`../../functions/${job}.ts`)) as { handler: (event: unknown, context: unknown) => Promise<Record<string, unknown>> }).handler;
+  return (
+    (await import(`../../functions/${job}.ts`)) as { handler: (event: unknown, context: unknown) => Promise<Record<string, unknown>> }
+  ).handler;
 }
 
 beforeEach(async () => {
@@ -48,7 +50,9 @@ describe('--dry-run on every cleanup job', () => {
   it('outbox-cleanup counts the terminal events past retention and deletes none', async () => {
     await db.query(`INSERT INTO chores.outbox_events (event_type, status, completed_at)
       SELECT 'bulk', 'delivered', now() - interval '300 hours' FROM generate_series(1, 7)`);
-    await db.query(`INSERT INTO chores.outbox_events (event_type, status, completed_at) VALUES ('young', 'delivered', now() - interval '1 hour')`);
+    await db.query(
+      `INSERT INTO chores.outbox_events (event_type, status, completed_at) VALUES ('young', 'delivered', now() - interval '1 hour')`,
+    );
 
     const stats = await (await entry('outbox-cleanup'))({ dryRun: true }, lambdaContext());
 

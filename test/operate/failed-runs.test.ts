@@ -15,9 +15,15 @@ describe('chores doctor --aws and the failed-runs queue', () => {
     scheduler.on(GetScheduleCommand).callsFake(({ Name }) => ({ Name, State: 'ENABLED' }));
     scheduler.on(ListSchedulesCommand).resolves({ Schedules: jobNames.map((Name) => ({ Name })) });
     sqs.on(GetQueueUrlCommand).callsFake(({ QueueName }) => ({ QueueUrl: `https://sqs.example/${QueueName}` }));
-    sqs.on(GetQueueAttributesCommand).callsFake(({ QueueUrl }) => ({ Attributes: { ApproximateNumberOfMessages: QueueUrl.endsWith('/stage2-failed-runs') ? '2' : '0' } }));
+    sqs
+      .on(GetQueueAttributesCommand)
+      .callsFake(({ QueueUrl }) => ({ Attributes: { ApproximateNumberOfMessages: QueueUrl.endsWith('/stage2-failed-runs') ? '2' : '0' } }));
 
-    const findings = await diagnose(db, schema, { scheduler: new SchedulerClient({ region: 'eu-west-1' }), sqs: new SQSClient({ region: 'eu-west-1' }), prefix: 'stage2' });
+    const findings = await diagnose(db, schema, {
+      scheduler: new SchedulerClient({ region: 'eu-west-1' }),
+      sqs: new SQSClient({ region: 'eu-west-1' }),
+      prefix: 'stage2',
+    });
 
     expect(findings.filter((f) => f.level !== 'ok')).toEqual([
       {
@@ -27,6 +33,10 @@ describe('chores doctor --aws and the failed-runs queue', () => {
         fix: expect.stringContaining('aws sqs receive-message --queue-url https://sqs.example/stage2-failed-runs'),
       },
     ]);
-    expect(sqs.commandCalls(GetQueueUrlCommand).map((call) => call.args[0].input.QueueName)).toEqual(['stage2-dispatch-dlq', 'stage2-schedules-dlq', 'stage2-failed-runs']);
+    expect(sqs.commandCalls(GetQueueUrlCommand).map((call) => call.args[0].input.QueueName)).toEqual([
+      'stage2-dispatch-dlq',
+      'stage2-schedules-dlq',
+      'stage2-failed-runs',
+    ]);
   });
 });

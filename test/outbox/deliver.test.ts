@@ -43,10 +43,10 @@ describe('webhook requests', () => {
 
   it('carry both signatures while a rotated secret overlaps', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
-    await db.query(`UPDATE chores.webhook_endpoints SET previous_secret = secret, secret = $2, previous_secret_expires_at = now() + interval '1 day' WHERE id = $1`, [
-      endpoint.id,
-      'whsec_' + Buffer.from('the-new-secret').toString('base64'),
-    ]);
+    await db.query(
+      `UPDATE chores.webhook_endpoints SET previous_secret = secret, secret = $2, previous_secret_expires_at = now() + interval '1 day' WHERE id = $1`,
+      [endpoint.id, `whsec_${Buffer.from('the-new-secret').toString('base64')}`],
+    );
     await publishEvents(db, [{ type: 'x', payload: {} }]);
 
     await sweepOutbox(deps);
@@ -55,7 +55,12 @@ describe('webhook requests', () => {
     const signatures = headers['webhook-signature']!.split(' ');
 
     expect(signatures).toEqual([
-      expectedSignature('whsec_' + Buffer.from('the-new-secret').toString('base64'), headers['webhook-id']!, headers['webhook-timestamp']!, request.body),
+      expectedSignature(
+        `whsec_${Buffer.from('the-new-secret').toString('base64')}`,
+        headers['webhook-id']!,
+        headers['webhook-timestamp']!,
+        request.body,
+      ),
       expectedSignature(endpoint.secret, headers['webhook-id']!, headers['webhook-timestamp']!, request.body),
     ]);
   });
@@ -64,7 +69,10 @@ describe('webhook requests', () => {
     await addTestEndpoint(db, `${receiver.url}/orders`, ['order.paid']);
     await addTestEndpoint(db, `${receiver.url}/all`, []);
     await addTestEndpoint(db, `${other.url}/users`, ['user.created']);
-    await publishEvents(db, [{ type: 'order.paid', payload: {} }, { type: 'order.refunded', payload: {} }]);
+    await publishEvents(db, [
+      { type: 'order.paid', payload: {} },
+      { type: 'order.refunded', payload: {} },
+    ]);
 
     await sweepOutbox(deps);
 
@@ -101,7 +109,13 @@ describe('delivery outcomes', () => {
     const [afterSecond] = await deliveryRows(db);
 
     expect(first).toMatchObject({ processed: 1, retried: 1, delivered: 0 });
-    expect(afterFirst).toMatchObject({ status: 'pending', attempts: 1, last_status_code: 500, last_error: 'HTTP 500', last_response: 'boom' });
+    expect(afterFirst).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      last_status_code: 500,
+      last_error: 'HTTP 500',
+      last_response: 'boom',
+    });
     expect(Number(afterFirst.due_in_s)).toBeGreaterThan(3.9); // 5 s ± 20% jitter
     expect(Number(afterFirst.due_in_s)).toBeLessThan(6.1);
     expect(early.processed).toBe(0);
@@ -113,7 +127,9 @@ describe('delivery outcomes', () => {
     await db.query(`UPDATE chores.webhook_deliveries SET attempts = 9, next_attempt_at = now() - interval '1 second'`);
     const last = await sweepOutbox(deps);
     const [exhausted] = await deliveryRows(db);
-    const { rows: [event] } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
+    const {
+      rows: [event],
+    } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
 
     expect(last).toMatchObject({ failed: 1 });
     expect(exhausted).toMatchObject({ status: 'failed', attempts: 10 });
@@ -177,7 +193,9 @@ describe('delivery outcomes', () => {
     await publishEvents(db, [{ type: 'x', payload: {} }]);
 
     const stats = await sweepOutbox(deps);
-    const { rows: [endpoint] } = await db.query('SELECT is_active, disabled_reason FROM chores.webhook_endpoints WHERE id = $1', [gone.id]);
+    const {
+      rows: [endpoint],
+    } = await db.query('SELECT is_active, disabled_reason FROM chores.webhook_endpoints WHERE id = $1', [gone.id]);
     await sweepOutbox(deps); // delivers the announcement
 
     expect(stats).toMatchObject({ endpointsDisabled: 1, failed: 1, delivered: 1 });
@@ -209,7 +227,10 @@ describe('delivery outcomes', () => {
 
     await sweepOutbox(deps);
 
-    expect((await db.query('SELECT is_active, failing_since FROM chores.webhook_endpoints')).rows[0]).toEqual({ is_active: true, failing_since: null });
+    expect((await db.query('SELECT is_active, failing_since FROM chores.webhook_endpoints')).rows[0]).toEqual({
+      is_active: true,
+      failing_since: null,
+    });
   });
 });
 
@@ -217,7 +238,10 @@ describe('concurrency and crashes', () => {
   it('never sends the same delivery twice from four concurrent sweepers', async () => {
     await addTestEndpoint(db, receiver.url);
     await addTestEndpoint(db, other.url);
-    await publishEvents(db, Array.from({ length: 150 }, (_, i) => ({ type: 'bulk', payload: { i } })));
+    await publishEvents(
+      db,
+      Array.from({ length: 150 }, (_, i) => ({ type: 'bulk', payload: { i } })),
+    );
     receiver.respond(() => ({ status: 200, delayMs: 2 }));
 
     const runs = await Promise.all([1, 2, 3, 4].map(() => sweepOutbox(deps)));
@@ -286,7 +310,10 @@ describe('concurrency and crashes', () => {
 
   it('delivers exactly the listed events on the fast path', async () => {
     await addTestEndpoint(db, receiver.url);
-    const [first, second] = await publishEvents(db, [{ type: 'a', payload: {} }, { type: 'b', payload: {} }]);
+    const [first, second] = await publishEvents(db, [
+      { type: 'a', payload: {} },
+      { type: 'b', payload: {} },
+    ]);
 
     const stats = await deliverEvents(deps, [first!]);
 

@@ -24,11 +24,19 @@ describe('per-endpoint limits', () => {
     const hanging = await addTestEndpoint(db, `${receiver.url}/hang`, ['hang']);
     await addTestEndpoint(db, `${receiver.url}/ok`, ['ok']);
     receiver.respond((request) => (request.path === '/hang' ? { status: 200, delayMs: 60_000 } : { status: 200 }));
-    const hangIds = await publishEvents(db, Array.from({ length: PER_ENDPOINT_CONCURRENCY }, () => ({ type: 'hang', payload: {} })));
-    const okIds = await publishEvents(db, Array.from({ length: 16 }, () => ({ type: 'ok', payload: {} })));
+    const hangIds = await publishEvents(
+      db,
+      Array.from({ length: PER_ENDPOINT_CONCURRENCY }, () => ({ type: 'hang', payload: {} })),
+    );
+    const okIds = await publishEvents(
+      db,
+      Array.from({ length: 16 }, () => ({ type: 'ok', payload: {} })),
+    );
 
     const stuck = deliverEvents(patient, hangIds);
-    await vi.waitFor(() => expect(receiver.received.filter((r) => r.path === '/hang')).toHaveLength(PER_ENDPOINT_CONCURRENCY), { timeout: 10_000 });
+    await vi.waitFor(() => expect(receiver.received.filter((r) => r.path === '/hang')).toHaveLength(PER_ENDPOINT_CONCURRENCY), {
+      timeout: 10_000,
+    });
     const stats = await deliverEvents(quick, okIds);
     await stuck;
     const healthy = receiver.received.filter((r) => r.path === '/ok').map((r) => r.headers['webhook-id']);
@@ -47,11 +55,16 @@ describe('throttling', () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     let answered = 0;
     receiver.respond(() => (answered++ === 0 ? { status: 429, headers: { 'retry-after': '3600' } } : { status: 200 }));
-    await publishEvents(db, Array.from({ length: 50 }, (_, i) => ({ type: 'x', payload: { i } })));
+    await publishEvents(
+      db,
+      Array.from({ length: 50 }, (_, i) => ({ type: 'x', payload: { i } })),
+    );
 
     const first = await sweepOutbox(deps);
     const second = await sweepOutbox(deps);
-    const { rows: [paused] } = await db.query(`SELECT extract(epoch FROM paused_until - now()) AS s FROM chores.webhook_endpoints WHERE id = $1`, [endpoint.id]);
+    const {
+      rows: [paused],
+    } = await db.query(`SELECT extract(epoch FROM paused_until - now()) AS s FROM chores.webhook_endpoints WHERE id = $1`, [endpoint.id]);
     const pending = (await deliveryRows(db)).filter((r) => r.status === 'pending');
 
     // Only what was already in flight when the 429 came back reached the receiver.
@@ -71,7 +84,9 @@ describe('throttling', () => {
     await publishEvents(db, [{ type: 'x', payload: {} }]);
 
     await sweepOutbox(deps);
-    const { rows: [capped] } = await db.query(`SELECT extract(epoch FROM paused_until - now()) AS s FROM chores.webhook_endpoints WHERE id = $1`, [endpoint.id]);
+    const {
+      rows: [capped],
+    } = await db.query(`SELECT extract(epoch FROM paused_until - now()) AS s FROM chores.webhook_endpoints WHERE id = $1`, [endpoint.id]);
 
     expect(Number(capped.s)).toBeGreaterThan(86_390);
     expect(Number(capped.s)).toBeLessThanOrEqual(86_400);
@@ -80,10 +95,15 @@ describe('throttling', () => {
   it('defers only the delivery on a 502 with Retry-After (a proxy speaking, not the endpoint)', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     receiver.respond(() => ({ status: 502, headers: { 'retry-after': '600' } }));
-    await publishEvents(db, [{ type: 'x', payload: {} }, { type: 'x', payload: {} }]);
+    await publishEvents(db, [
+      { type: 'x', payload: {} },
+      { type: 'x', payload: {} },
+    ]);
 
     await sweepOutbox(deps);
-    const { rows: [state] } = await db.query('SELECT paused_until FROM chores.webhook_endpoints WHERE id = $1', [endpoint.id]);
+    const {
+      rows: [state],
+    } = await db.query('SELECT paused_until FROM chores.webhook_endpoints WHERE id = $1', [endpoint.id]);
 
     expect(receiver.received).toHaveLength(2);
     expect(state.paused_until).toBeNull();
@@ -99,11 +119,15 @@ describe('refused URLs', () => {
 
     const stats = await sweepOutbox(strict);
     const [delivery] = await deliveryRows(db);
-    const { rows: [event] } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
+    const {
+      rows: [event],
+    } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
 
     expect(stats).toMatchObject({ processed: 1, failed: 1, retried: 0 });
     expect(delivery).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(delivery.last_error).toMatch(/localhost resolves to (127\.0\.0\.1|::1), which is not a globally routable unicast address: loopback/);
+    expect(delivery.last_error).toMatch(
+      /localhost resolves to (127\.0\.0\.1|::1), which is not a globally routable unicast address: loopback/,
+    );
     expect(event.status).toBe('failed');
     expect(receiver.received).toEqual([]);
   });

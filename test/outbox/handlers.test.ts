@@ -10,7 +10,6 @@ import { startReceiver } from '../helpers/receiver.js';
 const { db, url } = await testDatabase();
 const receiver = await startReceiver();
 
-
 async function importDeliverHandler() {
   vi.stubEnv('DATABASE_URL', url);
   vi.stubEnv('OUTBOX_ALLOW_HTTP', 'true');
@@ -41,7 +40,10 @@ describe('the outbox-deliver Lambda', () => {
   it('runs the sweep on a scheduled invocation and records it', async () => {
     const handler = await importDeliverHandler();
     await addTestEndpoint(db, receiver.url);
-    await publishEvents(db, [{ type: 'a', payload: {} }, { type: 'b', payload: {} }]);
+    await publishEvents(db, [
+      { type: 'a', payload: {} },
+      { type: 'b', payload: {} },
+    ]);
 
     const stats = await handler({}, lambdaContext());
     const { rows } = await db.query(`SELECT status FROM chores.task_results WHERE task_name = 'chores.outbox-deliver'`);
@@ -66,11 +68,10 @@ describe('outbox-cleanup', () => {
        WHERE outbox_events.id = s.id`,
       [oldDelivered, oldFailed, youngDelivered, oldPending, oldInFlight],
     );
-    await db.query(`INSERT INTO chores.webhook_deliveries (event_id, endpoint_id, status) VALUES ($1, $3, 'delivered'), ($2, $3, 'pending')`, [
-      oldDelivered,
-      oldInFlight,
-      endpoint.id,
-    ]);
+    await db.query(
+      `INSERT INTO chores.webhook_deliveries (event_id, endpoint_id, status) VALUES ($1, $3, 'delivered'), ($2, $3, 'pending')`,
+      [oldDelivered, oldInFlight, endpoint.id],
+    );
 
     const stats = await cleanupOutbox({ db, schema, retentionHours: 168, budget: UNLIMITED_BUDGET });
     const { rows: events } = await db.query('SELECT id::text FROM chores.outbox_events ORDER BY id');

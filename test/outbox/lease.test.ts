@@ -86,7 +86,10 @@ describe('the delivery lease', () => {
     await addTestEndpoint(db, receiver.url);
     // More than one run can start at once, whatever the concurrency limits, so some stay unstarted.
     const total = 200;
-    await publishEvents(db, Array.from({ length: total }, (_, i) => ({ type: 'bulk', payload: { i } })));
+    await publishEvents(
+      db,
+      Array.from({ length: total }, (_, i) => ({ type: 'bulk', payload: { i } })),
+    );
     let out = false;
     const endsAtFirstRequest: TimeBudget = { expired: () => out, remainingMs: () => (out ? 0 : 600_000) };
     receiver.respond(() => {

@@ -80,9 +80,9 @@ describe('the payload limit at publish', () => {
       await client.query('COMMIT');
 
       expect(small.created).toBe(true);
-      await expect(publish(client, schema, { type: 'x', payload: { blob: 'y'.repeat(2_100) } }, { maxPayloadBytes: 2_048 })).rejects.toThrow(
-        /over the 2048-byte limit/,
-      );
+      await expect(
+        publish(client, schema, { type: 'x', payload: { blob: 'y'.repeat(2_100) } }, { maxPayloadBytes: 2_048 }),
+      ).rejects.toThrow(/over the 2048-byte limit/);
       expect((await client.query('SELECT count(*)::int AS n FROM chores.outbox_events')).rows[0].n).toBe(1);
     } finally {
       client.release();
@@ -90,11 +90,18 @@ describe('the payload limit at publish', () => {
   });
 
   it('makes `chores outbox publish` exit 1 with a one-line reason naming the variable', async () => {
-    const run = promisify(execFile)('node', [BIN, 'outbox', 'publish', '--type', 'x', '--payload', JSON.stringify({ blob: 'y'.repeat(3_000) })], {
-      env: { ...process.env, DATABASE_URL: url, OUTBOX_MAX_PAYLOAD_BYTES: '2048' },
-    });
+    const run = promisify(execFile)(
+      'node',
+      [BIN, 'outbox', 'publish', '--type', 'x', '--payload', JSON.stringify({ blob: 'y'.repeat(3_000) })],
+      {
+        env: { ...process.env, DATABASE_URL: url, OUTBOX_MAX_PAYLOAD_BYTES: '2048' },
+      },
+    );
 
-    const failure = (await run.then(() => undefined, (error: unknown) => error)) as { code: number; stderr: string };
+    const failure = (await run.then(
+      () => undefined,
+      (error: unknown) => error,
+    )) as { code: number; stderr: string };
 
     expect(failure.code).toBe(1);
     expect(failure.stderr.trim().split('\n')).toHaveLength(1);
@@ -112,7 +119,9 @@ describe('the payload limit at delivery', () => {
     const stats = await sweepOutbox(deps);
     const rows = await deliveryRows(db);
     const { rows: events } = await db.query('SELECT id::text, status FROM chores.outbox_events ORDER BY id');
-    const { rows: [health] } = await db.query('SELECT failing_since FROM chores.webhook_endpoints WHERE id = $1', [endpoint.id]);
+    const {
+      rows: [health],
+    } = await db.query('SELECT failing_since FROM chores.webhook_endpoints WHERE id = $1', [endpoint.id]);
 
     expect(stats).toMatchObject({ processed: 3, delivered: 1, failed: 2, retried: 0 });
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([`msg_${small}`]);
@@ -135,7 +144,10 @@ describe('the payload limit at delivery', () => {
 
     expect(stats).toMatchObject({ processed: 31, delivered: 1, failed: 30, remaining: 0 });
     expect(counting.seen.types).toEqual(['small']);
-    expect(rows).toEqual([{ status: 'delivered', n: 1 }, { status: 'failed', n: 30 }]);
+    expect(rows).toEqual([
+      { status: 'delivered', n: 1 },
+      { status: 'failed', n: 30 },
+    ]);
   });
 
   it('bounds a run by bytes held: with the limit raised, 10 MB payloads go out at most two at a time', { timeout: 240_000 }, async () => {

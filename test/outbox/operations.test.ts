@@ -36,7 +36,10 @@ function addsUp(stats: OutboxDeliverStats): boolean {
 describe('replay', () => {
   it('sends deliveries that failed in an outage again, once each, with their original webhook-id; a second replay finds nothing', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
-    const eventIds = await publishEvents(db, [1, 2, 3].map((n) => ({ type: 'order.paid', payload: { n } })));
+    const eventIds = await publishEvents(
+      db,
+      [1, 2, 3].map((n) => ({ type: 'order.paid', payload: { n } })),
+    );
     receiver.respond(() => ({ status: 500, body: 'down' }));
     await sweepOutbox(deps);
     await makeRetriesDue();
@@ -82,12 +85,20 @@ describe('replay', () => {
   it('with --status all also resends delivered ones, and only in the given time window and endpoint', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     const other = await addTestEndpoint(db, `${receiver.url}/other`);
-    const [old, recent] = await publishEvents(db, [{ type: 'a', payload: {} }, { type: 'b', payload: {} }]);
+    const [old, recent] = await publishEvents(db, [
+      { type: 'a', payload: {} },
+      { type: 'b', payload: {} },
+    ]);
     await sweepOutbox(deps);
     await db.query(`UPDATE chores.outbox_events SET created_at = now() - interval '3 days' WHERE id = $1`, [old]);
     receiver.received.length = 0;
 
-    const dry = await replay(db, schema, { endpointId: endpoint.id, status: 'all', since: new Date(Date.now() - 86_400_000) }, { dryRun: true });
+    const dry = await replay(
+      db,
+      schema,
+      { endpointId: endpoint.id, status: 'all', since: new Date(Date.now() - 86_400_000) },
+      { dryRun: true },
+    );
     const onlyFailed = await replay(db, schema, { endpointId: endpoint.id, status: 'failed' });
     const stats = await replayOutbox(deps, { endpointId: endpoint.id, status: 'all', since: new Date(Date.now() - 86_400_000) });
 
@@ -111,7 +122,10 @@ describe('replay', () => {
 describe('attempt history and endpoint stats', () => {
   it('record one attempt per POST the receiver saw, and the stats add up to what it answered', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
-    await publishEvents(db, Array.from({ length: 20 }, (_, n) => ({ type: 'order.paid', payload: { n } })));
+    await publishEvents(
+      db,
+      Array.from({ length: 20 }, (_, n) => ({ type: 'order.paid', payload: { n } })),
+    );
     let answered = 0;
     const answers = { ok: 0, failed: 0 };
     // Every third request fails, with a body the attempt keeps the start of.
@@ -143,7 +157,10 @@ describe('attempt history and endpoint stats', () => {
 
   it('lists events by status and shows each delivery with its attempts', async () => {
     await addTestEndpoint(db, receiver.url);
-    const [first, second] = await publishEvents(db, [{ type: 'order.paid', payload: {} }, { type: 'user.created', payload: {} }]);
+    const [first, second] = await publishEvents(db, [
+      { type: 'order.paid', payload: {} },
+      { type: 'user.created', payload: {} },
+    ]);
     receiver.respond((request) => (request.body.includes('user.created') ? { status: 500 } : { status: 200 }));
     await sweepOutbox(deps);
 
@@ -154,7 +171,11 @@ describe('attempt history and endpoint stats', () => {
     expect(retrying.map((e) => e.id)).toEqual([second]);
     expect(paid).toEqual([expect.objectContaining({ id: first, status: 'delivered', deliveries: 1, delivered: 1 })]);
     expect(shown.deliveries).toEqual([
-      expect.objectContaining({ status: 'pending', attempts: 1, history: [expect.objectContaining({ attempt: 1, outcome: 'retry', status_code: 500 })] }),
+      expect.objectContaining({
+        status: 'pending',
+        attempts: 1,
+        history: [expect.objectContaining({ attempt: 1, outcome: 'retry', status_code: 500 })],
+      }),
     ]);
   });
 
@@ -176,11 +197,16 @@ describe('attempt history and endpoint stats', () => {
 describe('an endpoint that must stop', () => {
   it('gets no new POST after its first 410: only those already in flight land, and the stats add up', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
-    await publishEvents(db, Array.from({ length: 60 }, (_, n) => ({ type: 'order.paid', payload: { n } })));
+    await publishEvents(
+      db,
+      Array.from({ length: 60 }, (_, n) => ({ type: 'order.paid', payload: { n } })),
+    );
     receiver.respond(() => ({ status: 410, body: 'gone', delayMs: 20 }));
 
     const stats = await sweepOutbox(deps);
-    const { rows: [state] } = await db.query(`SELECT is_active, disabled_reason FROM chores.webhook_endpoints WHERE id = $1`, [endpoint.id]);
+    const {
+      rows: [state],
+    } = await db.query(`SELECT is_active, disabled_reason FROM chores.webhook_endpoints WHERE id = $1`, [endpoint.id]);
     const { rows: events } = await db.query(`SELECT DISTINCT status FROM chores.outbox_events WHERE event_type = 'order.paid'`);
 
     expect(receiver.received.length).toBeGreaterThan(0);
@@ -196,7 +222,10 @@ describe('an endpoint that must stop', () => {
   it('gets no new POST once it has failed past ENDPOINT_DISABLE_AFTER_HOURS', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     await db.query(`UPDATE chores.webhook_endpoints SET failing_since = now() - interval '200 hours' WHERE id = $1`, [endpoint.id]);
-    await publishEvents(db, Array.from({ length: 60 }, (_, n) => ({ type: 'order.paid', payload: { n } })));
+    await publishEvents(
+      db,
+      Array.from({ length: 60 }, (_, n) => ({ type: 'order.paid', payload: { n } })),
+    );
     receiver.respond(() => ({ status: 500, delayMs: 20 }));
 
     const stats = await sweepOutbox(deps);

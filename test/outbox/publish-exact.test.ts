@@ -47,7 +47,9 @@ describe('payloads are stored as the producer wrote them', () => {
     await expect(publishOne({ type: 'x', payloadJson: '{"x": 1e200000}' })).rejects.toThrow(
       'payload refused by Postgres: value overflows numeric format — nothing was published',
     );
-    await expect(publishOne({ type: 'x', payloadJson: '{"a": "\\u0000"}' })).rejects.toThrow(/payload refused by Postgres: unsupported Unicode escape/);
+    await expect(publishOne({ type: 'x', payloadJson: '{"a": "\\u0000"}' })).rejects.toThrow(
+      /payload refused by Postgres: unsupported Unicode escape/,
+    );
     await expect(publishOne({ type: 'x', payload: { n: 1n } })).rejects.toThrow(/cannot be serialised as JSON.*payloadJson/);
     expect(await eventCount()).toBe(0);
   });

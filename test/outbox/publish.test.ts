@@ -65,7 +65,9 @@ describe('publishing events', () => {
 
 describe('the SQS dispatcher', () => {
   it('sends {"eventIds": [...]} messages, ten per SendMessageBatch call', async () => {
-    sqsMock.on(SendMessageBatchCommand).callsFake((input) => ({ Successful: input.Entries.map((e: { Id: string }) => ({ Id: e.Id })), Failed: [] }));
+    sqsMock
+      .on(SendMessageBatchCommand)
+      .callsFake((input) => ({ Successful: input.Entries.map((e: { Id: string }) => ({ Id: e.Id })), Failed: [] }));
     const ids = Array.from({ length: 600 }, (_, i) => String(i + 1));
 
     const report = await new SqsDispatcher(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.example/q').dispatch(ids);
@@ -80,7 +82,10 @@ describe('the SQS dispatcher', () => {
   it('reports failed entries and failed calls with the event ids they carried', async () => {
     sqsMock
       .on(SendMessageBatchCommand)
-      .resolvesOnce({ Successful: [{ Id: '0', MessageId: 'm', MD5OfMessageBody: 'x' }], Failed: [{ Id: '1', Code: 'Throttled', SenderFault: false, Message: 'slow down' }] })
+      .resolvesOnce({
+        Successful: [{ Id: '0', MessageId: 'm', MD5OfMessageBody: 'x' }],
+        Failed: [{ Id: '1', Code: 'Throttled', SenderFault: false, Message: 'slow down' }],
+      })
       .rejectsOnce(new Error('network down'));
     // 600 ids → 12 messages of 50 → a call with 10 entries, then a call with 2.
     const ids = Array.from({ length: 600 }, (_, i) => String(i + 1));

@@ -57,7 +57,10 @@ describe('webhook secrets at rest', () => {
     const [delivery] = await deliveryRows(db);
 
     expect(receiver.received).toEqual([]);
-    expect(delivery).toMatchObject({ status: 'pending', last_error: 'the endpoint secret is encrypted under key "k1", which is not in OUTBOX_SECRET_KEYS' });
+    expect(delivery).toMatchObject({
+      status: 'pending',
+      last_error: 'the endpoint secret is encrypted under key "k1", which is not in OUTBOX_SECRET_KEYS',
+    });
   });
 
   it('keep both signatures during a rotation, each secret sealed', async () => {
@@ -70,7 +73,10 @@ describe('webhook secrets at rest', () => {
     const headers = request.headers as Record<string, string>;
 
     expect(await storedSecrets()).toEqual([expect.stringMatching(/^enc:v1:k1:/), expect.stringMatching(/^enc:v1:k1:/)]);
-    expect(headers['webhook-signature']!.split(' ')).toEqual([signatureOf(fresh, headers, request.body), signatureOf(old, headers, request.body)]);
+    expect(headers['webhook-signature']!.split(' ')).toEqual([
+      signatureOf(fresh, headers, request.body),
+      signatureOf(old, headers, request.body),
+    ]);
   });
 });
 

@@ -99,11 +99,16 @@ describe('the webhook URL policy', () => {
 
   it('refuses a hostname that resolves to a refused address, at connect time', async () => {
     const lookup = guardedLookup(buildAllowList([]), ((_host: string, _opts: unknown, cb: (e: null, a: unknown) => void) =>
-      cb(null, [{ address: '93.184.216.34', family: 4 }, { address: '169.254.169.254', family: 4 }])) as never);
+      cb(null, [
+        { address: '93.184.216.34', family: 4 },
+        { address: '169.254.169.254', family: 4 },
+      ])) as never);
 
     const error = await new Promise<Error | null>((resolve) => lookup('rebind.example', { all: false }, (e) => resolve(e)));
 
-    expect(error?.message).toMatch(/rebind\.example resolves to 169\.254\.169\.254, which is not a globally routable unicast address: link-local/);
+    expect(error?.message).toMatch(
+      /rebind\.example resolves to 169\.254\.169\.254, which is not a globally routable unicast address: link-local/,
+    );
   });
 
   it('never connects to a real loopback receiver reached by name unless loopback is allowed', async () => {
@@ -111,7 +116,13 @@ describe('the webhook URL policy', () => {
     const port = new URL(receiver.url).port;
     const blocked = new WebhookSender({ allowHttp: true, allowedCidrs: [], secretKeys: [] });
     const allowed = new WebhookSender({ allowHttp: true, allowedCidrs: ['127.0.0.0/8', '::1/128'], secretKeys: [] });
-    const webhook = { url: `http://localhost:${port}/x`, webhookId: 'msg_1', timestamp: new Date(), body: '{}', secrets: ['whsec_' + Buffer.from('k').toString('base64')] };
+    const webhook = {
+      url: `http://localhost:${port}/x`,
+      webhookId: 'msg_1',
+      timestamp: new Date(),
+      body: '{}',
+      secrets: [`whsec_${Buffer.from('k').toString('base64')}`],
+    };
 
     const refused = await blocked.send(webhook, 2_000);
     const sent = await allowed.send(webhook, 2_000);
@@ -127,7 +138,9 @@ describe('the webhook URL policy', () => {
   });
 
   it('makes `endpoints add` refuse an unsafe URL and store nothing', async () => {
-    await expect(addEndpoint(db, schema, strict, { url: 'https://169.254.169.254/', eventTypes: [] })).rejects.toThrow(/refusing webhook URL/);
+    await expect(addEndpoint(db, schema, strict, { url: 'https://169.254.169.254/', eventTypes: [] })).rejects.toThrow(
+      /refusing webhook URL/,
+    );
 
     expect((await db.query('SELECT count(*)::int AS n FROM chores.webhook_endpoints')).rows[0].n).toBe(0);
   });

@@ -41,7 +41,12 @@ async function seedVariedOldResults(count: number): Promise<void> {
 
 function clean(archive: ObjectStorage, batchSize = 7) {
   return cleanupResults({
-    db, table, rules, archive, runId: 'run-1', budget: UNLIMITED_BUDGET,
+    db,
+    table,
+    rules,
+    archive,
+    runId: 'run-1',
+    budget: UNLIMITED_BUDGET,
     settings: { dryRun: false, batchSize },
   });
 }

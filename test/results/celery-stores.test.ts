@@ -118,7 +118,12 @@ describe('the celery-db store (Celery SQLAlchemy backend)', () => {
     await clean('celery-db', RULES, { archive });
     const [key] = await archive.list('results/');
     const archived = decodeRows(await archive.get(key!));
-    const restored = await restoreResults({ db, table: await detectTable(db, 'celery-db', publicSchema), archive, filter: { since: new Date(0) } });
+    const restored = await restoreResults({
+      db,
+      table: await detectTable(db, 'celery-db', publicSchema),
+      archive,
+      filter: { since: new Date(0) },
+    });
 
     expect(archived[0]!.result).toBe('gASVDwAAAAAAAAB9lIwCb2uUiHMu');
     expect(restored).toMatchObject({ matched: 2, restored: 2 });
@@ -158,7 +163,16 @@ describe('the django-celery-results store', () => {
 
 describe('group results', () => {
   const cleanStore = (store: StoreName, rules: string, archive?: FileStorage) =>
-    cleanupStore({ db, store, storeSchema: publicSchema, rules: parseRules(rules), settings: { dryRun: false, batchSize: 2 }, budget: UNLIMITED_BUDGET, runId: 'groups', ...(archive && { archive }) });
+    cleanupStore({
+      db,
+      store,
+      storeSchema: publicSchema,
+      rules: parseRules(rules),
+      settings: { dryRun: false, batchSize: 2 },
+      budget: UNLIMITED_BUDGET,
+      runId: 'groups',
+      ...(archive && { archive }),
+    });
 
   it('cleans celery_tasksetmeta by the rules that constrain neither status nor task, archiving and restoring its bytes', async () => {
     await db.query(CELERY_DB(true));
@@ -182,7 +196,9 @@ describe('group results', () => {
 
   it('leaves groups alone when only task-specific rules would delete them', async () => {
     await db.query(CELERY_DB(true));
-    await db.query(`INSERT INTO celery_tasksetmeta (taskset_id, date_done) VALUES ('group-old', (now() AT TIME ZONE 'UTC') - interval '30 days')`);
+    await db.query(
+      `INSERT INTO celery_tasksetmeta (taskset_id, date_done) VALUES ('group-old', (now() AT TIME ZONE 'UTC') - interval '30 days')`,
+    );
 
     const stats = await cleanStore('celery-db', '[{"status":"SUCCESS","keep":"1d"},{"task":"app.*","keep":"1d"}]');
 

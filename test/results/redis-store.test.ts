@@ -21,7 +21,15 @@ async function storeResult(id: string, meta: Record<string, unknown>, ttlSeconds
 }
 
 const clean = (extra: { dryRun?: boolean; archive?: FileStorage } = {}) =>
-  cleanupRedisResults({ redis, rules: RULES, settings: { dryRun: extra.dryRun ?? false, batchSize: 1_000 }, budget: UNLIMITED_BUDGET, runId: 'redis', now: NOW, ...(extra.archive && { archive: extra.archive }) });
+  cleanupRedisResults({
+    redis,
+    rules: RULES,
+    settings: { dryRun: extra.dryRun ?? false, batchSize: 1_000 },
+    budget: UNLIMITED_BUDGET,
+    runId: 'redis',
+    now: NOW,
+    ...(extra.archive && { archive: extra.archive }),
+  });
 
 beforeEach(async () => {
   await redis.flushAll();
@@ -39,7 +47,12 @@ describe('the Redis store (Celery Redis backend)', () => {
     const stats = await clean();
     const ttlOf = (id: string) => redis.ttl(`celery-task-meta-${id}`);
 
-    expect(stats).toMatchObject({ keysScanned: 5, deleted: 2, ttlSet: 1, byRule: { 'task=audit.* keep=never': 0, 'status=REVOKED keep=0s': 1, 'keep=7d': 1 } });
+    expect(stats).toMatchObject({
+      keysScanned: 5,
+      deleted: 2,
+      ttlSet: 1,
+      byRule: { 'task=audit.* keep=never': 0, 'status=REVOKED keep=0s': 1, 'keep=7d': 1 },
+    });
     expect(await redis.exists(['celery-task-meta-old', 'celery-task-meta-revoked'])).toBe(0);
     expect(Math.abs((await ttlOf('young')) - 6 * 86_400)).toBeLessThan(5);
     expect(await ttlOf('audit')).toBe(-1); // kept forever, as the rule says
@@ -58,7 +71,13 @@ describe('the Redis store (Celery Redis backend)', () => {
     const replyTtl = await redis.ttl('c0ffee.reply.celery.pidbox');
     await redis.persist('celery-taskset-meta-g1');
     await redis.persist('c0ffee.reply.celery.pidbox');
-    const gone = await cleanupRedisResults({ redis, rules: zeroKeep, settings: { dryRun: false, batchSize: 1_000 }, budget: UNLIMITED_BUDGET, runId: 'redis' });
+    const gone = await cleanupRedisResults({
+      redis,
+      rules: zeroKeep,
+      settings: { dryRun: false, batchSize: 1_000 },
+      budget: UNLIMITED_BUDGET,
+      runId: 'redis',
+    });
 
     expect(kept).toMatchObject({ keysScanned: 2, ttlSet: 2, deleted: 0 });
     expect(Math.abs(groupTtl - 7 * 86_400)).toBeLessThan(5); // age from Redis's idle time: just written

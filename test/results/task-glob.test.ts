@@ -5,8 +5,29 @@ import { testDatabase } from '../helpers/db.js';
 const { db } = await testDatabase();
 
 const GLOBS = ['audit.*', 'jobs_a?', 'app.tasks.send', '*', '*.report', 'a?c', 'under_score.*', 'a-b/c:d*'];
-const NAMES = ['audit.log', 'audit.', 'auditXlog', 'jobs_ab', 'jobsXab', 'jobs_abc', 'app.tasks.send', 'appXtasks.send', 'daily.report',
-  'report', 'abc', 'a.c', 'ac', 'x%y', 'xZy', 'under_score.go', 'underXscore.go', 'a-b/c:d', 'a-b/c:dee', '', 'multi\nline'];
+const NAMES = [
+  'audit.log',
+  'audit.',
+  'auditXlog',
+  'jobs_ab',
+  'jobsXab',
+  'jobs_abc',
+  'app.tasks.send',
+  'appXtasks.send',
+  'daily.report',
+  'report',
+  'abc',
+  'a.c',
+  'ac',
+  'x%y',
+  'xZy',
+  'under_score.go',
+  'underXscore.go',
+  'a-b/c:d',
+  'a-b/c:dee',
+  '',
+  'multi\nline',
+];
 
 describe('task globs', () => {
   it('match in process (the Redis store) exactly the names Postgres LIKE matches (the table stores)', async () => {

@@ -35,7 +35,10 @@ async function captureEmf(work: () => Promise<unknown>): Promise<Record<string, 
   } finally {
     spy.mockRestore();
   }
-  return lines.flatMap((line) => line.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+  return lines
+    .flatMap((line) => line.split('\n'))
+    .filter((l) => l.includes('"_aws"'))
+    .map((l) => JSON.parse(l));
 }
 
 async function runRecords() {
@@ -63,7 +66,10 @@ describe('the real results-cleanup Lambda entry', () => {
 
   it('deletes expired results, returns the stats and records the run as SUCCESS', async () => {
     const handler = await importHandler();
-    await seedResults(db, [{ taskId: 'old', doneAgo: '8 days' }, { taskId: 'young', doneAgo: '1 day' }]);
+    await seedResults(db, [
+      { taskId: 'old', doneAgo: '8 days' },
+      { taskId: 'young', doneAgo: '1 day' },
+    ]);
 
     const stats = (await handler({}, lambdaContext())) as Record<string, unknown>;
     const [record] = await runRecords();
@@ -167,10 +173,16 @@ describe('the job handler factory', () => {
   });
 
   it('publishes every numeric and boolean stat as an EMF metric with the Job dimension', async () => {
-    const handler = createJobHandler('results-cleanup', testRuntime({ emitMetrics: true }), async () => ({ deleted: 7, remaining: 3, truncated: true, byRule: { x: 7 } }));
+    const handler = createJobHandler('results-cleanup', testRuntime({ emitMetrics: true }), async () => ({
+      deleted: 7,
+      remaining: 3,
+      truncated: true,
+      byRule: { x: 7 },
+    }));
 
     const [emf] = await captureEmf(() => handler({}, lambdaContext()));
-    const directive = (emf!._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]!;
+    const directive = (emf!._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] })
+      .CloudWatchMetrics[0]!;
 
     expect(directive.Namespace).toBe('Chores');
     expect(directive.Dimensions[0]).toContain('Job');
@@ -179,14 +191,20 @@ describe('the job handler factory', () => {
   });
 
   it('publishes fast-path (SQS) stats under Trigger=sqs, apart from the scheduled runs the heartbeat watches', async () => {
-    const handler = createJobHandler('outbox-deliver', testRuntime({ emitMetrics: true }), async () => ({ delivered: 1, truncated: false }), {
-      sqs: async () => ({ response: { batchItemFailures: [] }, stats: { delivered: 3 } }),
-    });
+    const handler = createJobHandler(
+      'outbox-deliver',
+      testRuntime({ emitMetrics: true }),
+      async () => ({ delivered: 1, truncated: false }),
+      {
+        sqs: async () => ({ response: { batchItemFailures: [] }, stats: { delivered: 3 } }),
+      },
+    );
     const sqsEvent = { Records: [{ eventSource: 'aws:sqs', messageId: 'm', body: '{"eventIds":[1]}' }] };
 
     const [batch] = await captureEmf(() => handler(sqsEvent, lambdaContext()));
     const [scheduled] = await captureEmf(() => handler({}, lambdaContext()));
-    const dimensionsOf = (emf: Record<string, unknown>) => (emf._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions[0];
+    const dimensionsOf = (emf: Record<string, unknown>) =>
+      (emf._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions[0];
 
     expect(batch).toMatchObject({ Job: 'outbox-deliver', Trigger: 'sqs', delivered: 3 });
     expect(dimensionsOf(batch!)).toContain('Trigger');

@@ -20,7 +20,10 @@ async function captureLogs(work: () => Promise<unknown>): Promise<Record<string,
     lines.push(String(chunk));
     return true;
   };
-  const spies = [vi.spyOn(process.stdout, 'write').mockImplementation(capture), vi.spyOn(process.stderr, 'write').mockImplementation(capture)];
+  const spies = [
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture),
+    vi.spyOn(process.stderr, 'write').mockImplementation(capture),
+  ];
   try {
     await work();
   } finally {
@@ -52,7 +55,8 @@ describe('log lines of a run', () => {
 
     const runIds = (lines: Record<string, unknown>[]) => new Set(lines.map((line) => line.runId));
     expect(first.map((line) => line.message)).toEqual(['service line', 'run finished']);
-    for (const line of first) expect(line).toMatchObject({ job: 'outbox-cleanup', function_request_id: 'req-1', runId: expect.any(String) });
+    for (const line of first)
+      expect(line).toMatchObject({ job: 'outbox-cleanup', function_request_id: 'req-1', runId: expect.any(String) });
     expect(runIds(first).size).toBe(1);
     expect(second.map((line) => line.message)).toEqual(['invalid payload; nothing was run']);
     expect(second[0]).toMatchObject({ job: 'outbox-cleanup', function_request_id: 'req-2' });

@@ -50,7 +50,9 @@ afterEach(() => {
 
 describe('losing the job lock mid-run', () => {
   // Seeds 20,000 rows and runs two cleanups over them in batches of 20.
-  it('stops the run at once, records FAILURE through another connection, throws one line, and the rerun completes', { timeout: 60_000 }, async () => {
+  it('stops the run at once, records FAILURE through another connection, throws one line, and the rerun completes', {
+    timeout: 60_000,
+  }, async () => {
     const total = 20_000;
     await db.query(`INSERT INTO chores.task_results (task_id, task_name, status, date_done)
       SELECT 'bulk-' || i, 'app.bulk', 'SUCCESS', now() - interval '8 days' FROM generate_series(1, ${total}) AS i`);
@@ -69,7 +71,9 @@ describe('losing the job lock mid-run', () => {
 
     expect(settled).toEqual({ error: expect.objectContaining({ name: 'LockLostError' }) });
     const error = (settled as { error: Error }).error;
-    expect(error.message).toMatch(/^lost the results-cleanup lock: its database session ended \(terminating connection due to administrator command\)/);
+    expect(error.message).toMatch(
+      /^lost the results-cleanup lock: its database session ended \(terminating connection due to administrator command\)/,
+    );
     expect(error.message).not.toContain('\n');
     // The session's end reaches the run's lock client a moment after the terminate returns (the
     // backend handles its signal, then the socket closes), so a batch or two may still start in
@@ -106,7 +110,10 @@ describe('runs left STARTED by a process that died', () => {
 
     expect(runs.crashed).toMatchObject({
       status: 'FAILURE',
-      result: { exc_type: 'AbandonedRun', exc_message: expect.stringMatching(/no outcome within its job's 900 s timeout.*marked by the next results-cleanup run/) },
+      result: {
+        exc_type: 'AbandonedRun',
+        exc_message: expect.stringMatching(/no outcome within its job's 900 s timeout.*marked by the next results-cleanup run/),
+      },
     });
     // Dated when it ended at the latest, not now: history and the heartbeat keep their times.
     expect(runs.crashed.date_done.getTime() - runs.crashed.date_created.getTime()).toBe(900_000);

@@ -73,8 +73,13 @@ describe('cleanup runs under a lock held elsewhere', () => {
     await db.query('TRUNCATE chores.outbox_events, chores.webhook_endpoints CASCADE');
     const endpoint = await addTestEndpoint(db, 'http://127.0.0.1:9/never-called');
     const [eventId] = await publishEvents(db, [{ type: 'old', payload: {} }]);
-    await db.query(`UPDATE chores.outbox_events SET status = 'delivered', completed_at = now() - interval '200 hours' WHERE id = $1`, [eventId]);
-    await db.query(`INSERT INTO chores.webhook_deliveries (event_id, endpoint_id, status) VALUES ($1, $2, 'delivered')`, [eventId, endpoint.id]);
+    await db.query(`UPDATE chores.outbox_events SET status = 'delivered', completed_at = now() - interval '200 hours' WHERE id = $1`, [
+      eventId,
+    ]);
+    await db.query(`INSERT INTO chores.webhook_deliveries (event_id, endpoint_id, status) VALUES ($1, $2, 'delivered')`, [
+      eventId,
+      endpoint.id,
+    ]);
     // The event itself is free (its claim skips locked events); the delete cascades to this row.
     await holdLock('SELECT id FROM chores.webhook_deliveries WHERE event_id = $1 FOR UPDATE', [eventId]);
 

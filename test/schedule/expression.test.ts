@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { jobs } from '../../shared/jobs.js';
 import { nextRun, parseSchedule } from '../../shared/schedule/expression.js';
 
-const next = (expression: string, after: string, timezone = 'UTC') => nextRun(parseSchedule(expression, timezone), new Date(after)).toISOString();
+const next = (expression: string, after: string, timezone = 'UTC') =>
+  nextRun(parseSchedule(expression, timezone), new Date(after)).toISOString();
 
 describe('cron expressions', () => {
   it.each([
@@ -52,7 +53,9 @@ describe('cron expressions', () => {
 describe('rate expressions', () => {
   it('fire at fixed durations from their start, a day being 24 hours across DST', () => {
     const start = new Date('2027-03-13T12:00:00Z');
-    expect(nextRun(parseSchedule('rate(5 minutes)'), new Date('2027-03-13T12:07:00Z'), start).toISOString()).toBe('2027-03-13T12:10:00.000Z');
+    expect(nextRun(parseSchedule('rate(5 minutes)'), new Date('2027-03-13T12:07:00Z'), start).toISOString()).toBe(
+      '2027-03-13T12:10:00.000Z',
+    );
     expect(nextRun(parseSchedule('rate(1 hour)'), start, start).toISOString()).toBe('2027-03-13T13:00:00.000Z');
     expect(nextRun(parseSchedule('rate(1 day)', 'America/New_York'), start, start).toISOString()).toBe('2027-03-14T12:00:00.000Z');
   });

@@ -39,7 +39,11 @@ describe.each(adapters)('the %s storage adapter', (_name, open) => {
 
     const outcomes = await storage.deleteMany(['u/one', 'u/never', 'u/two']);
 
-    expect(Object.fromEntries(outcomes)).toEqual({ 'u/one': { status: 'deleted' }, 'u/never': { status: 'missing' }, 'u/two': { status: 'deleted' } });
+    expect(Object.fromEntries(outcomes)).toEqual({
+      'u/one': { status: 'deleted' },
+      'u/never': { status: 'missing' },
+      'u/two': { status: 'deleted' },
+    });
     expect(await storage.list('u/')).toEqual([]);
   });
 
@@ -65,9 +69,7 @@ describe('storage failures and URLs', () => {
   it('fails a write to a bucket that does not exist with a StorageError naming the object', async () => {
     const storage = new S3Storage(s3.client, 'no-such-bucket', 'x');
 
-    await expect(storage.put('k', new Uint8Array([1]), 'text/plain')).rejects.toThrow(
-      /could not write s3:\/\/no-such-bucket\/x\/k/,
-    );
+    await expect(storage.put('k', new Uint8Array([1]), 'text/plain')).rejects.toThrow(/could not write s3:\/\/no-such-bucket\/x\/k/);
   });
 
   it('fails a file write under a path that is not a directory', async () => {

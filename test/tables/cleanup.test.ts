@@ -31,18 +31,28 @@ const clean = (policies: string, options: { dryRun?: boolean; batchSize?: number
     runId: 'tables-test',
     ...(options.archive && { archive: options.archive }),
   });
-const column = async <T>(sql: string, values: unknown[] = []) => (await db.query(sql, values)).rows.map((row) => Object.values(row)[0] as T);
+const column = async <T>(sql: string, values: unknown[] = []) =>
+  (await db.query(sql, values)).rows.map((row) => Object.values(row)[0] as T);
 
 describe('the kombu preset, on the tables kombu itself creates and fills', () => {
   beforeEach(async () => {
     await db.query('DROP TABLE IF EXISTS kombu_message, kombu_queue; DROP SEQUENCE IF EXISTS message_id_sequence, queue_id_sequence');
     // Real publishes and real consumes through kombu's SQLAlchemy transport, in the worker's zone.
-    await run(PYTHON, [fixture('kombu-broker.py'), url, 'publish:celery:6', 'publish:mail:2', 'consume:celery:4'], { env: { ...process.env, TZ: WORKER_TZ } });
+    await run(PYTHON, [fixture('kombu-broker.py'), url, 'publish:celery:6', 'publish:mail:2', 'consume:celery:4'], {
+      env: { ...process.env, TZ: WORKER_TZ },
+    });
   });
 
   it('leaves the shapes kombu leaves: consumed rows stamped with naive local time, pending rows with NULL', async () => {
-    const rows = (await db.query(`SELECT visible, "timestamp" IS NULL AS pending_shape, "timestamp" - (now() AT TIME ZONE $1) AS skew FROM kombu_message ORDER BY id`, [WORKER_TZ])).rows;
-    const type = await column<string>(`SELECT data_type FROM information_schema.columns WHERE table_name = 'kombu_message' AND column_name = 'timestamp'`);
+    const rows = (
+      await db.query(
+        `SELECT visible, "timestamp" IS NULL AS pending_shape, "timestamp" - (now() AT TIME ZONE $1) AS skew FROM kombu_message ORDER BY id`,
+        [WORKER_TZ],
+      )
+    ).rows;
+    const type = await column<string>(
+      `SELECT data_type FROM information_schema.columns WHERE table_name = 'kombu_message' AND column_name = 'timestamp'`,
+    );
 
     expect(type).toEqual(['timestamp without time zone']);
     expect(rows.map((r) => [r.visible, r.pending_shape])).toEqual([...Array(4).fill([false, false]), ...Array(4).fill([true, true])]);
@@ -52,10 +62,18 @@ describe('the kombu preset, on the tables kombu itself creates and fills', () =>
 
   it('deletes only consumed messages older than keep, read in the worker zone, and never a pending one', async () => {
     const consumed = await column<number>('SELECT id FROM kombu_message WHERE NOT visible ORDER BY id');
-    await db.query(`UPDATE kombu_message SET "timestamp" = (now() AT TIME ZONE $1) - interval '20 hours' WHERE id = ANY($2::int[])`, [WORKER_TZ, consumed.slice(0, 2)]);
-    await db.query(`UPDATE kombu_message SET "timestamp" = (now() AT TIME ZONE $1) - interval '2 hours' WHERE id = ANY($2::int[])`, [WORKER_TZ, consumed.slice(2)]);
+    await db.query(`UPDATE kombu_message SET "timestamp" = (now() AT TIME ZONE $1) - interval '20 hours' WHERE id = ANY($2::int[])`, [
+      WORKER_TZ,
+      consumed.slice(0, 2),
+    ]);
+    await db.query(`UPDATE kombu_message SET "timestamp" = (now() AT TIME ZONE $1) - interval '2 hours' WHERE id = ANY($2::int[])`, [
+      WORKER_TZ,
+      consumed.slice(2),
+    ]);
     // A pending message with an ancient stamp (as older transports left them) must stay anyway.
-    await db.query(`UPDATE kombu_message SET "timestamp" = now() - interval '400 days' WHERE id = (SELECT min(id) FROM kombu_message WHERE visible)`);
+    await db.query(
+      `UPDATE kombu_message SET "timestamp" = now() - interval '400 days' WHERE id = (SELECT min(id) FROM kombu_message WHERE visible)`,
+    );
 
     const stats = await clean(`[{"preset":"kombu","keep":"12h","naiveTimezone":"${WORKER_TZ}"}]`);
 
@@ -68,7 +86,10 @@ describe('the kombu preset, on the tables kombu itself creates and fills', () =>
 
   it('reads naive timestamps as UTC by default, so the worker zone matters: misread, nothing is old enough', async () => {
     const consumed = await column<number>('SELECT id FROM kombu_message WHERE NOT visible ORDER BY id');
-    await db.query(`UPDATE kombu_message SET "timestamp" = (now() AT TIME ZONE $1) - interval '20 hours' WHERE id = ANY($2::int[])`, [WORKER_TZ, consumed]);
+    await db.query(`UPDATE kombu_message SET "timestamp" = (now() AT TIME ZONE $1) - interval '20 hours' WHERE id = ANY($2::int[])`, [
+      WORKER_TZ,
+      consumed,
+    ]);
 
     const misread = await clean('[{"preset":"kombu","keep":"12h"}]', { dryRun: true });
     const right = await clean(`[{"preset":"kombu","keep":"12h","naiveTimezone":"${WORKER_TZ}"}]`, { dryRun: true });
@@ -80,7 +101,8 @@ describe('the kombu preset, on the tables kombu itself creates and fills', () =>
 });
 
 describe('a custom table without an index on its timestamp', () => {
-  const POLICY = '[{"table":"public.audit_log","timestampColumn":"created_at","keep":"30d","where":"kind = \'debug\'","label":"debug-audit","archive":true}]';
+  const POLICY =
+    '[{"table":"public.audit_log","timestampColumn":"created_at","keep":"30d","where":"kind = \'debug\'","label":"debug-audit","archive":true}]';
   beforeEach(async () => {
     await db.query(`DROP TABLE IF EXISTS audit_log;
       CREATE TABLE audit_log (id bigint PRIMARY KEY, kind text NOT NULL, created_at timestamptz NOT NULL, body jsonb, blob bytea);
@@ -90,13 +112,21 @@ describe('a custom table without an index on its timestamp', () => {
   });
 
   it('deletes exactly the matching old rows in heap-order batches, and reports the path it took', async () => {
-    const expected = await column<number>(`SELECT id FROM audit_log WHERE kind = 'debug' AND created_at < now() - interval '30 days' ORDER BY id`);
+    const expected = await column<number>(
+      `SELECT id FROM audit_log WHERE kind = 'debug' AND created_at < now() - interval '30 days' ORDER BY id`,
+    );
     const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-tables-archive-')));
 
     const stats = await clean(POLICY, { batchSize: 100, archive });
 
     expect(expected.length).toBeGreaterThan(500);
-    expect(stats).toMatchObject({ deleted: expected.length, archived: expected.length, remaining: 0, byPolicy: { 'debug-audit': expected.length }, accessPaths: { 'debug-audit': 'heap' } });
+    expect(stats).toMatchObject({
+      deleted: expected.length,
+      archived: expected.length,
+      remaining: 0,
+      byPolicy: { 'debug-audit': expected.length },
+      accessPaths: { 'debug-audit': 'heap' },
+    });
     expect(stats.pathReasons['debug-audit']).toContain('no btree index leads with created_at');
     expect(stats.batches).toBeGreaterThan(1);
     expect(await column<number>('SELECT count(*)::int FROM audit_log WHERE id = ANY($1::bigint[])', [expected])).toEqual([0]);
@@ -109,23 +139,32 @@ describe('a custom table without an index on its timestamp', () => {
     const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-tables-archive-')));
     const stats = await clean(POLICY, { batchSize: 500, archive });
     const keys = await archive.list(tableArchiveRoot({ schema: 'public', table: 'audit_log' }));
-    const archivedIds = (await Promise.all(keys.map(async (key) => decodeRows(await archive.get(key))))).flat().map((row) => Number(row.id));
+    const archivedIds = (await Promise.all(keys.map(async (key) => decodeRows(await archive.get(key)))))
+      .flat()
+      .map((row) => Number(row.id));
 
     const restored = await restoreTable({ db, schema: 'public', table: 'audit_log', archive });
     const again = await restoreTable({ db, schema: 'public', table: 'audit_log', archive });
 
     expect(archivedIds.sort((a, b) => a - b)).toHaveLength(stats.deleted);
     expect(new Set(archivedIds).size).toBe(stats.deleted);
-    expect(keys.every((key) => /^tables\/public\.audit_log\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{9}Z-tables-test-\d{4}\.jsonl\.gz$/.test(key))).toBe(true);
+    expect(
+      keys.every((key) => /^tables\/public\.audit_log\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{9}Z-tables-test-\d{4}\.jsonl\.gz$/.test(key)),
+    ).toBe(true);
     expect(restored).toMatchObject({ matched: stats.deleted, restored: stats.deleted, alreadyPresent: 0 });
     expect(again).toMatchObject({ restored: 0, alreadyPresent: stats.deleted });
     expect((await db.query(snapshot)).rows).toEqual(before);
   });
 
   it('counts per policy in a dry run and deletes nothing', async () => {
-    const expected = await column<number>(`SELECT count(*)::int FROM audit_log WHERE kind = 'debug' AND created_at < now() - interval '30 days'`);
+    const expected = await column<number>(
+      `SELECT count(*)::int FROM audit_log WHERE kind = 'debug' AND created_at < now() - interval '30 days'`,
+    );
 
-    const stats = await clean(`[${POLICY.slice(1, -1)},{"table":"audit_log","timestampColumn":"created_at","keep":"50d","label":"all-old"}]`, { dryRun: true });
+    const stats = await clean(
+      `[${POLICY.slice(1, -1)},{"table":"audit_log","timestampColumn":"created_at","keep":"50d","label":"all-old"}]`,
+      { dryRun: true },
+    );
 
     expect(stats).toMatchObject({ dryRun: true, deleted: 0, archived: 0, byPolicy: { 'debug-audit': expected[0], 'all-old': 500 } });
     expect(stats.wouldDelete).toBe(expected[0]! + 500);
@@ -137,7 +176,9 @@ describe('a custom table without an index on its timestamp', () => {
     await db.query(`CREATE INDEX audit_log_created_at_idx ON audit_log (created_at)`);
     await db.query(`UPDATE audit_log SET created_at = now() - interval '1 day' WHERE id > 40`);
     await db.query('ANALYZE audit_log');
-    const expected = await column<number>(`SELECT id FROM audit_log WHERE kind = 'debug' AND created_at < now() - interval '30 days' ORDER BY id`);
+    const expected = await column<number>(
+      `SELECT id FROM audit_log WHERE kind = 'debug' AND created_at < now() - interval '30 days' ORDER BY id`,
+    );
 
     const stats = await clean(POLICY.replace('"archive":true', '"archive":false'), { batchSize: 5 });
 
@@ -153,7 +194,9 @@ describe('a custom table without an index on its timestamp', () => {
     holder.on('error', () => {}); // the database is dropped with FORCE after the file
     await holder.connect();
     afterAll(() => holder.end());
-    const held = await column<number>(`SELECT min(id)::int FROM audit_log WHERE kind = 'debug' AND created_at < now() - interval '30 days'`);
+    const held = await column<number>(
+      `SELECT min(id)::int FROM audit_log WHERE kind = 'debug' AND created_at < now() - interval '30 days'`,
+    );
     await holder.query('BEGIN');
     await holder.query('SELECT * FROM audit_log WHERE id = $1 FOR UPDATE', [held[0]]);
 
@@ -174,11 +217,16 @@ describe('a custom table without an index on its timestamp', () => {
 
     expect(stats.tables['public.audit_log']!.bytes).toBe(Number(bytes[0]));
     expect(stats.tableBytes).toBe(Number(bytes[0]));
-    expect(stats.tables['public.audit_log']).toEqual({ bytes: Number(bytes[0]), deadTuples: expect.any(Number), liveTuples: expect.any(Number) });
+    expect(stats.tables['public.audit_log']).toEqual({
+      bytes: Number(bytes[0]),
+      deadTuples: expect.any(Number),
+      liveTuples: expect.any(Number),
+    });
   });
 
   it('fails naming the policy when its where is not a valid condition, and deletes nothing', async () => {
-    const bad = (where: string) => clean(`[{"table":"audit_log","timestampColumn":"created_at","keep":"1d","where":"${where}","label":"noisy"}]`);
+    const bad = (where: string) =>
+      clean(`[{"table":"audit_log","timestampColumn":"created_at","keep":"1d","where":"${where}","label":"noisy"}]`);
 
     await expect(bad('kind = ')).rejects.toThrow(/policy "noisy": "where" is not a valid condition on public.audit_log: syntax error/);
     await expect(bad('no_such_column = 1')).rejects.toThrow(/policy "noisy".*column "no_such_column" does not exist/);
@@ -188,9 +236,15 @@ describe('a custom table without an index on its timestamp', () => {
   });
 
   it('fails naming the policy when the table or column is missing or not a timestamp', async () => {
-    await expect(clean('[{"table":"nowhere","timestampColumn":"created_at","keep":"1d"}]')).rejects.toThrow(/policy "public.nowhere": table public.nowhere does not exist/);
-    await expect(clean('[{"table":"audit_log","timestampColumn":"made_at","keep":"1d","label":"a"}]')).rejects.toThrow(/policy "a": public.audit_log has no column "made_at"/);
-    await expect(clean('[{"table":"audit_log","timestampColumn":"kind","keep":"1d","label":"a"}]')).rejects.toThrow(/policy "a": column "kind" is text, not a timestamp/);
+    await expect(clean('[{"table":"nowhere","timestampColumn":"created_at","keep":"1d"}]')).rejects.toThrow(
+      /policy "public.nowhere": table public.nowhere does not exist/,
+    );
+    await expect(clean('[{"table":"audit_log","timestampColumn":"made_at","keep":"1d","label":"a"}]')).rejects.toThrow(
+      /policy "a": public.audit_log has no column "made_at"/,
+    );
+    await expect(clean('[{"table":"audit_log","timestampColumn":"kind","keep":"1d","label":"a"}]')).rejects.toThrow(
+      /policy "a": column "kind" is text, not a timestamp/,
+    );
   });
 });
 
@@ -203,7 +257,9 @@ describe('the django-sessions preset, on the table Django migrates and fills', (
 
   it('deletes sessions past expire_date (USE_TZ = True: timestamptz)', async () => {
     const keys = await django(true, 'UTC', 4);
-    await db.query(`UPDATE django_session SET expire_date = now() - interval '1 minute' WHERE session_key = ANY($1::text[])`, [keys.slice(0, 2)]);
+    await db.query(`UPDATE django_session SET expire_date = now() - interval '1 minute' WHERE session_key = ANY($1::text[])`, [
+      keys.slice(0, 2),
+    ]);
 
     const dry = await clean('[{"preset":"django-sessions"}]', { dryRun: true });
     const stats = await clean('[{"preset":"django-sessions"}]');
@@ -215,7 +271,9 @@ describe('the django-sessions preset, on the table Django migrates and fills', (
 
   it('needs no naiveTimezone with USE_TZ = False: Django still writes timestamptz on Postgres, in its TIME_ZONE', async () => {
     const keys = await django(false, 'Asia/Tokyo', 3);
-    const type = await column<string>(`SELECT data_type FROM information_schema.columns WHERE table_name = 'django_session' AND column_name = 'expire_date'`);
+    const type = await column<string>(
+      `SELECT data_type FROM information_schema.columns WHERE table_name = 'django_session' AND column_name = 'expire_date'`,
+    );
     const lifetimes = await column<number>(`SELECT round(extract(epoch FROM expire_date - now()) / 86400)::int FROM django_session`);
     await db.query(`UPDATE django_session SET expire_date = now() - interval '1 second' WHERE session_key = $1`, [keys[0]]);
 

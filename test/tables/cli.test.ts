@@ -33,18 +33,35 @@ describe('chores run tables-cleanup and chores tables restore', () => {
     const restored = await chores(['tables', 'restore', '--table', 'public.audit_log', '--json'], env);
     const badTable = await chores(['tables', 'restore', '--table', 'audit log'], env);
 
-    expect(JSON.parse(dry.stdout)).toMatchObject({ job: 'tables-cleanup', dryRun: true, deleted: 0, wouldDelete: 10, accessPaths: { audit: 'heap' } });
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      job: 'tables-cleanup',
+      dryRun: true,
+      deleted: 0,
+      wouldDelete: 10,
+      accessPaths: { audit: 'heap' },
+    });
     expect(JSON.parse(real.stdout)).toMatchObject({ deleted: 10, archived: 10, remaining: 0, byPolicy: { audit: 10 } });
     expect(JSON.parse(restored.stdout)).toEqual({ objectsRead: 1, matched: 10, restored: 10, alreadyPresent: 0 });
     expect((await db.query('SELECT count(*)::int AS n FROM audit_log')).rows[0].n).toBe(40);
-    expect(badTable).toMatchObject({ code: 1, stderr: expect.stringMatching(/^chores: .*--table\[0\]: "table": "audit log" is not a plain identifier/) });
+    expect(badTable).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^chores: .*--table\[0\]: "table": "audit log" is not a plain identifier/),
+    });
   }, 180_000); // four CLI processes, each loading the handlers
 
   it('accepts --dry-run for uploads-cleanup and outbox-cleanup, which refused it before', async () => {
-    const uploads = await chores(['run', 'uploads-cleanup', '--dry-run', '--json'], { UPLOADS_STORAGE_URL: `file://${await mkdtemp(join(tmpdir(), 'chores-uploads-cli-'))}` });
+    const uploads = await chores(['run', 'uploads-cleanup', '--dry-run', '--json'], {
+      UPLOADS_STORAGE_URL: `file://${await mkdtemp(join(tmpdir(), 'chores-uploads-cli-'))}`,
+    });
     const outbox = await chores(['run', 'outbox-cleanup', '--dry-run', '--json']);
 
-    expect(JSON.parse(uploads.stdout)).toMatchObject({ job: 'uploads-cleanup', dryRun: true, deleted: 0, wouldDelete: 0, wouldFreeBytes: 0 });
+    expect(JSON.parse(uploads.stdout)).toMatchObject({
+      job: 'uploads-cleanup',
+      dryRun: true,
+      deleted: 0,
+      wouldDelete: 0,
+      wouldFreeBytes: 0,
+    });
     expect(JSON.parse(outbox.stdout)).toMatchObject({ job: 'outbox-cleanup', dryRun: true, deleted: 0, wouldDelete: 0 });
   }, 120_000);
 });

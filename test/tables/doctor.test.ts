@@ -10,12 +10,24 @@ const results = { store: 'chores' as const, storeSchema: schema };
 describe('chores doctor, for the tables chores cleans', () => {
   it("shows each policy's access path and fails a policy that does not fit the database", async () => {
     await db.query(`CREATE TABLE event_log (id bigint PRIMARY KEY, at timestamptz NOT NULL)`);
-    const policies = parseTablePolicies('[{"table":"event_log","timestampColumn":"at","keep":"7d","label":"events"},{"table":"gone_log","timestampColumn":"at","keep":"7d"}]');
+    const policies = parseTablePolicies(
+      '[{"table":"event_log","timestampColumn":"at","keep":"7d","label":"events"},{"table":"gone_log","timestampColumn":"at","keep":"7d"}]',
+    );
 
     const findings = await diagnose(db, schema, undefined, results, { policies });
 
-    expect(findings).toContainEqual({ level: 'ok', check: 'tables', message: 'events (public.event_log): heap-order batches; no btree index leads with at' });
-    expect(findings).toContainEqual(expect.objectContaining({ level: 'fail', check: 'tables', message: expect.stringContaining('policy "public.gone_log": table public.gone_log does not exist') }));
+    expect(findings).toContainEqual({
+      level: 'ok',
+      check: 'tables',
+      message: 'events (public.event_log): heap-order batches; no btree index leads with at',
+    });
+    expect(findings).toContainEqual(
+      expect.objectContaining({
+        level: 'fail',
+        check: 'tables',
+        message: expect.stringContaining('policy "public.gone_log": table public.gone_log does not exist'),
+      }),
+    );
   });
 
   it('suggests VACUUM (ANALYZE) once dead tuples pass a fifth of the live ones, and not after the vacuum', async () => {
@@ -38,6 +50,8 @@ describe('chores doctor, for the tables chores cleans', () => {
       message: expect.stringMatching(/^"public"."big_log" has 1500 dead tuples against 3500 live/),
       fix: 'VACUUM (ANALYZE) "public"."big_log";',
     });
-    expect(vacuumed.filter((f) => f.check === 'storage')).toEqual([{ level: 'ok', check: 'storage', message: 'no table has dead tuples past a fifth of its live ones' }]);
+    expect(vacuumed.filter((f) => f.check === 'storage')).toEqual([
+      { level: 'ok', check: 'storage', message: 'no table has dead tuples past a fifth of its live ones' },
+    ]);
   });
 });

@@ -16,7 +16,13 @@ const KOMBU = '[{"preset":"kombu","keep":"1h"}]';
 
 beforeAll(async () => {
   // kombu's own transport creates and fills its tables: 3 messages for celery (1 taken), 2 for mail.
-  await promisify(execFile)('/usr/bin/python3', [new URL('../fixtures/kombu-broker.py', import.meta.url).pathname, url, 'publish:celery:3', 'publish:mail:2', 'consume:celery:1']);
+  await promisify(execFile)('/usr/bin/python3', [
+    new URL('../fixtures/kombu-broker.py', import.meta.url).pathname,
+    url,
+    'publish:celery:3',
+    'publish:mail:2',
+    'consume:celery:1',
+  ]);
   await db.query(`UPDATE kombu_message SET "timestamp" = "timestamp" - interval '2 hours' WHERE NOT visible`);
 });
 afterEach(() => {
@@ -35,7 +41,10 @@ async function captureEmf(work: () => Promise<unknown>): Promise<Record<string, 
   } finally {
     spy.mockRestore();
   }
-  return lines.flatMap((line) => line.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+  return lines
+    .flatMap((line) => line.split('\n'))
+    .filter((l) => l.includes('"_aws"'))
+    .map((l) => JSON.parse(l));
 }
 
 describe('the real tables-cleanup Lambda entry', () => {
@@ -49,7 +58,14 @@ describe('the real tables-cleanup Lambda entry', () => {
 
     const outcome = await handler({ dryRun: true }, lambdaContext());
 
-    expect(outcome).toMatchObject({ job: 'tables-cleanup', dryRun: true, deleted: 0, wouldDelete: 1, byPolicy: { kombu: 1 }, accessPaths: { kombu: 'heap' } });
+    expect(outcome).toMatchObject({
+      job: 'tables-cleanup',
+      dryRun: true,
+      deleted: 0,
+      wouldDelete: 1,
+      byPolicy: { kombu: 1 },
+      accessPaths: { kombu: 'heap' },
+    });
     expect((await db.query('SELECT count(*)::int AS n FROM kombu_message')).rows[0].n).toBe(5);
     await expect(handler({ dryrun: true }, lambdaContext())).rejects.toThrow(/unknown setting "dryrun"/);
   });
@@ -57,15 +73,28 @@ describe('the real tables-cleanup Lambda entry', () => {
   it("publishes kombu's backlog as one metric per queue under a Queue dimension, and the total beside the other stats", async () => {
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
     const config = loadConfig({ DATABASE_URL: url, TABLE_RETENTION: KOMBU });
-    const runtime = { config, db, logger: new Logger({ serviceName: 'chores', logLevel: 'SILENT' }), metrics: new Metrics({ namespace: 'Chores', serviceName: 'chores' }) };
-    const handler = createJobHandler('tables-cleanup', runtime, ({ settings, budget, runId }) => cleanupTables({ db, policies: config.tables.policies, settings, budget, runId }));
+    const runtime = {
+      config,
+      db,
+      logger: new Logger({ serviceName: 'chores', logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Chores', serviceName: 'chores' }),
+    };
+    const handler = createJobHandler('tables-cleanup', runtime, ({ settings, budget, runId }) =>
+      cleanupTables({ db, policies: config.tables.policies, settings, budget, runId }),
+    );
 
     const emf = await captureEmf(() => handler({ dryRun: true }, lambdaContext()));
     const perQueue = emf.filter((doc) => 'Queue' in doc);
     const main = emf.find((doc) => !('Queue' in doc))!;
 
-    expect(perQueue.map((doc) => [doc.Queue, doc.backlog, doc.Job]).sort()).toEqual([['celery', 2, 'tables-cleanup'], ['mail', 2, 'tables-cleanup']]);
-    for (const doc of perQueue) expect((doc._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions[0]).toEqual(expect.arrayContaining(['Job', 'Queue']));
+    expect(perQueue.map((doc) => [doc.Queue, doc.backlog, doc.Job]).sort()).toEqual([
+      ['celery', 2, 'tables-cleanup'],
+      ['mail', 2, 'tables-cleanup'],
+    ]);
+    for (const doc of perQueue)
+      expect((doc._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions[0]).toEqual(
+        expect.arrayContaining(['Job', 'Queue']),
+      );
     expect(main).toMatchObject({ Job: 'tables-cleanup', backlogTotal: 4, wouldDelete: 1, dryRun: 1 });
     expect(main).not.toHaveProperty('Queue');
   });

@@ -5,13 +5,31 @@ import { wherePasteProblem } from '../../shared/tables/where.js';
 
 describe('TABLE_RETENTION', () => {
   it('fills presets in and lets them take the same optional fields', () => {
-    const [kombu, sessions] = parseTablePolicies('[{"preset":"kombu","keep":"1d","naiveTimezone":"Europe/Berlin","archive":true},{"preset":"django-sessions","table":"web.django_session"}]');
+    const [kombu, sessions] = parseTablePolicies(
+      '[{"preset":"kombu","keep":"1d","naiveTimezone":"Europe/Berlin","archive":true},{"preset":"django-sessions","table":"web.django_session"}]',
+    );
 
     expect(kombu).toEqual({
-      label: 'kombu', preset: 'kombu', schema: 'public', table: 'kombu_message', timestampColumn: 'timestamp', keep: '1d', keepMs: 86_400_000,
-      presetWhere: 'visible = false', naiveTimezone: 'Europe/Berlin', archive: true, queueTable: 'kombu_queue',
+      label: 'kombu',
+      preset: 'kombu',
+      schema: 'public',
+      table: 'kombu_message',
+      timestampColumn: 'timestamp',
+      keep: '1d',
+      keepMs: 86_400_000,
+      presetWhere: 'visible = false',
+      naiveTimezone: 'Europe/Berlin',
+      archive: true,
+      queueTable: 'kombu_queue',
     });
-    expect(sessions).toMatchObject({ label: 'django-sessions', schema: 'web', table: 'django_session', timestampColumn: 'expire_date', keepMs: 0, naiveTimezone: 'UTC' });
+    expect(sessions).toMatchObject({
+      label: 'django-sessions',
+      schema: 'web',
+      table: 'django_session',
+      timestampColumn: 'expire_date',
+      keepMs: 0,
+      naiveTimezone: 'UTC',
+    });
   });
 
   it('keeps the kombu preset on consumed rows even when the operator adds a where', () => {
@@ -21,7 +39,10 @@ describe('TABLE_RETENTION', () => {
   });
 
   it('names each bad policy by position and label', () => {
-    const bad = () => parseTablePolicies('[{"table":"a b","timestampColumn":"t","keep":"1d","label":"x"},{"table":"t","keep":"soon"},{"preset":"kombu","keep":"1d","naiveTimezone":"Mars/Olympus"},{"preset":"nope"}]');
+    const bad = () =>
+      parseTablePolicies(
+        '[{"table":"a b","timestampColumn":"t","keep":"1d","label":"x"},{"table":"t","keep":"soon"},{"preset":"kombu","keep":"1d","naiveTimezone":"Mars/Olympus"},{"preset":"nope"}]',
+      );
 
     expect(bad).toThrow(/TABLE_RETENTION\[0\] \("x"\): "table": "a b" is not a plain identifier/);
     expect(bad).toThrow(/TABLE_RETENTION\[1\]: "timestampColumn" is required/);

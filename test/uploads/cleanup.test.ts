@@ -18,7 +18,11 @@ const s3 = await localS3(['uploads']);
 let root: string;
 let storage: FileStorage;
 const clean = (store: ObjectStorage = storage) => cleanupUploads({ db, schema, storage: store, ttlHours: 24, budget: UNLIMITED_BUDGET });
-const exists = (store: ObjectStorage, key: string) => store.get(key).then(() => true, () => false);
+const exists = (store: ObjectStorage, key: string) =>
+  store.get(key).then(
+    () => true,
+    () => false,
+  );
 
 beforeEach(async () => {
   await db.query('TRUNCATE chores.uploads');
@@ -57,7 +61,10 @@ describe('uploads-cleanup', () => {
   });
 
   it('keeps the row of a key that fails to delete, and retries it on a later run', async () => {
-    await seedUploads(db, storage, [{ key: 'stuck', createdAgo: '2 days' }, { key: 'fine', createdAgo: '2 days' }]);
+    await seedUploads(db, storage, [
+      { key: 'stuck', createdAgo: '2 days' },
+      { key: 'fine', createdAgo: '2 days' },
+    ]);
     // A non-empty directory where the object should be: unlink fails for real.
     await mkdir(join(root, 'stuck-dir'));
     await writeFile(join(root, 'stuck-dir', 'inside'), 'x');

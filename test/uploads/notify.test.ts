@@ -11,10 +11,19 @@ const { db } = await testDatabase();
 const storage = new FileStorage(await tempDir('chores-notify-'));
 const dispatched: string[][] = [];
 const notify = () =>
-  notifyExpiringUploads({ db, schema, ttlHours: 24, noticeHours: 6, budget: UNLIMITED_BUDGET, dispatcher: new InProcessDispatcher(async (ids) => dispatched.push(ids)) });
+  notifyExpiringUploads({
+    db,
+    schema,
+    ttlHours: 24,
+    noticeHours: 6,
+    budget: UNLIMITED_BUDGET,
+    dispatcher: new InProcessDispatcher(async (ids) => dispatched.push(ids)),
+  });
 
 async function notices() {
-  const { rows } = await db.query(`SELECT id::text, payload, idempotency_key FROM chores.outbox_events WHERE event_type = 'file.expiring' ORDER BY id`);
+  const { rows } = await db.query(
+    `SELECT id::text, payload, idempotency_key FROM chores.outbox_events WHERE event_type = 'file.expiring' ORDER BY id`,
+  );
   return rows;
 }
 
@@ -47,7 +56,10 @@ describe('uploads-notify', () => {
   });
 
   it('never notifies twice across reruns', async () => {
-    await seedUploads(db, storage, [{ key: 'a', createdAgo: '20 hours' }, { key: 'b', expiresIn: '1 hour' }]);
+    await seedUploads(db, storage, [
+      { key: 'a', createdAgo: '20 hours' },
+      { key: 'b', expiresIn: '1 hour' },
+    ]);
 
     const first = await notify();
     const second = await notify();
@@ -58,7 +70,9 @@ describe('uploads-notify', () => {
   });
 
   it('never notifies twice across concurrent runs', async () => {
-    await db.query(`INSERT INTO chores.uploads (storage_key, created_at) SELECT 'many/' || i, now() - interval '20 hours' FROM generate_series(1, 1200) AS i`);
+    await db.query(
+      `INSERT INTO chores.uploads (storage_key, created_at) SELECT 'many/' || i, now() - interval '20 hours' FROM generate_series(1, 1200) AS i`,
+    );
 
     const runs = await Promise.all([notify(), notify(), notify()]);
 
