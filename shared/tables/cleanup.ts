@@ -1,9 +1,10 @@
 import { hasPgCode, PgErrorCode } from '../db/pg-errors.js';
 import { inTransaction, type Db } from '../db/pool.js';
 import { archiveKey, writeArchive } from '../results/archive.js';
+// The same archive as results-cleanup's, so the same failure.
+import { ArchiveWriteError } from '../results/errors.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { TableArchiveWriteError } from './errors.js';
 import { inspectPolicies } from './inspect.js';
 import type { AccessPath, TablePolicy } from './policies.js';
 import {
@@ -199,7 +200,7 @@ async function runBatch(
         try {
           await writeArchive(archive, key, [result!.lines!]);
         } catch (error) {
-          throw new TableArchiveWriteError(`${archive.url}/${key}`, result!.deleted, error);
+          throw new ArchiveWriteError(`${archive.url}/${key}`, result!.deleted, error);
         }
       }
       return result!;

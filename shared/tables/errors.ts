@@ -12,18 +12,3 @@ export class PolicyError extends TablesError {
     super(`TABLE_RETENTION policy "${label}": ${problem}`, options);
   }
 }
-
-/** Writing a batch to the archive failed; that batch was rolled back, so nothing was lost. */
-export class TableArchiveWriteError extends TablesError {
-  constructor(
-    readonly key: string,
-    readonly rowsKept: number,
-    cause: unknown,
-  ) {
-    super(
-      `archive write failed for ${key}: ${(cause as Error).message}. The batch of ${rowsKept} rows was rolled back and ` +
-        'nothing was deleted; fix RESULTS_ARCHIVE_URL or its permissions and run again',
-      { cause },
-    );
-  }
-}
