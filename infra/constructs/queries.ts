@@ -1,5 +1,6 @@
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { FAILED_ATTEMPT_MESSAGE } from '../../shared/outbox/log-messages.js';
 
 /**
  * Saved CloudWatch Logs Insights queries, under the stage's prefix in the console's query list.
@@ -38,11 +39,11 @@ export class SavedQueries extends Construct {
     }
     const delivering = props.logGroups.filter((g) => g.delivers).map((g) => g.logGroup);
     if (delivering.length > 0) {
-      // One line per failed webhook attempt: `{"message": "webhook delivery failed", "endpointId", "statusCode", "error"}`.
+      // One line per failed webhook attempt (functions/outbox-deliver.ts): `{"message", "endpointId", "statusCode", "error", …}`.
       new logs.QueryDefinition(this, 'FailingDeliveries', {
         queryDefinitionName: `${props.prefix}/failing-deliveries-by-endpoint`,
         queryString: new logs.QueryString({
-          filterStatements: ['message = "webhook delivery failed"'],
+          filterStatements: [`message = "${FAILED_ATTEMPT_MESSAGE}"`],
           statsStatements: ['count(*) as failures, latest(statusCode) as lastStatus, latest(error) as lastError by endpointId'],
           sort: 'failures desc',
           limit: 100,

@@ -5,6 +5,7 @@ import type { TimeBudget } from '../runtime/budget.js';
 import { decide } from './decide.js';
 import { disableEndpoints } from './endpoints.js';
 import type { SendOutcome, WebhookSender } from './http.js';
+import type { FailedAttempt } from './log-messages.js';
 import { GLOBAL_CONCURRENCY, oversizedPayloadError, PAYLOAD_BYTES_IN_MEMORY, pauseOf } from './limits.js';
 import {
   claimDue,
@@ -47,6 +48,8 @@ export interface DeliveryDeps {
   outbox: OutboxConfig;
   sender: WebhookSender;
   budget: TimeBudget;
+  /** Told of each POST that did not deliver (the Lambda logs it as FAILED_ATTEMPT_MESSAGE). */
+  onFailedAttempt?: (failure: FailedAttempt) => void;
 }
 
 /**
@@ -275,6 +278,11 @@ class DeliveryRun {
     if (stop && result.status === 'pending')
       result = { ...result, status: 'failed', delayMs: 0, error: `${result.error} (endpoint disabled)` };
     this.finished.push({ result, eventId: claimed.event_id, endpointId, startedAt, durationMs });
+    if (outcome.kind !== 'delivered') {
+      const error = 'error' in outcome ? outcome.error : `HTTP ${outcome.status}`;
+      const failure = { endpointId, deliveryId: claimed.id, eventId: claimed.event_id, attempt: claimed.attempts, error };
+      this.deps.onFailedAttempt?.(outcome.status === undefined ? failure : { ...failure, statusCode: outcome.status });
+    }
     this.finishedOutcomes.push({ endpointId, outcome });
     if (stop) {
       this.disabled.add(endpointId);

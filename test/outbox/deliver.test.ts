@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { FailedAttempt } from '../../shared/outbox/log-messages.js';
 import { claimDue } from '../../shared/outbox/sql.js';
 import { deliverEvents, sweepOutbox } from '../../shared/outbox/service.js';
 import { schema, testDatabase } from '../helpers/db.js';
@@ -160,6 +161,24 @@ describe('delivery outcomes', () => {
     expect(delivery).toMatchObject({ status: 'pending', last_status_code: 302 });
     expect(delivery.last_error).toContain('not followed');
     expect(other.received).toEqual([]);
+  });
+
+  it('report each failed POST to the run, for the one log line per failure the saved query groups by endpoint', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    const [ok, bad] = await publishEvents(db, [
+      { type: 'ok', payload: {} },
+      { type: 'bad', payload: {} },
+    ]);
+    receiver.respond((request) => (request.body.includes('"bad"') ? { status: 500, body: 'boom' } : { status: 200, body: 'ok' }));
+    const failures: FailedAttempt[] = [];
+
+    await sweepOutbox({ ...deps, onFailedAttempt: (failure) => failures.push(failure) });
+
+    expect(receiver.received).toHaveLength(2);
+    expect(failures).toEqual([
+      { endpointId: endpoint.id, deliveryId: expect.any(String), eventId: bad, attempt: 1, statusCode: 500, error: expect.any(String) },
+    ]);
+    expect(failures.map((f) => f.eventId)).not.toContain(ok);
   });
 
   it('time out a slow receiver and retry', async () => {
