@@ -10,7 +10,7 @@ export type Env = Record<string, string>;
  * One domain's part of the configuration: a zod schema that validates the variables the domain reads
  * and turns them into its typed slice of `Config`, in one pass. `shared/config.ts` composes them.
  */
-export type ConfigFragment<Slice> = z.ZodType<Slice, Env>;
+export type ConfigFragment<Slice> = z.ZodType<Slice>;
 
 /**
  * Runs one of our parsers on a variable inside zod, so its problems are collected with the rest.
@@ -46,7 +46,7 @@ export function fragment<Shape extends z.ZodRawShape, Slice>(
       return z.NEVER;
     }
   };
-  return variables.transform(build) as unknown as ConfigFragment<Slice>;
+  return variables.transform(build);
 }
 
 /** One problem line, `VARIABLE: what is wrong`, from a zod issue. */
