@@ -1,4 +1,4 @@
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config.ts
+import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
 import { parseTimeOrAgo } from './duration.js';
 
 /**

@@ -19,6 +19,18 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reports a malformed value in one fragment together with the problems of the others', () => {
+    expectProblems(
+      { DATABASE_URL: 'mysql://x/y', OUTBOX_REQUEST_TIMEOUT_MS: '5', RESULTS_RULES: '[{"keep":"7y"}]', TABLE_RETENTION: '{' },
+      [
+        /DATABASE_URL: must start with postgres:\/\//,
+        /OUTBOX_REQUEST_TIMEOUT_MS: /,
+        /RESULTS_RULES\[0\].*bad duration "7y"/,
+        /TABLE_RETENTION: not valid JSON/,
+      ],
+    );
+  });
+
   it('connects with RDS IAM authentication when asked, naming what is missing', () => {
     const config = loadConfig({
       DATABASE_IAM_AUTH: 'true',

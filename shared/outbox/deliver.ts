@@ -1,4 +1,4 @@
-import type { OutboxConfig } from '../config.js';
+import type { OutboxConfig } from './config.js';
 import type { Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';

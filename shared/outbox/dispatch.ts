@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config.ts
+import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
 import { MalformedDispatchMessageError } from './errors.js';
 
 export interface DispatchReport {

@@ -25,6 +25,12 @@ describe('what the registry and the CDK app load', () => {
     expect([...packages]).toEqual(['zod']);
   });
 
+  it('the configuration (shared/config.ts and its fragments) loads no service: zod, and pg only to parse DATABASE_URL', async () => {
+    const packages = await packagesLoadedBy('../../shared/config.ts');
+
+    expect([...packages].filter((name) => !name.startsWith('node:')).sort()).toEqual(['pg', 'zod']);
+  });
+
   it('the CDK app (infra/app.ts) never loads pg or a database driver', async () => {
     const packages = await packagesLoadedBy('../../infra/app.ts');
 

@@ -1,0 +1,28 @@
+import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import { fragment, parsedBy } from '../config-fragment.js';
+import { ConfigError } from '../errors.js';
+import { parseTablePolicies, type TablePolicy } from './policies.js';
+
+/** `config.tables`: tables-cleanup's policies (TABLE_RETENTION); archived rows go to RESULTS_ARCHIVE_URL. */
+export interface TablesConfig {
+  policies: TablePolicy[];
+}
+
+const TablesVariables = z.object({
+  TABLE_RETENTION: z
+    .string()
+    .default('[]')
+    .transform(parsedBy((json: string) => parseTablePolicies(json))),
+  // Read, not owned (shared/results/config.ts parses it): an archiving policy needs it set.
+  RESULTS_ARCHIVE_URL: z.string().optional(),
+});
+
+export const tablesFragment = fragment(TablesVariables, (vars): TablesConfig => {
+  const archived = vars.TABLE_RETENTION.find((policy) => policy.archive);
+  if (archived && !vars.RESULTS_ARCHIVE_URL) {
+    throw new ConfigError([
+      `TABLE_RETENTION: policy "${archived.label}" archives, but RESULTS_ARCHIVE_URL is not set — set it (s3://bucket/prefix or file:///dir) or drop "archive"`,
+    ]);
+  }
+  return { policies: vars.TABLE_RETENTION };
+});
