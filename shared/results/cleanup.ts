@@ -11,10 +11,11 @@ import type { AccessPath } from '../tables/policies.js';
 import { sweepHeapRanges } from '../tables/ranges.js';
 import { choosePath } from './path.js';
 import {
-  countAll,
+  countByPassInHeap,
   countEligible,
   deleteBatch,
   deleteHeapRange,
+  estimateAll,
   passOrder,
   type DeletedBatch,
   type DeletedRange,
@@ -39,11 +40,16 @@ export interface ResultsCleanupSettings {
 
 export interface ResultsCleanupStats {
   dryRun: boolean;
+  /** The planner's estimate of the table's rows at the start (no scan): see countsEstimated. */
   before: number;
   deleted: number;
   /** Dry runs only: what a real run would delete now. */
   wouldDelete?: number;
+  /** `before` less what was deleted: an estimate too. */
   after: number;
+  /** `before` and `after` are estimates; `remaining`, `byRule` and `deleted` are exact. */
+  countsEstimated: true;
+  /** Exact: rows the rules still select once the run ends (held rows, a truncated run). */
   remaining: number;
   byRule: Record<string, number>;
   /** How batches found rows: TID ranges in heap order, or an index walk oldest first; and why. */
@@ -86,7 +92,10 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
     ...input.rules.map((rule) => [rule.label, 0]),
     ...(table.expiresAt ? [['expires_at', 0]] : []),
   ]) as Record<string, number>;
-  const before = await count(db, countAll(table));
+  const {
+    rows: [plan],
+  } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimateAll(table));
+  const before = Math.round(plan!['QUERY PLAN'][0].Plan['Plan Rows']);
 
   const chosen = await choosePath(db, table, passes, settings.accessPath);
   const stats: ResultsCleanupStats = {
@@ -94,6 +103,7 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
     before,
     deleted: 0,
     after: before,
+    countsEstimated: true,
     remaining: 0,
     byRule,
     accessPath: chosen.path,
@@ -106,15 +116,16 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
   };
 
   if (settings.dryRun) {
-    for (const pass of passes) byRule[pass.label] = await count(db, countEligible(table, pass));
-    stats.wouldDelete = stats.remaining = Object.values(byRule).reduce((a, b) => a + b, 0);
+    const counts = await countPasses(input, passes, chosen.path);
+    for (const [i, pass] of passes.entries()) byRule[pass.label] = counts[i]!;
+    stats.wouldDelete = stats.remaining = counts.reduce((a, b) => a + b, 0);
     return stats;
   }
 
   const done = chosen.path === 'heap' ? await sweepHeap(input, passes, stats) : await walkIndex(input, passes, stats);
   stats.truncated = !done;
-  for (const pass of passes) stats.remaining += await count(db, countEligible(table, pass));
-  stats.after = await count(db, countAll(table));
+  stats.remaining = (await countPasses(input, passes, chosen.path)).reduce((a, b) => a + b, 0);
+  stats.after = Math.max(0, before - stats.deleted);
   return stats;
 }
 
@@ -231,6 +242,25 @@ async function deleteInBatch<T extends { deleted: number; lines?: string | null 
       }
     }
     return batch!;
+  });
+}
+
+/**
+ * Exact counts per pass. Where the heap is swept, one read of the heap with index scans off (see
+ * countByPassInHeap); where an index is walked, few rows were eligible, so each pass counts
+ * through its index, leaving as few dead entries behind as it deleted.
+ */
+async function countPasses(input: ResultsCleanupInput, passes: RetentionPass[], path: AccessPath): Promise<number[]> {
+  if (passes.length === 0) return [];
+  if (path === 'index') return Promise.all(passes.map((pass) => count(input.db, countEligible(input.table, pass))));
+  return inTransaction(input.db, async (tx) => {
+    await tx.query('SET LOCAL enable_indexscan = off');
+    await tx.query('SET LOCAL enable_indexonlyscan = off');
+    await tx.query('SET LOCAL enable_bitmapscan = off');
+    const {
+      rows: [row],
+    } = await tx.query<{ by_pass: string[] }>(countByPassInHeap(input.table, passes));
+    return row!.by_pass.map(Number);
   });
 }
 

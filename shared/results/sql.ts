@@ -178,8 +178,26 @@ export function estimateEligible(t: ResultTable, passes: RetentionPass[]): Sql {
   return { text: `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${t.table} WHERE ${where}`, values: params.values };
 }
 
-export function countAll(t: ResultTable): Sql {
-  return { text: `SELECT count(*)::bigint AS n FROM ${t.table}`, values: [] };
+/**
+ * The planner's row count for the table (reltuples scaled to its current pages): no scan. An exact
+ * `count(*)` was 12% of a run at 10M rows.
+ */
+export function estimateAll(t: ResultTable): Sql {
+  return { text: `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${t.table}`, values: [] };
+}
+
+/**
+ * Exact counts of what each pass selects, in one read of the heap (the caller turns index scans
+ * off): counting through an index after a large delete walks every dead entry it still holds
+ * (measured: 1.5 s over 7M unvacuumed entries), while the heap the sweep just read is in cache.
+ */
+export function countByPassInHeap(t: ResultTable, passes: RetentionPass[]): Sql {
+  const params = new Params();
+  const counts = passes.map((pass) => `count(*) FILTER (WHERE ${passPredicate(t, pass, params)})`).join(', ');
+  return {
+    text: `SELECT ARRAY[${counts || 'NULL'}]::bigint[] AS by_pass FROM ${t.table} WHERE ${anyPass(t, passes, params)}`,
+    values: params.values,
+  };
 }
 
 /** Inserts archived rows (JSON objects of every column); rows already present are left alone. */
