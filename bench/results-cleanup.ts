@@ -125,7 +125,7 @@ async function compareCelery(bench: BenchDatabase): Promise<void> {
 
   await seedCelery(bench);
   const before = await countCelery(bench);
-  const { stdout } = await run('/usr/bin/python3', ['-c', CELERY_CLEANUP, bench.url]);
+  const { stdout } = await run('/usr/bin/python3', ['-c', CELERY_CLEANUP, bench.url.replace(/^postgres:/, 'postgresql:')]);
   const theirs = { seconds: Number(stdout.trim()), deleted: before - (await countCelery(bench)) };
 
   const rate = (r: { seconds: number; deleted: number }) => r.deleted / r.seconds;
