@@ -1,3 +1,4 @@
+import { hasPgCode, PgErrorCode } from '../db/pg-errors.js';
 import { inTransaction, type Db } from '../db/pool.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
@@ -6,30 +7,58 @@ import { ArchiveWriteError } from './errors.js';
 import type { RetentionRule } from './rules.js';
 import type { SchemaName } from '../db/identifiers.js';
 import { checkRulesFit, detectGroupTable, detectTable, ruleApplies, type ResultTable, type StoreName } from './stores.js';
-import { countAll, countEligible, deleteBatch, passOrder, type DeletedBatch, type RetentionPass } from './sql.js';
+import type { AccessPath } from '../tables/policies.js';
+import { sweepHeapRanges } from '../tables/ranges.js';
+import { choosePath } from './path.js';
+import {
+  countByPassInHeap,
+  countEligible,
+  deleteBatch,
+  deleteHeapRange,
+  estimateAll,
+  passOrder,
+  type DeletedBatch,
+  type DeletedRange,
+  type RetentionPass,
+} from './sql.js';
 
 // Row locks are skipped, but a table lock (a migration, a VACUUM FULL) would queue the batch and
 // everything behind it; give up fast instead and let the next run try again.
 const LOCK_TIMEOUT = '2s';
+// A heap-order DELETE waits on an eligible row another transaction holds (a producer rewriting an
+// old result); this bounds that wait, then the range is retried skipping the held rows.
+const RANGE_LOCK_TIMEOUT = '500ms';
 
 export interface ResultsCleanupSettings {
   dryRun: boolean;
   batchSize: number;
   /** Manual runs only: also require every deleted row to be at least this many days old. */
   olderThanDays?: number;
+  /** Pins the access path instead of choosing by the planner's estimate (tests, benchmarks, operators who know). */
+  accessPath?: AccessPath;
 }
 
 export interface ResultsCleanupStats {
   dryRun: boolean;
+  /** The planner's estimate of the table's rows at the start (no scan): see countsEstimated. */
   before: number;
   deleted: number;
   /** Dry runs only: what a real run would delete now. */
   wouldDelete?: number;
+  /** `before` less what was deleted: an estimate too. */
   after: number;
+  /** `before` and `after` are estimates; `remaining`, `byRule` and `deleted` are exact. */
+  countsEstimated: true;
+  /** Exact: rows the rules still select once the run ends (held rows, a truncated run). */
   remaining: number;
   byRule: Record<string, number>;
+  /** How batches found rows: TID ranges in heap order, or an index walk oldest first; and why. */
+  accessPath: AccessPath;
+  pathReason: string;
   archived: number;
   batches: number;
+  /** Heap ranges whose DELETE met a held row and were redone skipping the held rows. */
+  retriedRanges: number;
   longestBatchMs: number;
   truncated: boolean;
 }
@@ -56,65 +85,110 @@ export interface ResultsCleanupInput {
  * // → { deleted: 1200, byRule: { 'status=REVOKED keep=0s': 200, 'keep=7d': 1000, expires_at: 0 }, remaining: 0, … }
  */
 export async function cleanupResults(input: ResultsCleanupInput): Promise<ResultsCleanupStats> {
-  const { db, table, settings, budget } = input;
+  const { db, table, settings } = input;
   checkRulesFit(table, input.rules);
   const passes = await retentionPasses(db, table, input.rules, settings.olderThanDays);
   const byRule = Object.fromEntries([
     ...input.rules.map((rule) => [rule.label, 0]),
     ...(table.expiresAt ? [['expires_at', 0]] : []),
   ]) as Record<string, number>;
-  const before = await count(db, countAll(table));
+  const {
+    rows: [plan],
+  } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimateAll(table));
+  const before = Math.round(plan!['QUERY PLAN'][0].Plan['Plan Rows']);
+
+  const chosen = await choosePath(db, table, passes, settings.accessPath);
+  const stats: ResultsCleanupStats = {
+    dryRun: settings.dryRun,
+    before,
+    deleted: 0,
+    after: before,
+    countsEstimated: true,
+    remaining: 0,
+    byRule,
+    accessPath: chosen.path,
+    pathReason: chosen.reason,
+    archived: 0,
+    batches: 0,
+    retriedRanges: 0,
+    longestBatchMs: 0,
+    truncated: false,
+  };
 
   if (settings.dryRun) {
-    for (const pass of passes) byRule[pass.label] = await count(db, countEligible(table, pass));
-    const remaining = Object.values(byRule).reduce((a, b) => a + b, 0);
-    return {
-      dryRun: true,
-      before,
-      deleted: 0,
-      wouldDelete: remaining,
-      after: before,
-      remaining,
-      byRule,
-      archived: 0,
-      batches: 0,
-      longestBatchMs: 0,
-      truncated: false,
-    };
+    const counts = await countPasses(input, passes, chosen.path);
+    for (const [i, pass] of passes.entries()) byRule[pass.label] = counts[i]!;
+    stats.wouldDelete = stats.remaining = counts.reduce((a, b) => a + b, 0);
+    return stats;
   }
 
-  let deleted = 0,
-    archived = 0,
-    batches = 0,
-    longestBatchMs = 0,
-    truncated = false;
-  eachPass: for (const pass of passes) {
+  const done = chosen.path === 'heap' ? await sweepHeap(input, passes, stats) : await walkIndex(input, passes, stats);
+  stats.truncated = !done;
+  stats.remaining = (await countPasses(input, passes, chosen.path)).reduce((a, b) => a + b, 0);
+  stats.after = Math.max(0, before - stats.deleted);
+  return stats;
+}
+
+/** Every pass at once, range by range in heap order. Returns false when the budget ended it early. */
+async function sweepHeap(input: ResultsCleanupInput, passes: RetentionPass[], stats: ResultsCleanupStats): Promise<boolean> {
+  if (passes.length === 0) return true;
+  return sweepHeapRanges(input.db, input.table.table, input.settings.batchSize, input.budget, async (from, to) => {
+    const started = performance.now();
+    let batch: DeletedRange;
+    try {
+      batch = await deleteInBatch(
+        input,
+        stats.batches,
+        RANGE_LOCK_TIMEOUT,
+        deleteHeapRange(input.table, passes, from, to, !!input.archive),
+      );
+    } catch (error) {
+      if (!hasPgCode(error, PgErrorCode.lockNotAvailable)) throw error;
+      // A held row in the range: redo it skipping held rows. A table lock fails this one too, and
+      // that ends the run rather than queueing behind a migration.
+      stats.retriedRanges += 1;
+      const skipLocked = deleteHeapRange(input.table, passes, from, to, !!input.archive, true);
+      batch = await deleteInBatch(input, stats.batches, LOCK_TIMEOUT, skipLocked);
+    }
+    stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(performance.now() - started));
+    for (const [i, pass] of passes.entries()) stats.byRule[pass.label]! += batch.by_pass[i]!;
+    record(input, stats, batch.deleted);
+  });
+}
+
+/** Pass by pass, each an ordered index walk in batches of `batchSize`. Returns false when the budget ended it early. */
+async function walkIndex(input: ResultsCleanupInput, passes: RetentionPass[], stats: ResultsCleanupStats): Promise<boolean> {
+  const { table, settings, budget } = input;
+  for (const pass of passes) {
     // The keyset cursor of this pass's walk, kept here so the passes themselves stay whole for counting.
     let cursor: RetentionPass = pass;
     for (;;) {
       // Checked only once something was deleted, so even a mis-sized budget makes progress.
-      if (deleted > 0 && budget.expired()) {
-        truncated = true;
-        break eachPass;
-      }
+      if (stats.deleted > 0 && budget.expired()) return false;
       const started = performance.now();
-      const { rows, resumeAt } = await deleteOneBatch(input, cursor, batches);
-      longestBatchMs = Math.max(longestBatchMs, Math.round(performance.now() - started));
-      if (rows > 0) batches += 1;
-      deleted += rows;
-      byRule[pass.label]! += rows;
-      if (input.archive) archived += rows;
-      if (rows < settings.batchSize) break;
+      const batch = await deleteInBatch<DeletedBatch>(
+        input,
+        stats.batches,
+        LOCK_TIMEOUT,
+        deleteBatch(table, cursor, settings.batchSize, !!input.archive),
+        true,
+      );
+      stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(performance.now() - started));
+      stats.byRule[pass.label]! += batch.deleted;
+      record(input, stats, batch.deleted);
+      if (batch.deleted < settings.batchSize) break;
       // Resume from the newest age this batch reached: rows the pass walked past and kept (shielded
       // by an earlier rule) are then walked once per run rather than once per batch.
-      if (pass.kind === 'rule' && passOrder(table, pass) !== undefined && resumeAt) cursor = { ...pass, resumeAt };
+      if (pass.kind === 'rule' && passOrder(table, pass) !== undefined && batch.resume_at) cursor = { ...pass, resumeAt: batch.resume_at };
     }
   }
+  return true;
+}
 
-  let remaining = 0;
-  for (const pass of passes) remaining += await count(db, countEligible(table, pass));
-  const after = await count(db, countAll(table));
-  return { dryRun: false, before, deleted, after, remaining, byRule, archived, batches, longestBatchMs, truncated };
+function record(input: ResultsCleanupInput, stats: ResultsCleanupStats, rows: number): void {
+  if (rows > 0) stats.batches += 1;
+  stats.deleted += rows;
+  if (input.archive) stats.archived += rows;
 }
 
 /** The passes a run makes, with cutoffs from the database clock so every host agrees on "now". */
@@ -135,32 +209,58 @@ async function retentionPasses(db: Db, table: ResultTable, rules: RetentionRule[
   return passes;
 }
 
-async function deleteOneBatch(
+/**
+ * One statement in its own transaction under `lock_timeout`; with an archive, the rows it returns
+ * are written before the delete commits (a failed write rolls it back).
+ */
+async function deleteInBatch<T extends { deleted: number; lines?: string | null }>(
   input: ResultsCleanupInput,
-  pass: RetentionPass,
   batchNumber: number,
-): Promise<{ rows: number; resumeAt: string | null }> {
+  lockTimeout: string,
+  statement: { text: string; values: unknown[] },
+  indexWalk = false,
+): Promise<T> {
   return inTransaction(input.db, async (tx) => {
-    await tx.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-    // A batch must be an ordered index walk that LIMIT cuts short. Given a bounded age range the
-    // planner prefers a bitmap scan or seq scan plus sort, which reads the whole remaining range on
-    // every batch (measured: batches at 420 ms shrinking as rows ran out, against 40–70 ms).
-    await tx.query('SET LOCAL enable_bitmapscan = off');
-    await tx.query('SET LOCAL enable_seqscan = off');
+    await tx.query(`SET LOCAL lock_timeout = '${lockTimeout}'`);
+    if (indexWalk) {
+      // A batch must be an ordered index walk that LIMIT cuts short. Given a bounded age range the
+      // planner prefers a bitmap scan or seq scan plus sort, which reads the whole remaining range on
+      // every batch (measured: batches at 420 ms shrinking as rows ran out, against 40–70 ms).
+      await tx.query('SET LOCAL enable_bitmapscan = off');
+      await tx.query('SET LOCAL enable_seqscan = off');
+    }
     const {
       rows: [batch],
-    } = await tx.query<DeletedBatch>(deleteBatch(input.table, pass, input.settings.batchSize, input.archive !== undefined));
-    const rows = batch!.deleted;
-    if (input.archive && rows > 0) {
+    } = await tx.query<T>(statement);
+    if (input.archive && batch!.deleted > 0) {
       const key = archiveKey(new Date(), input.runId, batchNumber, input.table.archiveRoot);
       try {
-        await writeArchive(input.archive, key, batch!.rows!);
+        await writeArchive(input.archive, key, [batch!.lines!]);
       } catch (error) {
         // Thrown inside the transaction, so the delete rolls back with it.
-        throw new ArchiveWriteError(`${input.archive.url}/${key}`, rows, error);
+        throw new ArchiveWriteError(`${input.archive.url}/${key}`, batch!.deleted, error);
       }
     }
-    return { rows, resumeAt: batch!.resume_at };
+    return batch!;
+  });
+}
+
+/**
+ * Exact counts per pass. Where the heap is swept, one read of the heap with index scans off (see
+ * countByPassInHeap); where an index is walked, few rows were eligible, so each pass counts
+ * through its index, leaving as few dead entries behind as it deleted.
+ */
+async function countPasses(input: ResultsCleanupInput, passes: RetentionPass[], path: AccessPath): Promise<number[]> {
+  if (passes.length === 0) return [];
+  if (path === 'index') return Promise.all(passes.map((pass) => count(input.db, countEligible(input.table, pass))));
+  return inTransaction(input.db, async (tx) => {
+    await tx.query('SET LOCAL enable_indexscan = off');
+    await tx.query('SET LOCAL enable_indexonlyscan = off');
+    await tx.query('SET LOCAL enable_bitmapscan = off');
+    const {
+      rows: [row],
+    } = await tx.query<{ by_pass: string[] }>(countByPassInHeap(input.table, passes));
+    return row!.by_pass.map(Number);
   });
 }
 

@@ -18,6 +18,12 @@ export interface ResultTable {
   taskName?: string;
   /** The age anchor, in the column's own type. */
   age: string;
+  /**
+   * A plain column whose statistics stand in for `age` in the planner's estimate when `age` is an
+   * expression: Postgres keeps no statistics for an expression only a partial index holds, and
+   * guesses a third of the table for any range on it.
+   */
+  ageEstimate?: string;
   /** The age column is `timestamp without time zone` holding UTC: parameters are converted to it, not the column, so its index still serves. */
   ageIsNaive: boolean;
   /** Producer-set expiry overriding every rule (the native store only). */
@@ -44,6 +50,7 @@ export function nativeTable(schema: SchemaName): ResultTable {
     status: 'status',
     taskName: 'task_name',
     age: 'coalesce(date_done, date_created)',
+    ageEstimate: 'date_done',
     ageIsNaive: false,
     expiresAt: 'expires_at',
     binaryColumns: [],

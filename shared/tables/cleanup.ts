@@ -6,6 +6,7 @@ import { ArchiveWriteError } from '../results/errors.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { inspectPolicies } from './inspect.js';
+import { sweepHeapRanges } from './ranges.js';
 import type { AccessPath, TablePolicy } from './policies.js';
 import {
   countExpired,
@@ -13,7 +14,6 @@ import {
   deleteIndexBatch,
   kombuBacklog,
   quoted,
-  relationSize,
   tableHealth,
   type DeletedBatch,
   type TableTarget,
@@ -22,11 +22,6 @@ import {
 // A batch waiting on a row another transaction holds keeps the rows it already deleted locked;
 // half a second bounds that, then the batch gives up and its range is left for the next run.
 const BATCH_LOCK_TIMEOUT = '500ms';
-// Heap-order batches are sized by time, not rows: each range grows or shrinks toward this, so a
-// transaction stays short whether its pages hold live rows, expired ones or dead space.
-const TARGET_BATCH_MS = 50;
-// 10,000 pages is 80 MB of heap: a cap so one fast batch over empty pages cannot overshoot wildly.
-const MAX_PAGES_PER_BATCH = 10_000;
 /** Rows per index-walk batch, and the row count a heap-order sweep sizes its first range for. */
 export const DEFAULT_TABLE_BATCH_ROWS = 10_000;
 
@@ -128,28 +123,11 @@ export async function cleanupTables(input: TablesCleanupInput): Promise<TablesCl
 
 type Sweep = (input: TablesCleanupInput, t: TableTarget, cutoff: Date, stats: TablesCleanupStats) => Promise<boolean>;
 
-/**
- * Heap order: TID ranges from the first page to the last one the table had when the sweep began
- * (rows added since are newer than any cutoff). Returns false when the budget ended it early.
- */
-const sweepHeap: Sweep = async (input, t, cutoff, stats) => {
-  const {
-    rows: [size],
-  } = await input.db.query<{ reltuples: number; pages: string }>(relationSize(t.relation));
-  const pages = Number(size!.pages);
-  const rowsPerPage = pages > 0 && size!.reltuples > 0 ? size!.reltuples / pages : 100;
-  let span = clamp(Math.ceil(input.settings.batchSize / rowsPerPage), 1, MAX_PAGES_PER_BATCH);
-  for (let from = 0; from < pages; ) {
-    // Checked only after the first range, so even a mis-sized budget makes progress.
-    if (from > 0 && input.budget.expired()) return false;
-    const to = Math.min(from + span, pages);
-    const elapsed = await runBatch(input, t, stats, (archive) => deleteHeapRange(t, cutoff, from, to, archive));
-    // Toward the target time, at most doubling or halving per step so one odd batch cannot swing it.
-    span = clamp(Math.round(span * clamp(TARGET_BATCH_MS / Math.max(elapsed, 1), 0.5, 2)), 1, MAX_PAGES_PER_BATCH);
-    from = to;
-  }
-  return true;
-};
+/** Heap order, by the shared range engine (ranges.ts). Returns false when the budget ended it early. */
+const sweepHeap: Sweep = (input, t, cutoff, stats) =>
+  sweepHeapRanges(input.db, t.relation, input.settings.batchSize, input.budget, (from, to) =>
+    runBatch(input, t, stats, (archive) => deleteHeapRange(t, cutoff, from, to, archive)),
+  );
 
 /** Index order, oldest first, in batches of `batchSize` rows. */
 const walkIndex: Sweep = async (input, t, cutoff, stats) => {
@@ -243,8 +221,4 @@ async function addHealth(db: Db, targets: TableTarget[], stats: TablesCleanupSta
     stats.backlog = { ...stats.backlog, ...Object.fromEntries(rows.map((row) => [row.name, Number(row.n)])) };
   }
   if (stats.backlog) stats.backlogTotal = Object.values(stats.backlog).reduce((a, b) => a + b, 0);
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
 }

@@ -8,6 +8,7 @@ import { restoreResults } from '../../shared/results/restore.js';
 import { parseRules } from '../../shared/results/rules.js';
 import { nativeTable } from '../../shared/results/stores.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
+import type { AccessPath } from '../../shared/tables/policies.js';
 import { FileStorage } from '../../shared/storage/file.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
@@ -39,7 +40,7 @@ async function seedVariedOldResults(count: number): Promise<void> {
   );
 }
 
-function clean(archive: ObjectStorage, batchSize = 7) {
+function clean(archive: ObjectStorage, batchSize = 7, accessPath: AccessPath = 'index') {
   return cleanupResults({
     db,
     table,
@@ -47,7 +48,7 @@ function clean(archive: ObjectStorage, batchSize = 7) {
     archive,
     runId: 'run-1',
     budget: UNLIMITED_BUDGET,
-    settings: { dryRun: false, batchSize },
+    settings: { dryRun: false, batchSize, accessPath },
   });
 }
 
@@ -73,6 +74,24 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
     expect(stats).toMatchObject({ deleted: 20, archived: 20, batches: 3 });
     expect(afterDelete.rows[0].n).toBe(0);
     expect(restore).toEqual({ objectsRead: 3, matched: 20, restored: 20, alreadyPresent: 0 });
+    expect((await db.query(SNAPSHOT)).rows).toEqual(original);
+  });
+
+  it('archives every row a heap-order sweep deletes, one object per range, and restores them exactly', async () => {
+    await seedVariedOldResults(3000);
+    const original = (await db.query(SNAPSHOT)).rows;
+    const archive = await openArchive();
+
+    const stats = await clean(archive, 100, 'heap');
+    const keys = await archive.list('results/');
+    const perObject = await Promise.all(keys.map(async (key) => decodeRows(await archive.get(key)).length));
+    const restore = await restoreResults({ db, table, archive, filter: { since: new Date(0) } });
+
+    expect(stats).toMatchObject({ accessPath: 'heap', deleted: 3000, archived: 3000 });
+    expect(stats.batches).toBeGreaterThan(1);
+    expect(keys).toHaveLength(stats.batches);
+    expect(perObject.reduce((a, b) => a + b, 0)).toBe(3000);
+    expect(restore).toMatchObject({ matched: 3000, restored: 3000 });
     expect((await db.query(SNAPSHOT)).rows).toEqual(original);
   });
 
@@ -103,14 +122,14 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
   });
 });
 
-describe('when the archive cannot be written', () => {
+describe.each(['index', 'heap'] as const)('when the archive cannot be written (%s path)', (path) => {
   it('rolls the batch back, deletes nothing and names the object', async () => {
     await seedVariedOldResults(5);
     const before = (await db.query(SNAPSHOT)).rows;
     const notADirectory = join(await tempDir('chores-archive-'), 'file');
     await writeFile(notADirectory, 'x');
 
-    const run = clean(new FileStorage(notADirectory));
+    const run = clean(new FileStorage(notADirectory), 7, path);
 
     await expect(run).rejects.toThrow(ArchiveWriteError);
     await expect(run).rejects.toThrow(/rolled back and nothing was deleted/);
@@ -120,7 +139,7 @@ describe('when the archive cannot be written', () => {
   it('loses nothing when the bucket is missing either', async () => {
     await seedVariedOldResults(5);
 
-    await expect(clean(new S3Storage(s3.client, 'missing-bucket', 'p'))).rejects.toThrow(/s3:\/\/missing-bucket\/p\/results\//);
+    await expect(clean(new S3Storage(s3.client, 'missing-bucket', 'p'), 7, path)).rejects.toThrow(/s3:\/\/missing-bucket\/p\/results\//);
 
     expect((await db.query('SELECT count(*)::int AS n FROM chores.task_results')).rows[0].n).toBe(5);
   });

@@ -8,6 +8,7 @@ import { restoreResults, restoreStore } from '../../shared/results/restore.js';
 import { parseRules } from '../../shared/results/rules.js';
 import { detectTable, type StoreName } from '../../shared/results/stores.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
+import type { AccessPath } from '../../shared/tables/policies.js';
 import { diagnose } from '../../shared/runtime/doctor.js';
 import { FileStorage } from '../../shared/storage/file.js';
 import { testDatabase } from '../helpers/db.js';
@@ -69,12 +70,12 @@ async function insertDjango(taskId: string, status: string, hoursAgo: number, ta
 }
 
 const ids = async (table: string) => (await db.query(`SELECT task_id FROM ${table} ORDER BY task_id`)).rows.map((r) => r.task_id);
-const clean = async (store: StoreName, rules: string, extra: { dryRun?: boolean; archive?: FileStorage } = {}) =>
+const clean = async (store: StoreName, rules: string, extra: { dryRun?: boolean; archive?: FileStorage; accessPath?: AccessPath } = {}) =>
   cleanupResults({
     db,
     table: await detectTable(db, store, publicSchema),
     rules: parseRules(rules),
-    settings: { dryRun: extra.dryRun ?? false, batchSize: 2 },
+    settings: { dryRun: extra.dryRun ?? false, batchSize: 2, ...(extra.accessPath && { accessPath: extra.accessPath }) },
     budget: UNLIMITED_BUDGET,
     runId: 'celery',
     ...(extra.archive && { archive: extra.archive }),
@@ -86,16 +87,26 @@ describe('the celery-db store (Celery SQLAlchemy backend)', () => {
     await db.query(CELERY_DB(true));
   });
 
-  it('applies the rules by status and task name to naive UTC timestamps', async () => {
+  it.each(['heap', 'index'] as const)('applies the rules by status and task name to naive UTC timestamps (%s path)', async (path) => {
     await insertCelery('old', 'SUCCESS', 7 * 24 + 2, 'app.mail');
     await insertCelery('young', 'SUCCESS', 7 * 24 - 2, 'app.mail'); // 14 h misread would push this past 7 days
     await insertCelery('revoked', 'REVOKED', 1, 'app.mail');
     await insertCelery('audit', 'SUCCESS', 400 * 24, 'audit.access');
 
-    const stats = await clean('celery-db', RULES);
+    const stats = await clean('celery-db', RULES, { accessPath: path });
 
     expect(await ids('celery_taskmeta')).toEqual(['audit', 'young']);
     expect(stats.byRule).toEqual({ 'task=audit.* keep=never': 0, 'status=REVOKED keep=0s': 1, 'keep=7d': 1 });
+    expect(stats.accessPath).toBe(path);
+  });
+
+  it('sweeps in heap order when the table has no index on date_done, and says why', async () => {
+    await insertCelery('old', 'SUCCESS', 10 * 24, 'app.mail');
+
+    const stats = await clean('celery-db', RULES);
+
+    expect(stats).toMatchObject({ accessPath: 'heap', pathReason: expect.stringContaining('no btree index leading with date_done') });
+    expect(await ids('celery_taskmeta')).toEqual([]);
   });
 
   it('counts in a dry run and deletes nothing', async () => {
