@@ -38,6 +38,10 @@ export type SendOutcome =
 // Enough to see an error page's message; a receiver streaming megabytes back must not cost us memory.
 export const RESPONSE_CAP_BYTES = 4_096;
 const THROTTLING = new Set([429, 502, 503, 504]);
+// An idle pooled connection is closed after this long (undici's default). Receivers close idle
+// keep-alive connections too (Node's http server after 5 s); a POST written onto one the receiver is
+// closing fails with EPIPE or ECONNRESET, so ours must let go first.
+const IDLE_CONNECTION_MS = 4_000;
 
 /**
  * POSTs webhooks through Node's own keep-alive HTTP(S) agents (node:https rather than undici: undici
@@ -57,7 +61,9 @@ export class WebhookSender {
   constructor(private readonly policy: SenderOptions) {
     this.allowed = buildAllowList(policy.allowedCidrs);
     this.box = new SecretBox(policy.secretKeys);
-    const pool = { keepAlive: true, maxSockets: CONNECTIONS_PER_ORIGIN, lookup: guardedLookup(this.allowed) };
+    // `timeout` is the socket's idle timeout: the agent closes a pooled socket idle that long; on a
+    // socket in use it only emits 'timeout', which nothing here listens to (the POST has its own).
+    const pool = { keepAlive: true, maxSockets: CONNECTIONS_PER_ORIGIN, timeout: IDLE_CONNECTION_MS, lookup: guardedLookup(this.allowed) };
     this.agents = { 'http:': new http.Agent(pool), 'https:': new https.Agent(pool) };
   }
 
