@@ -18,7 +18,7 @@ const program = new Command('chores')
   .exitOverride();
 
 // Each command's module, loaded only when that command runs: a command pulls in what it needs
-// (the AWS SDK, the Redis client, undici …) and a short command should not pay for the rest.
+// (the AWS SDK, the Redis client …) and a short command should not pay for the rest.
 type Registrar = (program: Command) => void;
 // `outbox` and `endpoints` come together: the webhook operations add subcommands to both groups.
 const loadWebhookCommands = async (): Promise<Registrar> => {

@@ -1,8 +1,9 @@
 import type { BuildOptions } from 'esbuild';
 
 /**
- * How every Lambda handler is bundled: by `npm run build`, by the bundle tests and benchmark, and
- * (with the infrastructure issue) by the CDK stack's NodejsFunction, which takes these same values.
+ * How every Lambda handler is bundled (infra/build.ts): by `npm run build`, by the bundle tests and
+ * benchmark, and by the CDK stack's local bundling (infra/constructs/job-function.ts). Code splitting
+ * is why the stack bundles with esbuild itself: NodejsFunction writes a single `--outfile`.
  *
  * The AWS SDK is bundled rather than taken from the runtime, so a deploy runs the SDK version the
  * tests ran; `pg-native` is pg's optional native binding, never used.
@@ -17,6 +18,10 @@ export const bundling = {
   minify: true,
   sourcemap: true,
   mainFields: ['module', 'main'],
+  // ESM chunks: what a handler imports dynamically (the Redis client of results-cleanup, the RDS IAM
+  // signer) is its own file, read only when imported, instead of being parsed on every cold start.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   external: ['pg-native'],
   // ESM bundles still meet CommonJS dependencies that call require(); give them one.
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },

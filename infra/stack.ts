@@ -150,6 +150,7 @@ export class ChoresStack extends Stack {
 
     const migrate = new HandlerFunction(this, 'Migrate', {
       functionName: `${prefix}-migrate`,
+      // Its SQL files travel next to the bundle, where migrate() looks for them (infra/build.ts).
       entry: 'migrate',
       timeout: Duration.minutes(5),
       memoryMb: 256,
@@ -157,14 +158,6 @@ export class ChoresStack extends Stack {
       subnets: network.isolatedSubnets,
       database,
       environment: config.environment,
-      // The SQL files travel next to the bundle, where migrate() looks for them.
-      bundling: {
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (input, output) => [`cp -r ${input}/shared/db/migrations ${output}/migrations`],
-        },
-      },
     });
     new triggers.Trigger(this, 'MigrateOnDeploy', {
       handler: migrate,

@@ -1,28 +1,37 @@
 import { join } from 'node:path';
-import type { Duration } from 'aws-cdk-lib';
+import { AssetHashType, type Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../shared/runtime/metrics.js';
-import { bundling } from '../bundling.js';
+import { bundleHandler } from '../build.js';
 import type { Database } from './database.js';
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
-/** The esbuild settings of `npm run build` (infra/bundling.ts), as NodejsFunction takes them. */
-export function nodejsBundling(extra: Partial<nodejs.BundlingOptions> = {}): nodejs.BundlingOptions {
-  return {
-    minify: bundling.minify,
-    sourceMap: bundling.sourcemap,
-    target: bundling.target,
-    format: nodejs.OutputFormat.ESM,
-    mainFields: bundling.mainFields,
-    externalModules: bundling.external,
-    banner: bundling.banner.js,
-    ...extra,
-  };
+/**
+ * The handler's directory as `npm run build` makes it (infra/build.ts: entry, chunks, source maps,
+ * migrate's SQL), bundled locally by esbuild at synth. Not NodejsFunction: it writes one `--outfile`,
+ * so it cannot split chunks. Hashed by output, so an unchanged bundle is not redeployed; the Docker
+ * image is only CDK's required fallback, never used (local bundling always succeeds or throws).
+ */
+export function handlerCode(entry: string): lambda.Code {
+  return lambda.Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: lambda.Runtime.NODEJS_22_X.bundlingImage,
+      // CDK caches staging by source path and bundling options (functions not included): naming the
+      // entry here keeps each function's asset its own instead of the first one bundled.
+      environment: { CHORES_HANDLER: entry },
+      local: {
+        tryBundle(outputDir) {
+          bundleHandler(entry, outputDir, PROJECT_ROOT);
+          return true;
+        },
+      },
+    },
+  });
 }
 
 export interface HandlerFunctionProps {
@@ -35,20 +44,18 @@ export interface HandlerFunctionProps {
   subnets: ec2.SubnetSelection;
   database: Database;
   environment: Record<string, string>;
-  bundling?: Partial<nodejs.BundlingOptions>;
 }
 
 /**
  * One of chores' Lambda functions: arm64 on nodejs22.x, the shared minified ESM bundle with
  * source maps, in the VPC as a database client, JSON logs kept a month, traced, Powertools configured.
  */
-export class HandlerFunction extends nodejs.NodejsFunction {
+export class HandlerFunction extends lambda.Function {
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id, {
       functionName: props.functionName,
-      entry: join(PROJECT_ROOT, 'functions', `${props.entry}.ts`),
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      code: handlerCode(props.entry),
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       timeout: props.timeout,
@@ -56,7 +63,6 @@ export class HandlerFunction extends nodejs.NodejsFunction {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       securityGroups: [props.database.clientSecurityGroup],
-      bundling: nodejsBundling(props.bundling),
       // Named after the function (so it carries the stage prefix) and kept a month.
       logGroup: new logs.LogGroup(scope, `${id}Logs`, {
         logGroupName: `/aws/lambda/${props.functionName}`,

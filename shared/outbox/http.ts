@@ -1,4 +1,5 @@
-import { Agent, request } from 'undici';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import { Webhook } from 'standardwebhooks';
 import { parseRetryAfter } from './backoff.js';
 import { CONNECTIONS_PER_ORIGIN } from './limits.js';
@@ -37,16 +38,22 @@ export type SendOutcome =
 // Enough to see an error page's message; a receiver streaming megabytes back must not cost us memory.
 export const RESPONSE_CAP_BYTES = 4_096;
 const THROTTLING = new Set([429, 502, 503, 504]);
+// An idle pooled connection is closed after this long (undici's default). Receivers close idle
+// keep-alive connections too (Node's http server after 5 s); a POST written onto one the receiver is
+// closing fails with EPIPE or ECONNRESET, so ours must let go first.
+const IDLE_CONNECTION_MS = 4_000;
 
 /**
- * POSTs webhooks through one pooled keep-alive client. Connections are pinned to addresses the
- * SSRF policy has checked (the socket's own DNS lookup is the check), and redirects are never
- * followed: a 3xx is a failure, since following it would let a receiver aim us anywhere.
- * The pool may open as many connections per origin as a run has requests in flight, so no request
- * waits in the pool: its timeout runs while it is actually being sent.
+ * POSTs webhooks through Node's own keep-alive HTTP(S) agents (node:https rather than undici: undici
+ * was 522 KiB of outbox-deliver's 841 KiB bundle and delivered no faster, see the README's benchmarks).
+ * Connections are pinned to addresses the SSRF policy has checked (the socket's own DNS lookup is the
+ * check), and redirects are never followed (node:http has no redirect handling at all): a 3xx is a
+ * failure, since following it would let a receiver aim us anywhere. Each agent may open as many
+ * connections per origin as a run has requests in flight, so no request waits in the pool: its
+ * timeout runs while it is actually being sent.
  */
 export class WebhookSender {
-  private readonly agent: Agent;
+  private readonly agents: { 'http:': http.Agent; 'https:': https.Agent };
   private readonly allowed;
   private readonly signers = new Map<string, Webhook>();
   private readonly box: SecretBox;
@@ -54,21 +61,20 @@ export class WebhookSender {
   constructor(private readonly policy: SenderOptions) {
     this.allowed = buildAllowList(policy.allowedCidrs);
     this.box = new SecretBox(policy.secretKeys);
-    this.agent = new Agent({ connections: CONNECTIONS_PER_ORIGIN, connect: { lookup: guardedLookup(this.allowed) } });
+    // `timeout` is the socket's idle timeout: the agent closes a pooled socket idle that long; on a
+    // socket in use it only emits 'timeout', which nothing here listens to (the POST has its own).
+    const pool = { keepAlive: true, maxSockets: CONNECTIONS_PER_ORIGIN, timeout: IDLE_CONNECTION_MS, lookup: guardedLookup(this.allowed) };
+    this.agents = { 'http:': new http.Agent(pool), 'https:': new https.Agent(pool) };
   }
 
   async send(webhook: WebhookRequest, timeoutMs: number): Promise<SendOutcome> {
+    // Started when the POST is: the pool never queues it (see the class comment).
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
       checkUrl(webhook.url, this.policy, this.allowed);
-      const response = await request(webhook.url, {
-        method: 'POST',
-        dispatcher: this.agent,
-        headers: this.headers(webhook),
-        body: webhook.body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await readCapped(response.body);
-      const status = response.statusCode;
+      const response = await this.post(webhook, signal);
+      const text = await readCapped(response);
+      const status = response.statusCode!;
       if (status >= 200 && status < 300) return { kind: 'delivered', status, response: text };
       if (status === 410) return { kind: 'gone', status, response: text };
       if (THROTTLING.has(status)) {
@@ -80,12 +86,30 @@ export class WebhookSender {
     } catch (error) {
       const refusal = refusalIn(error);
       if (refusal) return { kind: 'refused', error: refusal };
+      // A timeout while the body streams surfaces as the socket's 'aborted', not as the signal's error.
+      if (signal.aborted) return { kind: 'failed', error: `timed out after ${timeoutMs} ms` };
       return { kind: 'failed', error: describe(error, timeoutMs) };
     }
   }
 
   close(): Promise<void> {
-    return this.agent.close();
+    this.agents['http:'].destroy();
+    this.agents['https:'].destroy();
+    return Promise.resolve();
+  }
+
+  /** Sends the signed POST and resolves with the response head; the body is read by the caller. */
+  private post(webhook: WebhookRequest, signal: AbortSignal): Promise<IncomingMessage> {
+    const url = new URL(webhook.url);
+    const agent = url.protocol === 'https:' ? this.agents['https:'] : this.agents['http:'];
+    const send = url.protocol === 'https:' ? https.request : http.request;
+    const body = Buffer.from(webhook.body);
+    const headers = { ...this.headers(webhook), 'content-length': String(body.length) };
+    return new Promise((resolve, reject) => {
+      const request = send(url, { method: 'POST', agent, headers, signal }, resolve);
+      request.on('error', reject);
+      request.end(body);
+    });
   }
 
   private headers(webhook: WebhookRequest): Record<string, string> {
@@ -109,7 +133,8 @@ export class WebhookSender {
   }
 }
 
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+/** Reads the response body up to the cap; a timeout firing while it streams aborts the read too. */
+async function readCapped(body: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

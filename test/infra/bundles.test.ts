@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildHandlers, HANDLERS } from '../../infra/build.js';
 import { jobNames } from '../../shared/jobs.js';
 import { testDatabase } from '../helpers/db.js';
+import { startRedis } from '../helpers/redis.js';
 
 const { url } = await testDatabase();
 // Outside the repository: a bundle that still needed node_modules (a devDependency, or anything
@@ -38,7 +39,7 @@ async function invokeBundle(file: string, env: Record<string, string>) {
 }
 
 describe('the Lambda bundles', () => {
-  it('are built for every job and each stays under 1 MB', () => {
+  it('are built for every job, each loading under 1 MB at init', () => {
     expect(built.map((b) => b.job)).toEqual([...HANDLERS]);
     for (const bundle of built) expect(bundle.bytes).toBeLessThan(1024 * 1024);
   });
@@ -56,5 +57,21 @@ describe('the Lambda bundles', () => {
     const stats = await invokeBundle(file, { UPLOADS_STORAGE_URL: `file://${outside}/uploads` });
 
     expect(stats).toMatchObject({ job, truncated: false, durationMs: expect.any(Number) });
+  });
+
+  it('leave the Redis client out of what results-cleanup loads at init', async () => {
+    const { loaded, file } = built.find((b) => b.job === 'results-cleanup')!;
+    const sources = async (files: string[]) => (await Promise.all(files.map((f) => readFile(`${f}.map`, 'utf8')))).join('\n');
+
+    expect(loaded).toContain(file);
+    expect(await sources(loaded)).not.toContain('node_modules/@redis/client');
+  });
+
+  it('run results-cleanup on its own against Redis, loading the Redis client on demand', async () => {
+    const { url: redisUrl } = await startRedis();
+
+    const stats = await invokeBundle(built.find((b) => b.job === 'results-cleanup')!.file, { RESULTS_STORE: redisUrl });
+
+    expect(stats).toMatchObject({ job: 'results-cleanup', truncated: false });
   });
 });

@@ -62,6 +62,16 @@ describe('npx cdk synth', () => {
     );
   });
 
+  it('bundles each function from its own entry, with its chunks', async () => {
+    const functions = Object.values(template.Resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler',
+    );
+    const assets = functions.map((fn) => join(out, `asset.${(fn.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`));
+
+    expect(new Set(assets).size).toBe(functions.length); // one asset each, not the first one bundled reused
+    for (const dir of assets) expect(await readdir(dir)).toEqual(expect.arrayContaining(['index.mjs', 'chunks']));
+  });
+
   it('passes cfn-lint with no errors and a database engine version that can still be created', async () => {
     const findings = await cfnLint(join(out, 'Chores.template.json'));
 
