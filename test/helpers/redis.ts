@@ -20,6 +20,9 @@ export async function startRedis(): Promise<{ url: string; client: RedisClient }
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
   });
+  // Stopped by the afterAll below; and whatever happens to the test file, not left behind by this process.
+  const stopOnExit = () => server.kill();
+  process.once('exit', stopOnExit);
   const url = `redis://127.0.0.1:${port}`;
   let client: RedisClient | undefined;
   try {

@@ -13,6 +13,8 @@ const { url } = await testDatabase();
 // Outside the repository: a bundle that still needed node_modules (a devDependency, or anything
 // not bundled) fails to load here, as it would in Lambda.
 const outside = await mkdtemp(join(tmpdir(), 'chores-bundles-'));
+// Started for the file (its afterAll stops it): one test runs a bundle against it.
+const { url: redisUrl } = await startRedis();
 await chmod(outside, 0o755);
 const built = await buildHandlers(outside);
 afterAll(() => rm(outside, { recursive: true, force: true }));
@@ -68,8 +70,6 @@ describe('the Lambda bundles', () => {
   });
 
   it('run results-cleanup on its own against Redis, loading the Redis client on demand', async () => {
-    const { url: redisUrl } = await startRedis();
-
     const stats = await invokeBundle(built.find((b) => b.job === 'results-cleanup')!.file, { RESULTS_STORE: redisUrl });
 
     expect(stats).toMatchObject({ job: 'results-cleanup', truncated: false });

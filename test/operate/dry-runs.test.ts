@@ -1,6 +1,4 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobName } from '../../shared/jobs.js';
 import { FileStorage } from '../../shared/storage/file.js';
@@ -8,6 +6,7 @@ import { testDatabase } from '../helpers/db.js';
 import { lambdaContext } from '../helpers/lambda.js';
 import { seedResults } from '../helpers/results.js';
 import { seedUploads, uploadKeys } from '../helpers/uploads.js';
+import { tempDir } from '../helpers/temp.js';
 
 const { db, url } = await testDatabase();
 let uploadsDir: string;
@@ -25,7 +24,7 @@ async function entry(job: JobName) {
 }
 
 beforeEach(async () => {
-  uploadsDir = await mkdtemp(join(tmpdir(), 'chores-dry-uploads-'));
+  uploadsDir = await tempDir('chores-dry-uploads-');
   await db.query('TRUNCATE chores.uploads, chores.outbox_events CASCADE');
 });
 afterEach(() => {

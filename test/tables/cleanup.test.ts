@@ -1,7 +1,4 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +10,7 @@ import { PolicyError } from '../../shared/tables/errors.js';
 import { parseTablePolicies } from '../../shared/tables/policies.js';
 import { restoreTable } from '../../shared/tables/restore.js';
 import { testDatabase } from '../helpers/db.js';
+import { tempDir } from '../helpers/temp.js';
 
 const { db, url } = await testDatabase();
 const run = promisify(execFile);
@@ -115,7 +113,7 @@ describe('a custom table without an index on its timestamp', () => {
     const expected = await column<number>(
       `SELECT id FROM audit_log WHERE kind = 'debug' AND created_at < now() - interval '30 days' ORDER BY id`,
     );
-    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-tables-archive-')));
+    const archive = new FileStorage(await tempDir('chores-tables-archive-'));
 
     const stats = await clean(POLICY, { batchSize: 100, archive });
 
@@ -136,7 +134,7 @@ describe('a custom table without an index on its timestamp', () => {
   it('archives every deleted row before deleting it, and restores them exactly, once', async () => {
     const snapshot = `SELECT id, kind, created_at::text, body::text, encode(blob, 'hex') AS blob FROM audit_log ORDER BY id`;
     const before = (await db.query(snapshot)).rows;
-    const archive = new FileStorage(await mkdtemp(join(tmpdir(), 'chores-tables-archive-')));
+    const archive = new FileStorage(await tempDir('chores-tables-archive-'));
     const stats = await clean(POLICY, { batchSize: 500, archive });
     const keys = await archive.list(tableArchiveRoot({ schema: 'public', table: 'audit_log' }));
     const archivedIds = (await Promise.all(keys.map(async (key) => decodeRows(await archive.get(key)))))

@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { testDatabase } from '../helpers/db.js';
+import { tempDir } from '../helpers/temp.js';
 
 const { db, url } = await testDatabase();
 const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
@@ -25,7 +24,7 @@ describe('chores run tables-cleanup and chores tables restore', () => {
       INSERT INTO audit_log SELECT n, now() - (n - 0.5) * interval '1 day' FROM generate_series(1, 40) AS n`);
     const env = {
       TABLE_RETENTION: '[{"table":"public.audit_log","timestampColumn":"created_at","keep":"30d","archive":true,"label":"audit"}]',
-      RESULTS_ARCHIVE_URL: `file://${await mkdtemp(join(tmpdir(), 'chores-tables-cli-'))}`,
+      RESULTS_ARCHIVE_URL: `file://${await tempDir('chores-tables-cli-')}`,
     };
 
     const dry = await chores(['run', 'tables-cleanup', '--dry-run', '--json'], env);
@@ -51,7 +50,7 @@ describe('chores run tables-cleanup and chores tables restore', () => {
 
   it('accepts --dry-run for uploads-cleanup and outbox-cleanup, which refused it before', async () => {
     const uploads = await chores(['run', 'uploads-cleanup', '--dry-run', '--json'], {
-      UPLOADS_STORAGE_URL: `file://${await mkdtemp(join(tmpdir(), 'chores-uploads-cli-'))}`,
+      UPLOADS_STORAGE_URL: `file://${await tempDir('chores-uploads-cli-')}`,
     });
     const outbox = await chores(['run', 'outbox-cleanup', '--dry-run', '--json']);
 
