@@ -51,3 +51,42 @@ export function fmt(n: number, digits = 0): string {
 export function verdict(ok: boolean): string {
   return ok ? 'ok' : 'MISSED';
 }
+
+export interface WriterStats {
+  count: number;
+  p50: number;
+  p99: number;
+}
+
+/**
+ * Runs `work` while one connection inserts rows back to back, as the app keeps doing, and reports
+ * that writer's latencies: what a cleanup costs the producers beside it.
+ */
+export async function withWriter<T extends object>(
+  bench: BenchDatabase,
+  insert: (n: number) => { text: string; values?: unknown[] },
+  work: () => Promise<T>,
+): Promise<T & { writer: WriterStats }> {
+  const writer = new pg.Client({ connectionString: bench.url });
+  await writer.connect();
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    for (let n = 0; running; n++) {
+      const started = performance.now();
+      await writer.query(insert(n));
+      latencies.push(performance.now() - started);
+    }
+  })();
+  try {
+    const result = await work();
+    running = false;
+    await loop;
+    latencies.sort((a, b) => a - b);
+    return { ...result, writer: { count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) } };
+  } finally {
+    running = false;
+    await loop.catch(() => {});
+    await writer.end();
+  }
+}

@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { vetSchemaName } from '../shared/db/identifiers.js';
 import { DEFAULT_BATCH_SIZE } from '../shared/jobs.js';
 import { detectTable, nativeTable, type ResultTable } from '../shared/results/stores.js';
@@ -12,7 +11,7 @@ import type { ObjectStorage } from '../shared/storage/port.js';
 import { cleanupResults } from '../shared/results/cleanup.js';
 import { parseRules } from '../shared/results/rules.js';
 import { UNLIMITED_BUDGET } from '../shared/runtime/budget.js';
-import { benchDatabase, fmt, percentile, schema, verdict, type BenchDatabase } from './database.js';
+import { benchDatabase, fmt, schema, verdict, withWriter, type BenchDatabase } from './database.js';
 
 const run = promisify(execFile);
 const TOTAL = 1_000_000;
@@ -61,10 +60,10 @@ async function compareNative(bench: BenchDatabase): Promise<void> {
   console.log(`\nresults-cleanup (native store): ${fmt(TOTAL)} results, ~${fmt(EXPIRED)} expired, heap in arrival order`);
   const rules = '[{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]';
   await seed(bench, 'arrival');
-  const batched = await withWriter(bench, () => runChores(bench, nativeTable(schema), rules));
+  const batched = await withWriter(bench, liveResult, () => runChores(bench, nativeTable(schema), rules));
 
   await seed(bench, 'arrival');
-  const unbatched = await withWriter(bench, async () => {
+  const unbatched = await withWriter(bench, liveResult, async () => {
     const started = performance.now();
     const result = await bench.db.query(
       `DELETE FROM chores.task_results WHERE coalesce(date_done, date_created) < now() - interval '7 days' OR status = 'REVOKED'`,
@@ -75,7 +74,7 @@ async function compareNative(bench: BenchDatabase): Promise<void> {
 
   await seed(bench, 'arrival');
   const dir = await mkdtemp(join(tmpdir(), 'chores-bench-archive-'));
-  const archived = await withWriter(bench, () => runChores(bench, nativeTable(schema), rules, new FileStorage(dir)));
+  const archived = await withWriter(bench, liveResult, () => runChores(bench, nativeTable(schema), rules, new FileStorage(dir)));
   await rm(dir, { recursive: true, force: true });
 
   const rate = (r: Run) => r.deleted / r.seconds;
@@ -190,37 +189,8 @@ async function seed(bench: BenchDatabase, layout: Layout): Promise<void> {
   console.log(`  seeded in ${fmt((performance.now() - started) / 1000, 1)} s`);
 }
 
-interface WriterStats {
-  count: number;
-  p50: number;
-  p99: number;
-}
-
-/** Runs `work` while one connection inserts fresh results back to back, as a busy worker pool does. */
-async function withWriter<T>(bench: BenchDatabase, work: () => Promise<T>): Promise<T & { writer: WriterStats }> {
-  const writer = new pg.Client({ connectionString: bench.url });
-  await writer.connect();
-  const latencies: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    for (let n = 0; running; n++) {
-      const started = performance.now();
-      await writer.query(
-        `INSERT INTO chores.task_results (task_id, task_name, status, result, date_done) VALUES ($1, 'app.live', 'SUCCESS', '{"ok":true}', now())`,
-        [`live-${Date.now()}-${n}`],
-      );
-      latencies.push(performance.now() - started);
-    }
-  })();
-  try {
-    const result = await work();
-    running = false;
-    await loop;
-    latencies.sort((a, b) => a - b);
-    return { ...result, writer: { count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) } };
-  } finally {
-    running = false;
-    await loop.catch(() => {});
-    await writer.end();
-  }
-}
+// The app's own writes while a cleanup runs: fresh, unexpired results.
+const liveResult = (n: number) => ({
+  text: `INSERT INTO chores.task_results (task_id, task_name, status, result, date_done) VALUES ($1, 'app.live', 'SUCCESS', '{"ok":true}', now())`,
+  values: [`live-${Date.now()}-${n}`],
+});

@@ -1,8 +1,10 @@
-import pg from 'pg';
 import { UNLIMITED_BUDGET } from '../shared/runtime/budget.js';
 import { cleanupTables, DEFAULT_TABLE_BATCH_ROWS } from '../shared/tables/cleanup.js';
 import { parseTablePolicies } from '../shared/tables/policies.js';
-import { benchDatabase, fmt, percentile, verdict, type BenchDatabase } from './database.js';
+import { benchDatabase, fmt, verdict, withWriter, type BenchDatabase } from './database.js';
+
+// The app's own writes while a cleanup runs: fresh events.
+const liveEvent = () => ({ text: `INSERT INTO public.bench_events (kind, created_at, body) VALUES ('live', now(), '{}')` });
 
 const TOTAL = 1_000_000;
 const EXPIRED = 700_000;
@@ -24,7 +26,7 @@ export async function benchTablesCleanup(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       await seed(bench);
       chores.push(
-        await withWriter(bench, async () => {
+        await withWriter(bench, liveEvent, async () => {
           const started = performance.now();
           const stats = await cleanupTables({
             db: bench.db,
@@ -43,7 +45,7 @@ export async function benchTablesCleanup(): Promise<void> {
       );
       await seed(bench);
       unbatched.push(
-        await withWriter(bench, async () => {
+        await withWriter(bench, liveEvent, async () => {
           const started = performance.now();
           const result = await bench.db.query(`DELETE FROM public.bench_events WHERE created_at < now() - interval '30 days'`);
           const ms = performance.now() - started;
@@ -106,30 +108,4 @@ async function seed(bench: BenchDatabase): Promise<void> {
     [TOTAL],
   );
   await bench.db.query('VACUUM ANALYZE public.bench_events');
-}
-
-/** Runs `work` while one connection inserts fresh rows back to back, as the app keeps doing. */
-async function withWriter(bench: BenchDatabase, work: () => Promise<Omit<Run, 'writer'>>): Promise<Run> {
-  const writer = new pg.Client({ connectionString: bench.url });
-  await writer.connect();
-  const latencies: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      await writer.query(`INSERT INTO public.bench_events (kind, created_at, body) VALUES ('live', now(), '{}')`);
-      latencies.push(performance.now() - started);
-    }
-  })();
-  try {
-    const result = await work();
-    running = false;
-    await loop;
-    latencies.sort((a, b) => a - b);
-    return { ...result, writer: { count: latencies.length, p99: percentile(latencies, 99) } };
-  } finally {
-    running = false;
-    await loop.catch(() => {});
-    await writer.end();
-  }
 }

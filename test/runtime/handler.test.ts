@@ -9,6 +9,7 @@ import { tryJobLock } from '../../shared/runtime/sql.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { lambdaContext } from '../helpers/lambda.js';
 import { seedResults } from '../helpers/results.js';
+import { captureEmf } from '../helpers/emf.js';
 
 const { db, url } = await testDatabase();
 
@@ -21,24 +22,6 @@ function testRuntime({ emitMetrics = false } = {}): JobRuntime {
     logger: new Logger({ serviceName: 'chores', logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Chores', serviceName: 'chores' }),
   };
-}
-
-/** EMF documents written to stdout while `work` runs. */
-async function captureEmf(work: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    await work();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines
-    .flatMap((line) => line.split('\n'))
-    .filter((l) => l.includes('"_aws"'))
-    .map((l) => JSON.parse(l));
 }
 
 async function runRecords() {

@@ -10,6 +10,7 @@ import { createJobHandler } from '../../shared/runtime/handler.js';
 import { cleanupTables } from '../../shared/tables/cleanup.js';
 import { testDatabase } from '../helpers/db.js';
 import { lambdaContext } from '../helpers/lambda.js';
+import { captureEmf } from '../helpers/emf.js';
 
 const { db, url } = await testDatabase();
 const KOMBU = '[{"preset":"kombu","keep":"1h"}]';
@@ -28,24 +29,6 @@ beforeAll(async () => {
 afterEach(() => {
   vi.unstubAllEnvs();
 });
-
-/** EMF documents written to stdout while `work` runs. */
-async function captureEmf(work: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    await work();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines
-    .flatMap((line) => line.split('\n'))
-    .filter((l) => l.includes('"_aws"'))
-    .map((l) => JSON.parse(l));
-}
 
 describe('the real tables-cleanup Lambda entry', () => {
   it('dry-runs from a manual payload: counts, deletes nothing, and refuses unknown settings', async () => {
