@@ -1,7 +1,7 @@
 import type { Db } from '../db/pool.js';
-import { INDEX_WALK_MAX_SHARE } from '../tables/inspect.js';
+import { estimatedShare } from '../tables/inspect.js';
 import type { AccessPath } from '../tables/policies.js';
-import { leadingIndex, relationSize } from '../tables/sql.js';
+import { leadingIndex } from '../tables/sql.js';
 import { estimateEligible, type RetentionPass } from './sql.js';
 import type { ResultTable } from './stores.js';
 
@@ -33,16 +33,8 @@ export async function choosePath(db: Db, t: ResultTable, passes: RetentionPass[]
     const { rows } = await db.query<{ name: string }>(leadingIndex(t.table, 'date_done'));
     if (rows.length === 0) return { path: 'heap', reason: `${t.table} has no btree index leading with date_done` };
   }
-  const {
-    rows: [size],
-  } = await db.query<{ reltuples: number }>(relationSize(t.table));
-  const {
-    rows: [plan],
-  } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimateEligible(t, passes));
-  const eligible = plan!['QUERY PLAN'][0].Plan['Plan Rows'];
-  const share = size!.reltuples > 0 ? Math.min(eligible / size!.reltuples, 1) : 1;
-  const percent = `~${(share * 100).toFixed(share < 0.01 ? 2 : 0)}% of rows eligible`;
-  return share < INDEX_WALK_MAX_SHARE
-    ? { path: 'index', reason: `${percent}: an index walk touches only those` }
-    : { path: 'heap', reason: `${percent}: a heap-order sweep beats an index walk` };
+  const { indexWins, percent } = await estimatedShare(db, t.table, estimateEligible(t, passes));
+  return indexWins
+    ? { path: 'index', reason: `${percent} of rows eligible: an index walk touches only those` }
+    : { path: 'heap', reason: `${percent} of rows eligible: a heap-order sweep beats an index walk` };
 }

@@ -1,3 +1,4 @@
+import type { Sql } from '../db/params.js';
 import { inTransaction, type Db } from '../db/pool.js';
 import { PolicyError } from './errors.js';
 import type { TablePolicy } from './policies.js';
@@ -75,18 +76,27 @@ async function inspectPolicy(db: Db, policy: TablePolicy, cutoff: Date, tidRange
 /** The planner's estimate decides: no scan is spent on choosing. */
 async function choosePath(db: Db, target: TableTarget, cutoff: Date): Promise<Pick<TableTarget, 'path' | 'pathReason'>> {
   if (!target.index) return { path: 'heap', pathReason: `no btree index leads with ${target.policy.timestampColumn}` };
+  const { indexWins, percent } = await estimatedShare(db, target.relation, estimateExpired(target, cutoff));
+  return indexWins
+    ? { path: 'index', pathReason: `${percent} of rows expired: walking ${target.index}` }
+    : { path: 'heap', pathReason: `${percent} of rows expired: a heap-order sweep beats walking ${target.index}` };
+}
+
+/**
+ * The share of `relation` the planner expects `estimate` (an `EXPLAIN (FORMAT JSON)` of the rows a run
+ * would delete) to select, as `~N%`, and whether that is few enough for an index walk to win.
+ * Shared by tables-cleanup and results-cleanup, so both choose their access path by the same rule.
+ */
+export async function estimatedShare(db: Db, relation: string, estimate: Sql): Promise<{ indexWins: boolean; percent: string }> {
   const {
     rows: [size],
-  } = await db.query<{ reltuples: number }>(relationSize(target.relation));
+  } = await db.query<{ reltuples: number }>(relationSize(relation));
   const {
     rows: [plan],
-  } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimateExpired(target, cutoff));
-  const expired = plan!['QUERY PLAN'][0].Plan['Plan Rows'];
-  const share = size!.reltuples > 0 ? expired / size!.reltuples : 1;
-  const percent = `~${(share * 100).toFixed(share < 0.01 ? 2 : 0)}% of rows expired`;
-  return share < INDEX_WALK_MAX_SHARE
-    ? { path: 'index', pathReason: `${percent}: walking ${target.index}` }
-    : { path: 'heap', pathReason: `${percent}: a heap-order sweep beats walking ${target.index}` };
+  } = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(estimate);
+  const selected = plan!['QUERY PLAN'][0].Plan['Plan Rows'];
+  const share = size!.reltuples > 0 ? Math.min(selected / size!.reltuples, 1) : 1;
+  return { indexWins: share < INDEX_WALK_MAX_SHARE, percent: `~${(share * 100).toFixed(share < 0.01 ? 2 : 0)}%` };
 }
 
 async function checkTimeZone(db: Db, policy: TablePolicy): Promise<void> {
