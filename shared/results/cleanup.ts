@@ -1,4 +1,5 @@
 import { hasPgCode, PgErrorCode } from '../db/pg-errors.js';
+import { cleanupBatchSettings } from '../db/batch.js';
 import { inTransaction, type Db } from '../db/pool.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
@@ -8,7 +9,7 @@ import type { RetentionRule } from './rules.js';
 import type { SchemaName } from '../db/identifiers.js';
 import { checkRulesFit, detectGroupTable, detectTable, ruleApplies, type ResultTable, type StoreName } from './stores.js';
 import type { AccessPath } from '../tables/policies.js';
-import { sweepHeapRanges } from '../tables/ranges.js';
+import { ARCHIVE_TARGET_BATCH_MS, sweepHeapRanges, TARGET_BATCH_MS } from '../tables/ranges.js';
 import { choosePath } from './path.js';
 import {
   countByPassInHeap,
@@ -24,10 +25,10 @@ import {
 
 // Row locks are skipped, but a table lock (a migration, a VACUUM FULL) would queue the batch and
 // everything behind it; give up fast instead and let the next run try again.
-const LOCK_TIMEOUT = '2s';
+const LOCK_TIMEOUT = '2s' as const;
 // A heap-order DELETE waits on an eligible row another transaction holds (a producer rewriting an
 // old result); this bounds that wait, then the range is retried skipping the held rows.
-const RANGE_LOCK_TIMEOUT = '500ms';
+const RANGE_LOCK_TIMEOUT = '500ms' as const;
 
 export interface ResultsCleanupSettings {
   dryRun: boolean;
@@ -36,6 +37,8 @@ export interface ResultsCleanupSettings {
   olderThanDays?: number;
   /** Pins the access path instead of choosing by the planner's estimate (tests, benchmarks, operators who know). */
   accessPath?: AccessPath;
+  /** Concurrent streams of heap-order batches (DEFAULT_SWEEP_WORKERS when unset); an index walk is one stream. */
+  workers?: number;
 }
 
 export interface ResultsCleanupStats {
@@ -122,38 +125,52 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
     return stats;
   }
 
-  const done = chosen.path === 'heap' ? await sweepHeap(input, passes, stats) : await walkIndex(input, passes, stats);
-  stats.truncated = !done;
-  stats.remaining = (await countPasses(input, passes, chosen.path)).reduce((a, b) => a + b, 0);
+  if (chosen.path === 'heap') {
+    stats.truncated = !(await sweepHeap(input, passes, stats));
+  } else {
+    stats.truncated = !(await walkIndex(input, passes, stats));
+    stats.remaining = (await countPasses(input, passes, 'index')).reduce((a, b) => a + b, 0);
+  }
   stats.after = Math.max(0, before - stats.deleted);
   return stats;
 }
 
-/** Every pass at once, range by range in heap order. Returns false when the budget ended it early. */
+/**
+ * Every pass at once, range by range in heap order, by `workers` concurrent streams. Adds to
+ * `remaining` what the sweep left: rows held by other transactions in the ranges it had to retry,
+ * and the eligible rows in pages it did not reach (a truncated run; pages the table gained since).
+ * Returns false when the budget ended it early.
+ */
 async function sweepHeap(input: ResultsCleanupInput, passes: RetentionPass[], stats: ResultsCleanupStats): Promise<boolean> {
   if (passes.length === 0) return true;
-  return sweepHeapRanges(input.db, input.table.table, input.settings.batchSize, input.budget, async (from, to) => {
-    const started = performance.now();
+  const { db, table, settings, budget } = input;
+  // Batches run concurrently, so each takes its archive key's number when it starts.
+  let sequence = 0;
+  const options = {
+    batchRows: settings.batchSize,
+    budget,
+    ...(settings.workers && { workers: settings.workers }),
+    targetMs: input.archive ? ARCHIVE_TARGET_BATCH_MS : TARGET_BATCH_MS,
+  };
+  const sweep = await sweepHeapRanges(db, table.table, options, async (from, to) => {
+    const number = sequence++;
     let batch: DeletedRange;
     try {
-      batch = await deleteInBatch(
-        input,
-        stats.batches,
-        RANGE_LOCK_TIMEOUT,
-        deleteHeapRange(input.table, passes, from, to, !!input.archive),
-      );
+      batch = await deleteInBatch(input, stats, number, RANGE_LOCK_TIMEOUT, deleteHeapRange(table, passes, from, to, !!input.archive));
     } catch (error) {
       if (!hasPgCode(error, PgErrorCode.lockNotAvailable)) throw error;
       // A held row in the range: redo it skipping held rows. A table lock fails this one too, and
       // that ends the run rather than queueing behind a migration.
       stats.retriedRanges += 1;
-      const skipLocked = deleteHeapRange(input.table, passes, from, to, !!input.archive, true);
-      batch = await deleteInBatch(input, stats.batches, LOCK_TIMEOUT, skipLocked);
+      const skipLocked = deleteHeapRange(table, passes, from, to, !!input.archive, true);
+      batch = await deleteInBatch(input, stats, number, LOCK_TIMEOUT, skipLocked);
+      stats.remaining += await countInHeap(db, table, passes, { from, to });
     }
-    stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(performance.now() - started));
     for (const [i, pass] of passes.entries()) stats.byRule[pass.label]! += batch.by_pass[i]!;
     record(input, stats, batch.deleted);
   });
+  stats.remaining += await countInHeap(db, table, passes, { from: sweep.reached });
+  return sweep.done;
 }
 
 /** Pass by pass, each an ordered index walk in batches of `batchSize`. Returns false when the budget ended it early. */
@@ -165,15 +182,14 @@ async function walkIndex(input: ResultsCleanupInput, passes: RetentionPass[], st
     for (;;) {
       // Checked only once something was deleted, so even a mis-sized budget makes progress.
       if (stats.deleted > 0 && budget.expired()) return false;
-      const started = performance.now();
       const batch = await deleteInBatch<DeletedBatch>(
         input,
+        stats,
         stats.batches,
         LOCK_TIMEOUT,
         deleteBatch(table, cursor, settings.batchSize, !!input.archive),
         true,
       );
-      stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(performance.now() - started));
       stats.byRule[pass.label]! += batch.deleted;
       record(input, stats, batch.deleted);
       if (batch.deleted < settings.batchSize) break;
@@ -211,57 +227,72 @@ async function retentionPasses(db: Db, table: ResultTable, rules: RetentionRule[
 
 /**
  * One statement in its own transaction under `lock_timeout`; with an archive, the rows it returns
- * are written before the delete commits (a failed write rolls it back).
+ * are written before the delete commits (a failed write rolls it back). `longestBatchMs` counts
+ * from BEGIN to COMMIT or ROLLBACK, the time locks are held; waiting for a connection is not in it.
  */
 async function deleteInBatch<T extends { deleted: number; lines?: string | null }>(
   input: ResultsCleanupInput,
+  stats: ResultsCleanupStats,
   batchNumber: number,
-  lockTimeout: string,
+  lockTimeout: typeof LOCK_TIMEOUT | typeof RANGE_LOCK_TIMEOUT,
   statement: { text: string; values: unknown[] },
   indexWalk = false,
 ): Promise<T> {
-  return inTransaction(input.db, async (tx) => {
-    await tx.query(`SET LOCAL lock_timeout = '${lockTimeout}'`);
-    if (indexWalk) {
-      // A batch must be an ordered index walk that LIMIT cuts short. Given a bounded age range the
-      // planner prefers a bitmap scan or seq scan plus sort, which reads the whole remaining range on
-      // every batch (measured: batches at 420 ms shrinking as rows ran out, against 40–70 ms).
-      await tx.query('SET LOCAL enable_bitmapscan = off');
-      await tx.query('SET LOCAL enable_seqscan = off');
-    }
-    const {
-      rows: [batch],
-    } = await tx.query<T>(statement);
-    if (input.archive && batch!.deleted > 0) {
-      const key = archiveKey(new Date(), input.runId, batchNumber, input.table.archiveRoot);
-      try {
-        await writeArchive(input.archive, key, [batch!.lines!]);
-      } catch (error) {
-        // Thrown inside the transaction, so the delete rolls back with it.
-        throw new ArchiveWriteError(`${input.archive.url}/${key}`, batch!.deleted, error);
+  let began: number | undefined;
+  try {
+    return await inTransaction(input.db, async (tx) => {
+      began = performance.now();
+      await tx.query(cleanupBatchSettings(lockTimeout));
+      if (indexWalk) {
+        // A batch must be an ordered index walk that LIMIT cuts short. Given a bounded age range the
+        // planner prefers a bitmap scan or seq scan plus sort, which reads the whole remaining range on
+        // every batch (measured: batches at 420 ms shrinking as rows ran out, against 40–70 ms).
+        await tx.query('SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off');
       }
-    }
-    return batch!;
-  });
+      const {
+        rows: [result],
+      } = await tx.query<T>(statement);
+      if (input.archive && result!.deleted > 0) {
+        const key = archiveKey(new Date(), input.runId, batchNumber, input.table.archiveRoot);
+        try {
+          await writeArchive(input.archive, key, [result!.lines!]);
+        } catch (error) {
+          // Thrown inside the transaction, so the delete rolls back with it.
+          throw new ArchiveWriteError(`${input.archive.url}/${key}`, result!.deleted, error);
+        }
+      }
+      return result!;
+    });
+  } finally {
+    // A batch that failed (a lock it waited for) held its locks as long: it counts too.
+    if (began !== undefined) stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(performance.now() - began));
+  }
 }
 
 /**
- * Exact counts per pass. Where the heap is swept, one read of the heap with index scans off (see
- * countByPassInHeap); where an index is walked, few rows were eligible, so each pass counts
- * through its index, leaving as few dead entries behind as it deleted.
+ * Exact counts per pass. Where the heap is swept, one read of the heap (see countInHeap); where an
+ * index is walked, few rows were eligible, so each pass counts through its index, leaving as few
+ * dead entries behind as it deleted.
  */
 async function countPasses(input: ResultsCleanupInput, passes: RetentionPass[], path: AccessPath): Promise<number[]> {
   if (passes.length === 0) return [];
   if (path === 'index') return Promise.all(passes.map((pass) => count(input.db, countEligible(input.table, pass))));
-  return inTransaction(input.db, async (tx) => {
-    await tx.query('SET LOCAL enable_indexscan = off');
-    await tx.query('SET LOCAL enable_indexonlyscan = off');
-    await tx.query('SET LOCAL enable_bitmapscan = off');
+  return countByPass(input.db, input.table, passes);
+}
+
+/** What the passes select in the heap, or in `pages` of it, per pass; read with index scans off. */
+async function countByPass(db: Db, table: ResultTable, passes: RetentionPass[], pages?: { from: number; to?: number }): Promise<number[]> {
+  return inTransaction(db, async (tx) => {
+    await tx.query('SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; SET LOCAL enable_bitmapscan = off');
     const {
       rows: [row],
-    } = await tx.query<{ by_pass: string[] }>(countByPassInHeap(input.table, passes));
+    } = await tx.query<{ by_pass: string[] }>(countByPassInHeap(table, passes, pages));
     return row!.by_pass.map(Number);
   });
+}
+
+async function countInHeap(db: Db, table: ResultTable, passes: RetentionPass[], pages: { from: number; to?: number }): Promise<number> {
+  return (await countByPass(db, table, passes, pages)).reduce((a, b) => a + b, 0);
 }
 
 async function count(db: Db, query: { text: string; values: unknown[] }): Promise<number> {

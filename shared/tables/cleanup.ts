@@ -3,10 +3,11 @@ import { inTransaction, type Db } from '../db/pool.js';
 import { archiveKey, writeArchive } from '../results/archive.js';
 // The same archive as results-cleanup's, so the same failure.
 import { ArchiveWriteError } from '../results/errors.js';
+import { cleanupBatchSettings } from '../db/batch.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { inspectPolicies } from './inspect.js';
-import { sweepHeapRanges } from './ranges.js';
+import { ARCHIVE_TARGET_BATCH_MS, sweepHeapRanges, TARGET_BATCH_MS } from './ranges.js';
 import type { AccessPath, TablePolicy } from './policies.js';
 import {
   countExpired,
@@ -21,7 +22,7 @@ import {
 
 // A batch waiting on a row another transaction holds keeps the rows it already deleted locked;
 // half a second bounds that, then the batch gives up and its range is left for the next run.
-const BATCH_LOCK_TIMEOUT = '500ms';
+const BATCH_LOCK_TIMEOUT = '500ms' as const;
 /** Rows per index-walk batch, and the row count a heap-order sweep sizes its first range for. */
 export const DEFAULT_TABLE_BATCH_ROWS = 10_000;
 
@@ -62,7 +63,8 @@ export interface TablesCleanupStats {
 export interface TablesCleanupInput {
   db: Db;
   policies: TablePolicy[];
-  settings: { dryRun: boolean; batchSize: number };
+  /** `workers`: concurrent streams of heap-order batches (DEFAULT_SWEEP_WORKERS when unset). */
+  settings: { dryRun: boolean; batchSize: number; workers?: number };
   budget: TimeBudget;
   /** Names the run in archive keys. */
   runId: string;
@@ -107,9 +109,11 @@ export async function cleanupTables(input: TablesCleanupInput): Promise<TablesCl
     for (const t of targets) stats.byPolicy[t.policy.label] = await count(db, t, cutoffs);
     stats.wouldDelete = stats.remaining = Object.values(stats.byPolicy).reduce((a, b) => a + b, 0);
   } else {
+    let batchNumber = 0;
+    const run: RunInput = { ...input, nextBatchNumber: () => batchNumber++ };
     for (const t of targets) {
       const sweep = t.path === 'heap' ? sweepHeap : walkIndex;
-      const done = await sweep(input, t, cutoffs.get(t.policy.label)!, stats);
+      const done = await sweep(run, t, cutoffs.get(t.policy.label)!, stats);
       if (!done) {
         stats.truncated = true;
         break;
@@ -121,13 +125,24 @@ export async function cleanupTables(input: TablesCleanupInput): Promise<TablesCl
   return stats;
 }
 
-type Sweep = (input: TablesCleanupInput, t: TableTarget, cutoff: Date, stats: TablesCleanupStats) => Promise<boolean>;
+/** A run's input, and the numbers its batches take for their archive keys, unique within the run. */
+type RunInput = TablesCleanupInput & { nextBatchNumber: () => number };
+
+type Sweep = (input: RunInput, t: TableTarget, cutoff: Date, stats: TablesCleanupStats) => Promise<boolean>;
 
 /** Heap order, by the shared range engine (ranges.ts). Returns false when the budget ended it early. */
-const sweepHeap: Sweep = (input, t, cutoff, stats) =>
-  sweepHeapRanges(input.db, t.relation, input.settings.batchSize, input.budget, (from, to) =>
+const sweepHeap: Sweep = async (input, t, cutoff, stats) => {
+  const options = {
+    batchRows: input.settings.batchSize,
+    budget: input.budget,
+    ...(input.settings.workers && { workers: input.settings.workers }),
+    targetMs: t.policy.archive && input.archive ? ARCHIVE_TARGET_BATCH_MS : TARGET_BATCH_MS,
+  };
+  const sweep = await sweepHeapRanges(input.db, t.relation, options, (from, to) =>
     runBatch(input, t, stats, (archive) => deleteHeapRange(t, cutoff, from, to, archive)),
   );
+  return sweep.done;
+};
 
 /** Index order, oldest first, in batches of `batchSize` rows. */
 const walkIndex: Sweep = async (input, t, cutoff, stats) => {
@@ -154,17 +169,19 @@ const walkIndex: Sweep = async (input, t, cutoff, stats) => {
  * before the delete commits (a failed write rolls it back). Returns the batch's milliseconds.
  */
 async function runBatch(
-  input: TablesCleanupInput,
+  input: RunInput,
   t: TableTarget,
   stats: TablesCleanupStats,
   statement: (archive: boolean) => { text: string; values: unknown[] },
   seen?: (batch: DeletedBatch) => void,
 ): Promise<number> {
   const archive = t.policy.archive ? input.archive : undefined;
+  // Heap-order batches run concurrently, so each takes its archive key's number when it starts.
+  const number = input.nextBatchNumber();
   const started = performance.now();
   try {
     const batch = await inTransaction(input.db, async (tx) => {
-      await tx.query(`SET LOCAL lock_timeout = '${BATCH_LOCK_TIMEOUT}'`);
+      await tx.query(cleanupBatchSettings(BATCH_LOCK_TIMEOUT));
       if (t.path === 'index') {
         // Pin the ordered walk that LIMIT cuts short (see results/cleanup.ts for what else it costs).
         await tx.query('SET LOCAL enable_seqscan = off');
@@ -174,7 +191,7 @@ async function runBatch(
         rows: [result],
       } = await tx.query<DeletedBatch>(statement(archive !== undefined));
       if (archive && result!.deleted > 0) {
-        const key = archiveKey(new Date(), input.runId, stats.batches, tableArchiveRoot(t.policy));
+        const key = archiveKey(new Date(), input.runId, number, tableArchiveRoot(t.policy));
         try {
           await writeArchive(archive, key, [result!.lines!]);
         } catch (error) {
