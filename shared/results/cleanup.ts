@@ -1,6 +1,6 @@
 import { hasPgCode, PgErrorCode } from '../db/pg-errors.js';
 import { cleanupBatchSettings } from '../db/batch.js';
-import { inTransaction, type Db } from '../db/pool.js';
+import { inTransaction, type Db, type DbClient } from '../db/pool.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { archiveKey, writeArchive } from './archive.js';
@@ -15,7 +15,8 @@ import {
   countByPassInHeap,
   countEligible,
   deleteBatch,
-  deleteHeapRange,
+  deletePassInRange,
+  archiveHeapRange,
   estimateAll,
   passOrder,
   type DeletedBatch,
@@ -152,18 +153,27 @@ async function sweepHeap(input: ResultsCleanupInput, passes: RetentionPass[], st
     ...(settings.workers && { workers: settings.workers }),
     targetMs: input.archive ? ARCHIVE_TARGET_BATCH_MS : TARGET_BATCH_MS,
   };
+  // With an archive, one statement returns the rows of every pass; without, each pass is a plain
+  // DELETE whose row count is the pass's count (see deletePassInRange).
+  const deleteRange =
+    (from: number, to: number, skipLocked: boolean) =>
+    async (tx: DbClient): Promise<DeletedRange> => {
+      if (input.archive) return (await tx.query<DeletedRange>(archiveHeapRange(table, passes, from, to, skipLocked))).rows[0]!;
+      const byPass: number[] = [];
+      for (const pass of passes) byPass.push((await tx.query(deletePassInRange(table, pass, from, to, skipLocked))).rowCount ?? 0);
+      return { deleted: byPass.reduce((a, b) => a + b, 0), by_pass: byPass };
+    };
   const sweep = await sweepHeapRanges(db, table.table, options, async (from, to) => {
     const number = sequence++;
     let batch: DeletedRange;
     try {
-      batch = await deleteInBatch(input, stats, number, RANGE_LOCK_TIMEOUT, deleteHeapRange(table, passes, from, to, !!input.archive));
+      batch = await deleteInBatch(input, stats, number, RANGE_LOCK_TIMEOUT, deleteRange(from, to, false));
     } catch (error) {
       if (!hasPgCode(error, PgErrorCode.lockNotAvailable)) throw error;
       // A held row in the range: redo it skipping held rows. A table lock fails this one too, and
       // that ends the run rather than queueing behind a migration.
       stats.retriedRanges += 1;
-      const skipLocked = deleteHeapRange(table, passes, from, to, !!input.archive, true);
-      batch = await deleteInBatch(input, stats, number, LOCK_TIMEOUT, skipLocked);
+      batch = await deleteInBatch(input, stats, number, LOCK_TIMEOUT, deleteRange(from, to, true));
       stats.remaining += await countInHeap(db, table, passes, { from, to });
     }
     for (const [i, pass] of passes.entries()) stats.byRule[pass.label]! += batch.by_pass[i]!;
@@ -182,14 +192,14 @@ async function walkIndex(input: ResultsCleanupInput, passes: RetentionPass[], st
     for (;;) {
       // Checked only once something was deleted, so even a mis-sized budget makes progress.
       if (stats.deleted > 0 && budget.expired()) return false;
-      const batch = await deleteInBatch<DeletedBatch>(
-        input,
-        stats,
-        stats.batches,
-        LOCK_TIMEOUT,
-        deleteBatch(table, cursor, settings.batchSize, !!input.archive),
-        true,
-      );
+      const statement = deleteBatch(table, cursor, settings.batchSize, !!input.archive);
+      const batch = await deleteInBatch(input, stats, stats.batches, LOCK_TIMEOUT, async (tx) => {
+        // A batch must be an ordered index walk that LIMIT cuts short. Given a bounded age range the
+        // planner prefers a bitmap scan or seq scan plus sort, which reads the whole remaining range on
+        // every batch (measured: batches at 420 ms shrinking as rows ran out, against 40–70 ms).
+        await tx.query('SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off');
+        return (await tx.query<DeletedBatch>(statement)).rows[0]!;
+      });
       stats.byRule[pass.label]! += batch.deleted;
       record(input, stats, batch.deleted);
       if (batch.deleted < settings.batchSize) break;
@@ -226,42 +236,33 @@ async function retentionPasses(db: Db, table: ResultTable, rules: RetentionRule[
 }
 
 /**
- * One statement in its own transaction under `lock_timeout`; with an archive, the rows it returns
- * are written before the delete commits (a failed write rolls it back). `longestBatchMs` counts
- * from BEGIN to COMMIT or ROLLBACK, the time locks are held; waiting for a connection is not in it.
+ * One batch (`work`) in its own transaction under `lock_timeout`; with an archive, the rows it
+ * returns are written before the delete commits (a failed write rolls it back). `longestBatchMs`
+ * counts from BEGIN to COMMIT or ROLLBACK, the time locks are held, not the wait for a connection.
  */
 async function deleteInBatch<T extends { deleted: number; lines?: string | null }>(
   input: ResultsCleanupInput,
   stats: ResultsCleanupStats,
   batchNumber: number,
   lockTimeout: typeof LOCK_TIMEOUT | typeof RANGE_LOCK_TIMEOUT,
-  statement: { text: string; values: unknown[] },
-  indexWalk = false,
+  work: (tx: DbClient) => Promise<T>,
 ): Promise<T> {
   let began: number | undefined;
   try {
     return await inTransaction(input.db, async (tx) => {
       began = performance.now();
       await tx.query(cleanupBatchSettings(lockTimeout));
-      if (indexWalk) {
-        // A batch must be an ordered index walk that LIMIT cuts short. Given a bounded age range the
-        // planner prefers a bitmap scan or seq scan plus sort, which reads the whole remaining range on
-        // every batch (measured: batches at 420 ms shrinking as rows ran out, against 40–70 ms).
-        await tx.query('SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off');
-      }
-      const {
-        rows: [result],
-      } = await tx.query<T>(statement);
-      if (input.archive && result!.deleted > 0) {
+      const batch = await work(tx);
+      if (input.archive && batch.deleted > 0) {
         const key = archiveKey(new Date(), input.runId, batchNumber, input.table.archiveRoot);
         try {
-          await writeArchive(input.archive, key, [result!.lines!]);
+          await writeArchive(input.archive, key, [batch.lines!]);
         } catch (error) {
           // Thrown inside the transaction, so the delete rolls back with it.
-          throw new ArchiveWriteError(`${input.archive.url}/${key}`, result!.deleted, error);
+          throw new ArchiveWriteError(`${input.archive.url}/${key}`, batch.deleted, error);
         }
       }
-      return result!;
+      return batch;
     });
   } finally {
     // A batch that failed (a lock it waited for) held its locks as long: it counts too.

@@ -188,17 +188,20 @@ async function runBatch(
         await tx.query('SET LOCAL enable_bitmapscan = off');
       }
       const {
-        rows: [result],
+        rows: [row],
+        rowCount,
       } = await tx.query<DeletedBatch>(statement(archive !== undefined));
-      if (archive && result!.deleted > 0) {
+      // A plain heap-range DELETE returns no row, only its count.
+      const result = row ?? { deleted: rowCount ?? 0 };
+      if (archive && result.deleted > 0) {
         const key = archiveKey(new Date(), input.runId, number, tableArchiveRoot(t.policy));
         try {
-          await writeArchive(archive, key, [result!.lines!]);
+          await writeArchive(archive, key, [result.lines!]);
         } catch (error) {
-          throw new ArchiveWriteError(`${archive.url}/${key}`, result!.deleted, error);
+          throw new ArchiveWriteError(`${archive.url}/${key}`, result.deleted, error);
         }
       }
-      return result!;
+      return result;
     });
     seen?.(batch);
     if (batch.deleted > 0) stats.batches += 1;

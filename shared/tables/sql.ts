@@ -108,12 +108,15 @@ export function deleteHeapRange(t: TableTarget, cutoff: Date, from: number, to: 
   const params = new Params();
   const range = `ctid >= ${params.add(`(${from},0)`, 'tid')} AND ctid < ${params.add(`(${to},0)`, 'tid')}`;
   const where = expiredPredicate(t, cutoff, params);
+  // Without an archive a plain DELETE, counted by its command tag: returning each row into a CTE
+  // to count it costs a third more than the DELETE (see results' deletePassInRange).
+  if (!archive) return { text: `DELETE FROM ${t.relation} WHERE ${range} AND ${where}`, values: params.values };
   return {
     text: `WITH gone AS (
         DELETE FROM ${t.relation} WHERE ${range} AND ${where}
-        RETURNING ${archive ? line(t.relation) : '1'} AS line
+        RETURNING ${line(t.relation)} AS line
       )
-      SELECT count(*)::int AS deleted${archive ? `, string_agg(line, E'\\n') AS lines` : ''} FROM gone`,
+      SELECT count(*)::int AS deleted, string_agg(line, E'\\n') AS lines FROM gone`,
     values: params.values,
   };
 }
