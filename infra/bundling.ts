@@ -23,6 +23,8 @@ export const bundling = {
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   external: ['pg-native'],
+  // Only the Tracer's dependencies import semver, for one `gte` each: see the shim.
+  alias: { semver: './infra/shims/semver-gte.cjs' },
   // ESM bundles still meet CommonJS dependencies that call require(); give them one.
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   outExtension: { '.js': '.mjs' },
