@@ -49,6 +49,7 @@ export async function xrayDaemon(): Promise<XrayDaemon> {
     lambdaEnv: {
       AWS_LAMBDA_FUNCTION_NAME: 'chores-test',
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       LAMBDA_TASK_ROOT: process.cwd(),
       _HANDLER: 'index.handler',
       AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${port}`,

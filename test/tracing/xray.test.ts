@@ -57,7 +57,7 @@ describe('traces under active X-Ray', () => {
     expect(stats).toMatchObject({ job: 'outbox-deliver', delivered: 30 });
     const run = handlerSegment(docs);
     expect(run).toMatchObject({ trace_id: TRACE_HEADER.slice(5, 40), parent_id: '53995c3f42cd8ad8' });
-    expect(run.annotations).toMatchObject({ job: 'outbox-deliver', Service: 'chores' });
+    expect(run.annotations).toMatchObject({ job: 'outbox-deliver', Service: 'chores', ColdStart: true });
     // Statements: named database@host, labelled by verb and table, fewer than the rows they handled.
     const statements = docs.filter((d) => d.name === `${database}@127.0.0.1`);
     expect(statements.length).toBeGreaterThan(2);
