@@ -16,7 +16,7 @@ export interface SpanFacts {
 /**
  * Tracing as the jobs use it: a span around each database statement, webhook POST and AWS call,
  * and the handler's own segment. Two implementations: `noTracing` (local runs, tests, the CLI), and
- * Powertools Tracer on X-Ray (./xray.ts), loaded only where active X-Ray tracing is on.
+ * Powertools Tracer on X-Ray (./xray.ts), loaded only in a Lambda with active tracing (./tracing.ts).
  */
 export interface Tracing {
   readonly active: boolean;

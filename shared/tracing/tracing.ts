@@ -20,9 +20,15 @@ export function tracingWanted(env: Record<string, string | undefined>): boolean 
 }
 
 /**
- * The tracing a Lambda process should use. The Tracer and the X-Ray SDK it brings (~125 KiB, a
- * third of a bundle) are an on-demand chunk: only a traced Lambda loads them, never a local run, a
- * test without a daemon address, or the CLI.
+ * The tracing a Lambda process should use. The Tracer and the X-Ray SDK it brings (~100 KiB, a
+ * quarter of a bundle) are an on-demand chunk: only a traced Lambda loads them, never a local run, a
+ * test without a daemon address, or the CLI. Every deployed function does load it, on its first
+ * invocation, so the bundle test and benchmark count it as loaded at init.
+ *
+ * Not the public Powertools layer with `@aws-lambda-powertools/*` external: Lambda's Node runtimes
+ * resolve ESM imports from the layer's `/opt/nodejs/node_modules` (through NODE_PATH, which plain Node
+ * ignores for ESM), but init would load the same code, unminified, so it saves nothing at cold start;
+ * it would run a Tracer version the tests did not, and the bundle test could not load it as Lambda does.
  */
 export async function loadTracing(env: Record<string, string | undefined>): Promise<Tracing> {
   if (!tracingWanted(env)) return noTracing;
