@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildHandlers } from '../infra/build.js';
@@ -10,40 +12,54 @@ import { benchDatabase, fmt, verdict } from './database.js';
 const COLD_RUNS = 7;
 
 /**
- * Each Lambda bundle's size (what init loads: the entry and its static chunks; the on-demand chunks
- * apart), and its cold init in a fresh Node process: loading the module
- * (what Lambda's init phase does) plus the first invocation against Postgres, median of COLD_RUNS
- * processes. Node's own start-up is not counted; Lambda's is its own.
+ * Each Lambda bundle's size (what init loads: the entry and its static chunks, and the Tracer chunk
+ * every deployed function loads since all run with active tracing; the other on-demand chunks
+ * apart), and its cold init in a fresh Node process: loading the module (what Lambda's init phase
+ * does) plus the first invocation against Postgres, median of COLD_RUNS processes. Each process runs
+ * traced, as in Lambda: the Tracer chunk loads, and its subsegments go to a UDP socket standing in for
+ * the X-Ray daemon (counted, to show tracing ran). Node's own start-up is not counted; Lambda's is its own.
  */
 export async function benchBundles(): Promise<void> {
   const bench = await benchDatabase('chores_bench_bundles');
   const outside = await mkdtemp(join(tmpdir(), 'chores-bench-bundles-'));
   await chmod(outside, 0o755);
+  const daemon = createSocket('udp4');
+  let datagrams = 0;
+  daemon.on('message', () => datagrams++);
+  await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
+  const daemonAddress = `127.0.0.1:${(daemon.address() as AddressInfo).port}`;
   try {
-    console.log(`\nLambda bundles: size, and cold init (load + first call) in a fresh process, median of ${COLD_RUNS}`);
-    for (const { job, file, bytes, lazyBytes } of (await buildHandlers(outside)).filter((b) => b.job !== 'migrate')) {
+    console.log(`\nLambda bundles: size, and cold init (load + first call) in a fresh traced process, median of ${COLD_RUNS}`);
+    const built = (await buildHandlers(outside)).filter((b) => b.job !== 'migrate');
+    for (const { job, file, bytes, tracingBytes, lazyBytes } of built) {
       const script = `
         const t0 = performance.now();
         const { handler } = await import(${JSON.stringify(file)});
         const loaded = performance.now();
         await handler({}, { functionName: 'bench', awsRequestId: 'r', getRemainingTimeInMillis: () => 60_000 });
-        console.log(JSON.stringify({ load: loaded - t0, total: performance.now() - t0 }));
-        process.exit(0);`;
+        const total = performance.now() - t0;
+        console.log(JSON.stringify({ load: loaded - t0, total }));
+        // Let the X-Ray SDK's last datagrams leave (after the measurement).
+        setTimeout(() => process.exit(0), 50);`;
       const runs: { load: number; total: number }[] = [];
-      for (let i = 0; i < COLD_RUNS; i++) runs.push(await coldStart(script, outside, bench.url));
+      const before = datagrams;
+      for (let i = 0; i < COLD_RUNS; i++) runs.push(await coldStart(script, outside, bench.url, daemonAddress));
       const load = median(runs.map((r) => r.load));
       const total = median(runs.map((r) => r.total));
+      const atInit = bytes + tracingBytes;
       console.log(
-        `  ${job.padEnd(16)} ${fmt(bytes / 1024).padStart(4)} KiB at init, +${fmt(lazyBytes / 1024).padStart(3)} on demand (< 400 KiB: ${verdict(bytes < 400 * 1024)})   init ${fmt(total).padStart(4)} ms (load ${fmt(load)} ms; < 100 ms: ${verdict(total < 100)})`,
+        `  ${job.padEnd(16)} ${fmt(atInit / 1024).padStart(4)} KiB at init (${fmt(bytes / 1024)} untraced), +${fmt(lazyBytes / 1024).padStart(3)} on demand (< 400 KiB: ${verdict(atInit < 400 * 1024)})` +
+          `   init ${fmt(total).padStart(4)} ms (load ${fmt(load)} ms; < 100 ms: ${verdict(total < 100)}); ${fmt((datagrams - before) / COLD_RUNS)} subsegments/run`,
       );
     }
   } finally {
+    daemon.close();
     await rm(outside, { recursive: true, force: true });
     await bench.close();
   }
 }
 
-async function coldStart(script: string, outside: string, url: string): Promise<{ load: number; total: number }> {
+async function coldStart(script: string, outside: string, url: string, daemonAddress: string): Promise<{ load: number; total: number }> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
     cwd: outside,
     env: {
@@ -52,6 +68,15 @@ async function coldStart(script: string, outside: string, url: string): Promise<
       UPLOADS_STORAGE_URL: `file://${outside}/uploads`,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
+      // What Lambda sets in a function with active tracing (the trace header per invocation).
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      AWS_LAMBDA_FUNCTION_NAME: 'bench',
+      LAMBDA_TASK_ROOT: outside,
+      _HANDLER: 'index.handler',
+      AWS_XRAY_DAEMON_ADDRESS: daemonAddress,
+      AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+      _X_AMZN_TRACE_ID: 'Root=1-67890abc-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1',
     },
   });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as { load: number; total: number };

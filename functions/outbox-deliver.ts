@@ -1,7 +1,7 @@
-import { WebhookSender } from '../shared/outbox/http.js';
 import { FAILED_ATTEMPT_MESSAGE, type FailedAttempt } from '../shared/outbox/log-messages.js';
 import { replayOutbox, sweepOutbox } from '../shared/outbox/service.js';
 import { deliverSqsBatch } from '../shared/outbox/sqs.js';
+import { webhookSender } from '../shared/outbox/traced-sender.js';
 import type { TimeBudget } from '../shared/runtime/budget.js';
 import { createJobHandler } from '../shared/runtime/handler.js';
 import { handlerFromEnv, type JobRuntime } from '../shared/runtime/runtime.js';
@@ -9,7 +9,7 @@ import { handlerFromEnv, type JobRuntime } from '../shared/runtime/runtime.js';
 export function makeHandler(runtime: JobRuntime) {
   const { db, config, logger } = runtime;
   // One pooled keep-alive client per container, reused across invocations.
-  const sender = new WebhookSender(config.outbox);
+  const sender = webhookSender(config.outbox, runtime.tracing);
   // Each failed POST is one log line: the stack's saved query groups them by endpoint.
   const onFailedAttempt = (failure: FailedAttempt) => logger.warn(FAILED_ATTEMPT_MESSAGE, { ...failure });
   const deps = (budget: TimeBudget) => ({ db, schema: config.schema, outbox: config.outbox, sender, budget, onFailedAttempt });

@@ -6,7 +6,7 @@ import { openStorage } from '../shared/storage/open.js';
 
 export function makeHandler(runtime: JobRuntime) {
   const { archive, redisUrl } = runtime.config.results;
-  const archiveStorage = archive && openStorage(archive);
+  const archiveStorage = archive && openStorage(archive, undefined, runtime.tracing);
   // Celery's Redis backend instead of a table: one client per container, connected on first use.
   // Imported only then: the Redis client is the largest part of this function, and most stores are tables.
   let redis: RedisClient | undefined;

@@ -10,7 +10,7 @@ export function makeHandler(runtime: JobRuntime) {
     const need = 'uploads-cleanup needs the uploads bucket (s3://bucket/prefix or file:///dir)';
     throw new ConfigError([`UPLOADS_STORAGE_URL: is not set — ${need}`]);
   }
-  const uploads = openStorage(storage);
+  const uploads = openStorage(storage, undefined, runtime.tracing);
 
   return createJobHandler('uploads-cleanup', runtime, ({ db, config, settings, budget }) =>
     cleanupUploads({ db, schema: config.schema, storage: uploads, ttlHours: config.uploads.ttlHours, budget, dryRun: settings.dryRun }),

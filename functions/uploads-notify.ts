@@ -1,5 +1,4 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { SqsDispatcher } from '../shared/outbox/dispatch.js';
+import { lazySqsDispatcher } from '../shared/outbox/lazy-dispatch.js';
 import { createJobHandler } from '../shared/runtime/handler.js';
 import { handlerFromEnv, type JobRuntime } from '../shared/runtime/runtime.js';
 import { notifyExpiringUploads } from '../shared/uploads/notify.js';
@@ -7,7 +6,7 @@ import { notifyExpiringUploads } from '../shared/uploads/notify.js';
 export function makeHandler(runtime: JobRuntime) {
   const queueUrl = runtime.config.outbox.dispatchQueueUrl;
   // Without a dispatch queue the notices still go out, on outbox-deliver's next sweep.
-  const dispatcher = queueUrl ? new SqsDispatcher(new SQSClient({}), queueUrl) : undefined;
+  const dispatcher = queueUrl ? lazySqsDispatcher(queueUrl, runtime.tracing) : undefined;
 
   return createJobHandler('uploads-notify', runtime, ({ db, config, budget }) =>
     notifyExpiringUploads({

@@ -15,9 +15,17 @@ export interface BuiltHandler {
   bytes: number;
   /** Those files (absolute paths). */
   loaded: string[];
-  /** Chunks only a dynamic `import()` loads (the Redis client), not counted in `bytes`. */
+  /**
+   * What a traced Lambda loads besides (the Tracer chunk, see shared/tracing/tracing.ts): every
+   * deployed function runs with active tracing, so `bytes + tracingBytes` is what its init loads.
+   */
+  tracingBytes: number;
+  /** Chunks only a dynamic `import()` loads (the Redis and S3 clients), counted in neither. */
   lazyBytes: number;
 }
+
+/** The module a traced Lambda imports on its first invocation (`loadTracing`). */
+const TRACING_CHUNK = 'shared/tracing/xray.ts';
 
 /**
  * One handler bundled into `dir`, exactly as the stack deploys it: `index.mjs`, the chunks it
@@ -34,26 +42,38 @@ export function bundleHandler(job: string, dir: string, root = process.cwd()): B
   });
   if (job === 'migrate') cpSync(join(root, 'shared', 'db', 'migrations'), join(dir, 'migrations'), { recursive: true });
   const file = join(dir, 'index.mjs');
-  const { eager, all, loaded } = loadedAtInit(metafile);
-  return { job, file, bytes: eager, loaded: loaded.map((path) => resolve(root, path)), lazyBytes: all - eager };
+  const { eager, tracing, all, loaded } = loadedAtInit(metafile);
+  return {
+    job,
+    file,
+    bytes: eager,
+    loaded: loaded.map((path) => resolve(root, path)),
+    tracingBytes: tracing,
+    lazyBytes: all - eager - tracing,
+  };
 }
 
-/** Bytes of the entry plus its static imports (transitively), and of every JavaScript output. */
-function loadedAtInit(metafile: Metafile): { eager: number; all: number; loaded: string[] } {
+/**
+ * Bytes of the entry plus its static imports (transitively); of what the Tracer chunk adds to those
+ * (transitively too); and of every JavaScript output.
+ */
+function loadedAtInit(metafile: Metafile): { eager: number; tracing: number; all: number; loaded: string[] } {
   const outputs = Object.entries(metafile.outputs).filter(([path]) => path.endsWith('.mjs'));
   const byPath = new Map(outputs);
   // Not `entryPoint`: esbuild sets it on every dynamically imported chunk too.
   const entry = outputs.find(([path]) => path.endsWith('index.mjs') && !path.includes('/chunks/'))![0];
-  const seen = new Set<string>();
-  const visit = (path: string): void => {
-    if (seen.has(path)) return;
-    seen.add(path);
-    for (const imported of byPath.get(path)?.imports ?? [])
-      if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
+  const closure = (from: string, seen = new Set<string>()): Set<string> => {
+    if (seen.has(from)) return seen;
+    seen.add(from);
+    for (const imported of byPath.get(from)?.imports ?? [])
+      if (imported.kind === 'import-statement' && !imported.external) closure(imported.path, seen);
+    return seen;
   };
-  visit(entry);
+  const eager = closure(entry);
+  const tracer = outputs.find(([, output]) => output.entryPoint === TRACING_CHUNK)?.[0];
+  const traced = tracer ? [...closure(tracer)].filter((path) => !eager.has(path)) : [];
   const size = (paths: Iterable<string>) => [...paths].reduce((sum, path) => sum + byPath.get(path)!.bytes, 0);
-  return { eager: size(seen), all: size(byPath.keys()), loaded: [...seen] };
+  return { eager: size(eager), tracing: size(traced), all: size(byPath.keys()), loaded: [...eager] };
 }
 
 /** `npm run build`: one directory per handler, `dist/<name>/`. Prints what each loads at init. */
@@ -62,10 +82,11 @@ export async function buildHandlers(outDir = 'dist'): Promise<BuiltHandler[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const { file, bytes, lazyBytes } of await buildHandlers()) {
-    const lazy = lazyBytes ? ` (+ ${(lazyBytes / 1024).toFixed(0)} KiB loaded on demand)` : '';
+  const kib = (bytes: number) => (bytes / 1024).toFixed(0);
+  for (const { file, bytes, tracingBytes, lazyBytes } of await buildHandlers()) {
+    const lazy = lazyBytes ? ` (+ ${kib(lazyBytes)} KiB loaded on demand)` : '';
     console.log(
-      `${file.padEnd(34)} ${(bytes / 1024).toFixed(0).padStart(5)} KiB${lazy}; ${(statSync(file).size / 1024).toFixed(0)} KiB entry`,
+      `${file.padEnd(34)} ${kib(bytes + tracingBytes).padStart(5)} KiB traced, ${kib(bytes)} untraced${lazy}; ${kib(statSync(file).size)} KiB entry`,
     );
   }
 }

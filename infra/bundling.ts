@@ -5,8 +5,12 @@ import type { BuildOptions } from 'esbuild';
  * benchmark, and by the CDK stack's local bundling (infra/constructs/job-function.ts). Code splitting
  * is why the stack bundles with esbuild itself: NodejsFunction writes a single `--outfile`.
  *
- * The AWS SDK is bundled rather than taken from the runtime, so a deploy runs the SDK version the
- * tests ran; `pg-native` is pg's optional native binding, never used.
+ * The AWS SDK is bundled rather than taken from the runtime (nodejs22.x ships v3), so a deploy runs
+ * the SDK version the tests ran. It costs no cold start: the S3 and SQS clients are on-demand chunks
+ * (shared/storage/open.ts, shared/outbox/lazy-dispatch.ts), read when a run first touches a bucket or
+ * the queue, and the runtime's unbundled copy measured slower to import than ours (README,
+ * _Benchmarks_), which is what a first call would pay instead. `pg-native` is pg's optional native
+ * binding, never used.
  */
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 
@@ -23,6 +27,8 @@ export const bundling = {
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   external: ['pg-native'],
+  // Only the Tracer's dependencies import semver, for one `gte` each: see the shim.
+  alias: { semver: './infra/shims/semver-gte.cjs' },
   // ESM bundles still meet CommonJS dependencies that call require(); give them one.
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   outExtension: { '.js': '.mjs' },

@@ -72,8 +72,9 @@ export class HandlerFunction extends lambda.Function {
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
-      // Active X-Ray: a segment per invocation (init, invoke, overhead) and the trace id the AWS SDK
-      // forwards on every call, so an SQS message carries its producer's trace (see the README).
+      // Active X-Ray: a segment per invocation (init, invoke, overhead), under it the Powertools Tracer's
+      // subsegments (the handler, each statement, webhook POST and AWS call: shared/tracing/), and the
+      // trace header the SDK sends on every call, so an SQS message carries its producer's trace.
       tracing: lambda.Tracing.ACTIVE,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',

@@ -8,11 +8,12 @@ export type DbClient = pg.PoolClient;
 // run's lock connection plus its work; more would only crowd RDS when many containers are warm.
 const LAMBDA_POOL_SIZE = 4;
 
-export function createPool(connection: DatabaseConnection, max = LAMBDA_POOL_SIZE): Db {
+/** `Client`: the `pg` client class to connect with (a traced one under X-Ray; pg's own by default). */
+export function createPool(connection: DatabaseConnection, max = LAMBDA_POOL_SIZE, Client?: typeof pg.Client): Db {
   const pool =
     connection.kind === 'url'
-      ? new pg.Pool({ connectionString: connection.url, max, idleTimeoutMillis: 30_000 })
-      : iamPool(connection, max);
+      ? new pg.Pool({ connectionString: connection.url, max, idleTimeoutMillis: 30_000, ...(Client && { Client }) })
+      : iamPool(connection, max, Client);
   // An idle client losing its connection (RDS failover, proxy idle timeout) must not crash the
   // process; the pool drops it and the next checkout opens a new one.
   pool.on('error', () => {});
@@ -24,7 +25,7 @@ export function createPool(connection: DatabaseConnection, max = LAMBDA_POOL_SIZ
  * (no secret to fetch or leak), over TLS, which IAM authentication requires. RDS Proxy presents
  * a certificate from Amazon's public roots, which Node trusts by default.
  */
-function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, max: number): pg.Pool {
+function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, max: number, Client?: typeof pg.Client): pg.Pool {
   // Loaded on first connect: the signer brings the SDK's signing code, which only IAM needs.
   const signer = import('./iam-token.js').then(({ rdsAuthTokenSigner }) => rdsAuthTokenSigner(connection));
   const token = async () => (await signer)();
@@ -37,6 +38,7 @@ function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, max: 
     ssl: { rejectUnauthorized: true },
     max,
     idleTimeoutMillis: 30_000,
+    ...(Client && { Client }),
   });
 }
 

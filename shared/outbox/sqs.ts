@@ -1,4 +1,3 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseDispatchMessage } from './dispatch.js';
@@ -12,6 +11,8 @@ import { deliverEvents, type OutboxDeliverStats } from './service.js';
  * scheduled for retry by our own backoff, and an SQS retry would only send it early.
  */
 export async function deliverSqsBatch(event: SQSEvent, deps: DeliveryDeps, logger: Logger) {
+  // Imported here, not at init: only the fast path needs it, and a container that only sweeps never reads it.
+  const { BatchProcessor, EventType, processPartialResponse } = await import('@aws-lambda-powertools/batch');
   const totals: OutboxDeliverStats = { ...emptyDeliveryStats(), fannedOut: 0, remaining: 0, truncated: false };
   let malformed = 0;
   const processor = new BatchProcessor(EventType.SQS);

@@ -1,4 +1,4 @@
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { JobName, JobSettings } from '../jobs.js';
@@ -15,6 +15,8 @@ import {
   type SqsRoute,
 } from './middlewares.js';
 import type { JobRuntime } from './runtime.js';
+
+type JobMiddleware = MiddlewareObj<unknown, JobResult, Error, RunContext>;
 
 export type { JobOutcome, JobResult, JobStats, SkippedRun, SqsRoute } from './middlewares.js';
 
@@ -60,6 +62,8 @@ export function createJobHandler<Name extends JobName>(
     )) as JobResult;
 
   return middy<unknown, JobResult, Error, RunContext>(callService).use([
+    // First, so the handler's subsegment spans the whole chain (a traced Lambda only).
+    ...((runtime.tracing?.middlewares(job) ?? []) as JobMiddleware[]),
     injectLambdaContext(logger, { resetKeys: true }),
     logMetrics(metrics),
     timeBudget(),

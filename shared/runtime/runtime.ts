@@ -3,6 +3,7 @@ import type { Context } from 'aws-lambda';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { loadConfig, type Config } from '../config.js';
 import { createPool, type Db } from '../db/pool.js';
+import { loadTracing, noTracing, type Tracing } from '../tracing/tracing.js';
 import { METRICS_NAMESPACE } from './metrics.js';
 
 /** What a handler needs from its process: validated config, a pool, and Powertools. */
@@ -11,19 +12,23 @@ export interface JobRuntime {
   db: Db;
   logger: Logger;
   metrics: Metrics;
+  /** X-Ray subsegments in a traced Lambda; absent (or `noTracing`) everywhere else. */
+  tracing?: Tracing;
 }
 
 /**
  * Builds the runtime from an environment, once per process (Lambda init). Throws a `ConfigError`
  * naming each bad variable, so a misconfigured function fails at init rather than at 3 a.m.
+ * With `tracing`, the pool's statements are subsegments.
  */
-export function runtimeFromEnv(env: Record<string, string | undefined>): JobRuntime {
+export function runtimeFromEnv(env: Record<string, string | undefined>, tracing: Tracing = noTracing): JobRuntime {
   const config = loadConfig(env);
   return {
     config,
-    db: createPool(config.database),
+    db: createPool(config.database, undefined, tracing.pgClient),
     logger: new Logger({ serviceName: 'chores' }),
     metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'chores' }),
+    tracing,
   };
 }
 
@@ -33,7 +38,8 @@ type Handler<Result> = (event: unknown, context: Context) => Promise<Result>;
  * A Lambda entry's `handler`: `make` given the runtime built from `env`, once per container, on the
  * first invocation. Importing the entry thus reads no environment, so the CLI can import the same
  * module and hand its `makeHandler` a runtime of its own. A bad variable fails that first
- * invocation with the `ConfigError` naming it, and every later one until it is fixed.
+ * invocation with the `ConfigError` naming it, and every later one until it is fixed. In a traced
+ * Lambda the Tracer is loaded then too (see `loadTracing`), before anything it should record.
  *
  * @example export const handler = handlerFromEnv(process.env, makeHandler)
  */
@@ -41,9 +47,14 @@ export function handlerFromEnv<Result>(
   env: Record<string, string | undefined>,
   make: (runtime: JobRuntime) => Handler<Result>,
 ): Handler<Result> {
-  let built: Handler<Result> | undefined;
+  let built: Promise<Handler<Result>> | undefined;
   return async (event, context) => {
-    built ??= make(runtimeFromEnv(env));
-    return built(event, context);
+    built ??= loadTracing(env)
+      .then((tracing) => make(runtimeFromEnv(env, tracing)))
+      .catch((error: unknown) => {
+        built = undefined; // tried again on the next invocation, failing the same way until fixed
+        throw error;
+      });
+    return (await built)(event, context);
   };
 }

@@ -8,6 +8,7 @@ import { buildHandlers, HANDLERS } from '../../infra/build.js';
 import { jobNames } from '../../shared/jobs.js';
 import { testDatabase } from '../helpers/db.js';
 import { startRedis } from '../helpers/redis.js';
+import { xrayDaemon } from '../helpers/xray.js';
 
 const { url } = await testDatabase();
 // Outside the repository: a bundle that still needed node_modules (a devDependency, or anything
@@ -19,12 +20,17 @@ await chmod(outside, 0o755);
 const built = await buildHandlers(outside);
 afterAll(() => rm(outside, { recursive: true, force: true }));
 
+/** The source paths of the bundle files given (from their source maps). */
+const sources = async (files: string[]) => (await Promise.all(files.map((f) => readFile(`${f}.map`, 'utf8')))).join('\n');
+
 /** Loads a bundle in a fresh Node process, with only the Lambda environment, and invokes it once. */
 async function invokeBundle(file: string, env: Record<string, string>) {
   const script = `
     const { handler } = await import(${JSON.stringify(file)});
     const context = { functionName: 'bundle-test', awsRequestId: 'r-1', getRemainingTimeInMillis: () => 60_000 };
     console.log(JSON.stringify(await handler({}, context)));
+    // The X-Ray SDK's last datagram is sent asynchronously: let it leave before exiting.
+    if (process.env.AWS_XRAY_DAEMON_ADDRESS) await new Promise((resolve) => setTimeout(resolve, 100));
     process.exit(0);`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
     cwd: outside,
@@ -41,9 +47,24 @@ async function invokeBundle(file: string, env: Record<string, string>) {
 }
 
 describe('the Lambda bundles', () => {
-  it('are built for every job, each loading under 1 MB at init', () => {
+  it('are built for every job, each loading under 400 KiB at init with the Tracer chunk a traced Lambda loads', () => {
     expect(built.map((b) => b.job)).toEqual([...HANDLERS]);
-    for (const bundle of built) expect(bundle.bytes).toBeLessThan(1024 * 1024);
+    for (const bundle of built) expect(bundle.bytes + bundle.tracingBytes, bundle.job).toBeLessThan(400 * 1024);
+    // Every job function has the Tracer chunk to count (migrate is deploy machinery, untraced).
+    for (const bundle of built.filter((b) => b.job !== 'migrate')) expect(bundle.tracingBytes).toBeGreaterThan(50 * 1024);
+  });
+
+  it.each([
+    ['results-cleanup', '@aws-sdk/client-s3'],
+    ['tables-cleanup', '@aws-sdk/client-s3'],
+    ['uploads-cleanup', '@aws-sdk/client-s3'],
+    ['uploads-notify', '@aws-sdk/client-sqs'],
+    ['outbox-deliver', 'aws-xray-sdk-core'],
+  ])('leave %s’s %s out of what it loads at init, for a dynamic import', async (job, library) => {
+    const { loaded, file } = built.find((b) => b.job === job)!;
+
+    expect(loaded).toContain(file);
+    expect(await sources(loaded)).not.toContain(`node_modules/${library}/`);
   });
 
   it('run migrate on its own, finding the SQL files shipped beside it', async () => {
@@ -63,10 +84,23 @@ describe('the Lambda bundles', () => {
 
   it('leave the Redis client out of what results-cleanup loads at init', async () => {
     const { loaded, file } = built.find((b) => b.job === 'results-cleanup')!;
-    const sources = async (files: string[]) => (await Promise.all(files.map((f) => readFile(`${f}.map`, 'utf8')))).join('\n');
 
     expect(loaded).toContain(file);
     expect(await sources(loaded)).not.toContain('node_modules/@redis/client');
+  });
+
+  it('run a job traced, loading the Tracer chunk and sending its subsegments to the X-Ray daemon', async () => {
+    const daemon = await xrayDaemon();
+    try {
+      const stats = await invokeBundle(built.find((b) => b.job === 'outbox-cleanup')!.file, daemon.lambdaEnv);
+
+      expect(stats).toMatchObject({ job: 'outbox-cleanup', truncated: false });
+      const names = (await daemon.documents()).map((d) => d.name);
+      expect(names).toContain('## index.handler');
+      expect(names).toContain(`${new URL(url).pathname.slice(1)}@127.0.0.1`);
+    } finally {
+      await daemon.close();
+    }
   });
 
   it('run results-cleanup on its own against Redis, loading the Redis client on demand', async () => {

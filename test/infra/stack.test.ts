@@ -212,6 +212,13 @@ describe('the CDK stack', () => {
         }
       }
     }
+    // Active tracing's grant, which CDK adds to each function's role: the Tracer's subsegments need it.
+    const tracingGrants = [...resources('AWS::IAM::Policy')].filter(([, policy]) =>
+      policy.Properties.PolicyDocument.Statement.some(
+        (s: { Action: unknown; Resource: unknown }) => [s.Action].flat().includes('xray:PutTraceSegments') && s.Resource === '*',
+      ),
+    );
+    expect(tracingGrants.length).toBeGreaterThanOrEqual(jobNames.length);
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'rds-db:connect', Resource: Match.anyValue() })]) },
     });

@@ -4,6 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { SqsDispatcher } from '../../shared/outbox/dispatch.js';
+import { lazySqsDispatcher } from '../../shared/outbox/lazy-dispatch.js';
+import { loadTracing } from '../../shared/tracing/tracing.js';
+import { TRACE_HEADER, xrayDaemon } from '../helpers/xray.js';
 
 // A stand-in for the SQS endpoint on 127.0.0.1 that records each request's headers and accepts
 // every message (SQS's JSON protocol), so the real SDK middleware stack runs end to end.
@@ -53,5 +56,26 @@ describe('the fast path carries the producer’s trace', () => {
     await new SqsDispatcher(sqs(), `${endpoint}/123456789012/chores-dispatch`).dispatch(['1']);
 
     expect(seen.map((headers) => headers['x-amzn-trace-id'])).toEqual([undefined]);
+  });
+
+  // Last in the file: the X-Ray SDK, once loaded, keeps the daemon address it read.
+  it('with the Tracer on, makes each SendMessageBatch a subsegment and sends that subsegment as the trace’s parent', async () => {
+    const daemon = await xrayDaemon();
+    for (const [key, value] of Object.entries(daemon.lambdaEnv)) vi.stubEnv(key, value);
+    try {
+      const tracing = await loadTracing(process.env);
+
+      const report = await lazySqsDispatcher(`${endpoint}/123456789012/chores-dispatch`, tracing, sqs()).dispatch(['1', '2']);
+      const docs = await daemon.documents();
+
+      expect(report).toEqual({ sent: 2, failed: [] });
+      const call = docs.find((d) => d.name === 'SQS');
+      expect(call).toMatchObject({ namespace: 'aws', aws: { operation: 'SendMessageBatch' } });
+      const root = TRACE_HEADER.split(';')[0];
+      expect(seen.map((headers) => headers['x-amzn-trace-id'])).toEqual([`${root};Parent=${call!.id};Sampled=1`]);
+      expect(docs.filter((d) => d.raw.includes('eventIds')).map((d) => d.name)).toEqual([]); // no message body
+    } finally {
+      await daemon.close();
+    }
   });
 });

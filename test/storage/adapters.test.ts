@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ObjectNotFoundError, StorageError } from '../../shared/storage/errors.js';
 import { FileStorage } from '../../shared/storage/file.js';
+import { openStorage } from '../../shared/storage/open.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
 import { parseStorageUrl } from '../../shared/storage/url.js';
@@ -13,6 +14,11 @@ const s3 = await localS3(['archive']);
 const adapters: [string, () => Promise<ObjectStorage>][] = [
   ['file', async () => new FileStorage(await tempDir('chores-file-'))],
   ['s3 (s3rver)', async () => new S3Storage(s3.client, 'archive', `p${Math.random().toString(36).slice(2)}`)],
+  // What the functions get: the S3 adapter behind openStorage, its client imported on first use.
+  [
+    's3 via openStorage (s3rver)',
+    async () => openStorage(parseStorageUrl(`s3://archive/q${Math.random().toString(36).slice(2)}`, 'TEST'), s3.client),
+  ],
 ];
 
 describe.each(adapters)('the %s storage adapter', (_name, open) => {
