@@ -20,6 +20,8 @@ export interface BuiltHandler {
    * deployed function runs with active tracing, so `bytes + tracingBytes` is what its init loads.
    */
   tracingBytes: number;
+  /** The Tracer chunk's file (absolute path), when the handler has one. */
+  tracingChunk?: string;
   /** Chunks only a dynamic `import()` loads (the Redis and S3 clients), counted in neither. */
   lazyBytes: number;
 }
@@ -42,13 +44,14 @@ export function bundleHandler(job: string, dir: string, root = process.cwd()): B
   });
   if (job === 'migrate') cpSync(join(root, 'shared', 'db', 'migrations'), join(dir, 'migrations'), { recursive: true });
   const file = join(dir, 'index.mjs');
-  const { eager, tracing, all, loaded } = loadedAtInit(metafile);
+  const { eager, tracing, tracer, all, loaded } = loadedAtInit(metafile);
   return {
     job,
     file,
     bytes: eager,
     loaded: loaded.map((path) => resolve(root, path)),
     tracingBytes: tracing,
+    ...(tracer && { tracingChunk: resolve(root, tracer) }),
     lazyBytes: all - eager - tracing,
   };
 }
@@ -57,7 +60,7 @@ export function bundleHandler(job: string, dir: string, root = process.cwd()): B
  * Bytes of the entry plus its static imports (transitively); of what the Tracer chunk adds to those
  * (transitively too); and of every JavaScript output.
  */
-function loadedAtInit(metafile: Metafile): { eager: number; tracing: number; all: number; loaded: string[] } {
+function loadedAtInit(metafile: Metafile): { eager: number; tracing: number; tracer?: string; all: number; loaded: string[] } {
   const outputs = Object.entries(metafile.outputs).filter(([path]) => path.endsWith('.mjs'));
   const byPath = new Map(outputs);
   // Not `entryPoint`: esbuild sets it on every dynamically imported chunk too.
@@ -73,7 +76,7 @@ function loadedAtInit(metafile: Metafile): { eager: number; tracing: number; all
   const tracer = outputs.find(([, output]) => output.entryPoint === TRACING_CHUNK)?.[0];
   const traced = tracer ? [...closure(tracer)].filter((path) => !eager.has(path)) : [];
   const size = (paths: Iterable<string>) => [...paths].reduce((sum, path) => sum + byPath.get(path)!.bytes, 0);
-  return { eager: size(eager), tracing: size(traced), all: size(byPath.keys()), loaded: [...eager] };
+  return { eager: size(eager), tracing: size(traced), ...(tracer && { tracer }), all: size(byPath.keys()), loaded: [...eager] };
 }
 
 /** `npm run build`: one directory per handler, `dist/<name>/`. Prints what each loads at init. */
