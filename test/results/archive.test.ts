@@ -95,6 +95,38 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
     expect((await db.query(SNAPSHOT)).rows).toEqual(original);
   });
 
+  it('archives exactly the rows two heap streams delete around a held row, which stays and is not archived', async () => {
+    await seedVariedOldResults(3000);
+    const holder = await db.connect();
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM chores.task_results WHERE task_id = 'old-1500' FOR UPDATE`);
+    const archive = await openArchive();
+
+    try {
+      const stats = await cleanupResults({
+        db,
+        table,
+        rules,
+        archive,
+        runId: 'run-held',
+        budget: UNLIMITED_BUDGET,
+        settings: { dryRun: false, batchSize: 100, accessPath: 'heap', workers: 2 },
+      });
+      const archivedIds = (
+        await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
+      ).flatMap((rows) => rows.map((row) => row.task_id));
+
+      expect(stats).toMatchObject({ accessPath: 'heap', deleted: 2999, archived: 2999, remaining: 1, retriedRanges: 1 });
+      expect(archivedIds).toHaveLength(2999);
+      expect(new Set(archivedIds).size).toBe(2999);
+      expect(archivedIds).not.toContain('old-1500');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect((await db.query('SELECT task_id FROM chores.task_results')).rows).toEqual([{ task_id: 'old-1500' }]);
+  });
+
   it('writes one gzip JSON-lines object per batch, one row per line', async () => {
     await seedVariedOldResults(10);
     const archive = await openArchive();
