@@ -36,9 +36,12 @@ export async function benchBundles(): Promise<void> {
   await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
   const daemonAddress = `127.0.0.1:${(daemon.address() as AddressInfo).port}`;
   try {
-    console.log(`\nLambda bundles: size at init, cold import (entry + Tracer chunk) and first call in a fresh traced process, median of ${COLD_RUNS}`);
+    console.log(
+      `\nLambda bundles: size at init, cold import (entry + Tracer chunk) and first call in a fresh traced process, median of ${COLD_RUNS}`,
+    );
     const built = (await buildHandlers(outside)).filter((b) => b.job !== 'migrate');
-    if (NODE_MAJOR < 21) console.log(`  (Node ${process.versions.node}: \`navigator\` defined as on Lambda's Node 22, see bench/bundles.ts)`);
+    if (NODE_MAJOR < 21)
+      console.log(`  (Node ${process.versions.node}: \`navigator\` defined as on Lambda's Node 22, see bench/bundles.ts)`);
     for (const { job, file, bytes, tracingBytes, tracingChunk, lazyBytes } of built) {
       const script = `
         if (${NODE_MAJOR} < 21) globalThis.navigator ??= { userAgent: 'Node.js/22' };

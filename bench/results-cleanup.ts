@@ -16,6 +16,8 @@ import { benchDatabase, fmt, schema, verdict, withWriter, type BenchDatabase } f
 const run = promisify(execFile);
 const TOTAL = 1_000_000;
 const EXPIRED = 700_000;
+// The scale check: ten times the rows, the same 70% expired.
+const AT_SCALE = 10_000_000;
 
 /**
  * 1,000,000 results, 700,000 past retention, side by side in one run: results-cleanup against the
@@ -101,6 +103,40 @@ async function compareNative(bench: BenchDatabase): Promise<void> {
   );
 }
 
+/**
+ * Cost per row at ten times the rows: results-cleanup over 1M and over 10M results, 70% expired
+ * each, no concurrent writer, one after the other in this run. Nothing in a run should grow with the
+ * table beyond the rows it deletes: no count(*) of the table, no second read of what it swept.
+ */
+export async function benchResultsAtScale(): Promise<void> {
+  const bench = await benchDatabase('chores_bench_scale');
+  try {
+    await compareScale(bench);
+  } finally {
+    await bench.close();
+  }
+}
+
+async function compareScale(bench: BenchDatabase): Promise<void> {
+  console.log(`\nresults-cleanup at scale: ${fmt(TOTAL)} and ${fmt(AT_SCALE)} results, 70% expired, heap in arrival order`);
+  const rules = '[{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]';
+  const runs: Run[] = [];
+  for (const total of [TOTAL, AT_SCALE]) {
+    await seed(bench, 'arrival', total);
+    runs.push(await runChores(bench, nativeTable(schema), rules));
+  }
+  await bench.db.query('TRUNCATE chores.task_results');
+  const [small, large] = runs as [Run, Run];
+  const perRowUs = (r: Run) => (r.seconds * 1e6) / r.deleted;
+  console.log(`  ${''.padEnd(24)} ${fmt(TOTAL).padStart(14)} ${fmt(AT_SCALE).padStart(14)}`);
+  console.log(`  ${'rows deleted'.padEnd(24)} ${fmt(small.deleted).padStart(14)} ${fmt(large.deleted).padStart(14)}`);
+  console.log(`  ${'µs per deleted row'.padEnd(24)} ${fmt(perRowUs(small), 2).padStart(14)} ${fmt(perRowUs(large), 2).padStart(14)}`);
+  console.log(`  ${'longest transaction ms'.padEnd(24)} ${fmt(small.longestMs).padStart(14)} ${fmt(large.longestMs).padStart(14)}`);
+  const growth = perRowUs(large) / perRowUs(small);
+  console.log('  targets:');
+  console.log(`    cost per row at 10M no worse than at 1M  ${verdict(growth <= 1)} (${fmt(growth, 2)}x the 1M cost)`);
+}
+
 // Celery's own cleanup, as `celery beat`'s backend_cleanup task runs it: one ORM DELETE of
 // everything older than result_expires. Timed inside Python so the interpreter's start is not counted.
 const CELERY_CLEANUP = `
@@ -169,7 +205,7 @@ async function countCelery(bench: BenchDatabase): Promise<number> {
  */
 type Layout = 'arrival' | 'shuffled';
 
-async function seed(bench: BenchDatabase, layout: Layout): Promise<void> {
+async function seed(bench: BenchDatabase, layout: Layout, total = TOTAL): Promise<void> {
   const started = performance.now();
   await bench.db.query('TRUNCATE chores.task_results');
   // 70% of rows are older than 7 days. Statuses and names vary so every index sees realistic
@@ -183,7 +219,7 @@ async function seed(bench: BenchDatabase, layout: Layout): Promise<void> {
           LATERAL (SELECT now() - interval '7 days' * ($3::float8 / ($3::float8 - $2::float8))
                             * (1 - (CASE WHEN $4::text = 'arrival' THEN i ELSE (i::bigint * 7919) % $3::int + 1 END)::float8 / $3::float8)
                             + (i % 7) * interval '1 minute' AS d) AS t`,
-    [TOTAL, EXPIRED, TOTAL, layout],
+    [total, total * (EXPIRED / TOTAL), total, layout],
   );
   await bench.db.query('VACUUM ANALYZE chores.task_results');
   console.log(`  seeded in ${fmt((performance.now() - started) / 1000, 1)} s`);

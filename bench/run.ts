@@ -1,7 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import { benchBundles } from './bundles.js';
 import { benchOutbox } from './outbox.js';
-import { benchResultsCleanup } from './results-cleanup.js';
+import { benchResultsAtScale, benchResultsCleanup } from './results-cleanup.js';
 import { benchTablesCleanup } from './tables-cleanup.js';
 import { benchUploads } from './uploads.js';
 
@@ -12,6 +12,8 @@ console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.r
 // `npm run bench -- outbox` runs one benchmark; no argument runs them all.
 const only = process.argv[2];
 if (!only || only === 'results') await benchResultsCleanup();
+// Seeds 10M rows: the longest part of a full run (`npm run bench -- scale` runs it alone).
+if (!only || only === 'results' || only === 'scale') await benchResultsAtScale();
 if (!only || only === 'tables') await benchTablesCleanup();
 if (!only || only === 'outbox') await benchOutbox();
 if (!only || only === 'uploads') await benchUploads();

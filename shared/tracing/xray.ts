@@ -14,7 +14,7 @@ import type { SpanFacts, Tracing } from './port.js';
 export function xrayTracing(): Tracing {
   // Not the Tracer's global http(s) patch: it records each request's full URL (a webhook receiver's
   // path may hold its token) and would trace every AWS call twice. Webhook POSTs get a span of
-  // their own with the URL cut to its origin (./traced-sender.ts); AWS clients, captureAWSv3Client.
+  // their own with the URL cut to its origin (shared/outbox/traced-sender.ts); AWS clients, captureAWSv3Client.
   const tracer = new Tracer({ serviceName: 'chores', captureHTTPsRequests: false });
 
   const span = <T>(name: string, work: () => Promise<T>, describe?: (outcome: { result?: T; error?: unknown }) => SpanFacts) =>
