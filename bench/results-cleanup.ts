@@ -208,6 +208,13 @@ type Layout = 'arrival' | 'shuffled';
 async function seed(bench: BenchDatabase, layout: Layout, total = TOTAL): Promise<void> {
   const started = performance.now();
   await bench.db.query('TRUNCATE chores.task_results');
+  // Indexes built once over the loaded rows rather than row by row: 10M rows took 514 s to seed
+  // with the four age indexes in place. The unique task_id index stays, as producers have it.
+  const { rows: indexes } = await bench.db.query<{ name: string; definition: string }>(
+    `SELECT indexname AS name, indexdef AS definition FROM pg_indexes
+     WHERE schemaname = 'chores' AND tablename = 'task_results' AND indexdef NOT LIKE 'CREATE UNIQUE%'`,
+  );
+  for (const { name } of indexes) await bench.db.query(`DROP INDEX chores."${name}"`);
   // 70% of rows are older than 7 days. Statuses and names vary so every index sees realistic
   // cardinality; REVOKED is rare, as it is in practice.
   await bench.db.query(
@@ -221,6 +228,7 @@ async function seed(bench: BenchDatabase, layout: Layout, total = TOTAL): Promis
                             + (i % 7) * interval '1 minute' AS d) AS t`,
     [total, total * (EXPIRED / TOTAL), total, layout],
   );
+  for (const { definition } of indexes) await bench.db.query(definition);
   await bench.db.query('VACUUM ANALYZE chores.task_results');
   console.log(`  seeded in ${fmt((performance.now() - started) / 1000, 1)} s`);
 }
