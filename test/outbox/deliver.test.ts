@@ -399,7 +399,7 @@ describe('concurrency and crashes', () => {
     expect(rows[0]).toMatchObject({ status: 'delivered', completed_at: expect.any(Date) });
   });
 
-  it("refreshes the planner's statistics after fanning out a burst, so claims walk the due index instead of sorting the backlog", async () => {
+  it("refreshes the planner's statistics after fanning out a burst, so claims walk the due index", async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     // Paused: the burst is fanned out and nothing is sent, which is all this test needs.
     await db.query(`UPDATE chores.webhook_endpoints SET paused_until = now() + interval '1 hour' WHERE id = $1`, [endpoint.id]);
