@@ -20,20 +20,11 @@ import {
 } from './sql.js';
 
 export { GLOBAL_CONCURRENCY, PER_ENDPOINT_CONCURRENCY } from './limits.js';
-// Claimed deliveries held per run (in flight, waiting, or being claimed): enough that claims' round
-// trips never leave a free slot idle, few enough that a crash strands little behind a lease.
-const CLAIM_WINDOW = GLOBAL_CONCURRENCY * 3;
+// Claimed deliveries held per run (in flight plus waiting): enough that a claim's round trip never
+// leaves a free slot idle, few enough that a crash strands little behind a lease.
+const CLAIM_WINDOW = GLOBAL_CONCURRENCY * 2;
 // Claim again once this many places are free: smaller claims, sooner, keep the queue topped up.
 const CLAIM_MIN = GLOBAL_CONCURRENCY / 2;
-// Rows asked for by one claim: a claim's cost grows with its rows, so a bigger one only takes longer
-// to come back while the queue runs dry.
-const CLAIM_MAX = GLOBAL_CONCURRENCY;
-// Claims under way at once while the backlog lasts. One at a time, the run waited on the claim most
-// of the time: with 64 POSTs in flight the queue ran dry during each claim's round trip, and the
-// outbox bench saw no POST in flight in 60% of its samples. The next claim now runs while the
-// previous one's deliveries are sent. Concurrent claims are safe as concurrent runs are (SKIP LOCKED,
-// and the lease is checked again on the locked row).
-const CLAIMS_IN_FLIGHT = 2;
 // One endpoint may hold at most this many of the run's claimed deliveries before claims leave it
 // out, so a backlog for one endpoint cannot crowd the others out of the window.
 const ENDPOINT_WINDOW = GLOBAL_CONCURRENCY;
@@ -121,14 +112,6 @@ class DeliveryRun {
   private flushWaiting = false;
   private recordError: unknown;
   private wake: () => void = () => {};
-  private nothingMoreDue = false;
-  /** Claims under way, and the rows and payload bytes they may bring. */
-  private claiming = 0;
-  private claimingRows = 0;
-  private claimingBytes = 0;
-  /** The last claim came back with every row it asked for: more is due, so claims may overlap. */
-  private lastClaimFull = false;
-  private claimError: unknown;
   private lastShortClaimAt = Number.NEGATIVE_INFINITY;
   private readonly stats = emptyDeliveryStats();
   // Long enough for a delivery to wait behind its endpoint's other queued deliveries and still
@@ -146,16 +129,34 @@ class DeliveryRun {
   }
 
   async run(): Promise<DeliveryStats> {
+    let nothingMoreDue = false;
     for (;;) {
+      const room = CLAIM_WINDOW - this.inFlight() - this.waitingCount();
       // Once outcomes cannot be recorded, claim nothing more: the leases of what was sent lapse and
       // those deliveries are retried (at least once, never lost).
-      if (this.recordError !== undefined || this.claimError !== undefined) this.nothingMoreDue = true;
-      this.claimIfRoom();
-      if (this.finished.length >= RECORD_BATCH) this.recordInBackground();
-      if (this.inFlight() === 0 && this.claiming === 0) {
-        if (this.waitingCount() === 0 && (this.nothingMoreDue || this.deps.budget.expired())) break;
-        if (this.waitingCount() > 0 && this.deps.budget.remainingMs() < MIN_REQUEST_MS) break;
+      if (this.recordError !== undefined) nothingMoreDue = true;
+      const othersIdle = performance.now() - this.lastShortClaimAt < SHORT_CLAIM_PAUSE_MS;
+      const full = othersIdle ? [] : this.saturatedEndpoints();
+      const byteBudget = PAYLOAD_BYTES_IN_MEMORY - this.heldBytes;
+      if (!nothingMoreDue && !this.deps.budget.expired() && room >= CLAIM_MIN && byteBudget > 0) {
+        const claimed = await this.claim(room, full, byteBudget);
+        // Fewer rows than asked means nothing else is due, unless some endpoints were left out or
+        // the byte budget cut the claim short.
+        const claimedBytes = claimed.reduce((sum, d) => sum + (d.payload === null ? 0 : d.payload_bytes), 0);
+        const cutByBytes = claimedBytes >= byteBudget;
+        if (claimed.length < room && full.length === 0 && !cutByBytes) nothingMoreDue = true;
+        else if (claimed.length < room && !cutByBytes) this.lastShortClaimAt = performance.now();
+        const leaseEnds = Date.now() + this.leaseMs;
+        for (const delivery of claimed) {
+          this.leaseEnds.set(delivery, leaseEnds);
+          this.enqueue(delivery);
+        }
         this.pump();
+      }
+      if (this.finished.length >= RECORD_BATCH) this.recordInBackground();
+      if (this.inFlight() === 0) {
+        if (this.waitingCount() === 0 && (nothingMoreDue || this.deps.budget.expired())) break;
+        if (this.waitingCount() > 0 && this.deps.budget.remainingMs() < MIN_REQUEST_MS) break;
         continue;
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
@@ -163,53 +164,8 @@ class DeliveryRun {
     await this.releaseWaiting();
     this.recordInBackground();
     await this.recording;
-    if (this.claimError !== undefined) throw this.claimError;
     if (this.recordError !== undefined) throw this.recordError;
     return this.stats;
-  }
-
-  /** Starts claims while the window has room: one at a time, two while the backlog lasts. */
-  private claimIfRoom(): void {
-    const limit = this.lastClaimFull ? CLAIMS_IN_FLIGHT : 1;
-    while (this.claiming < limit && !this.nothingMoreDue && !this.deps.budget.expired()) {
-      const room = Math.min(CLAIM_MAX, CLAIM_WINDOW - this.inFlight() - this.waitingCount() - this.claimingRows);
-      // Each claim may fill its share of the memory budget, so claims under way together stay within it.
-      const share = PAYLOAD_BYTES_IN_MEMORY / CLAIMS_IN_FLIGHT;
-      const byteBudget = Math.min(share, PAYLOAD_BYTES_IN_MEMORY - this.heldBytes - this.claimingBytes);
-      if (room < CLAIM_MIN || byteBudget <= 0) return;
-      const othersIdle = performance.now() - this.lastShortClaimAt < SHORT_CLAIM_PAUSE_MS;
-      void this.claimInBackground(room, othersIdle ? [] : this.saturatedEndpoints(), byteBudget);
-    }
-  }
-
-  private async claimInBackground(room: number, full: string[], byteBudget: number): Promise<void> {
-    this.claiming += 1;
-    this.claimingRows += room;
-    this.claimingBytes += byteBudget;
-    try {
-      const claimed = await this.claim(room, full, byteBudget);
-      // Fewer rows than asked means nothing else is due, unless some endpoints were left out or
-      // the byte budget cut the claim short.
-      const claimedBytes = claimed.reduce((sum, d) => sum + (d.payload === null ? 0 : d.payload_bytes), 0);
-      const cutByBytes = claimedBytes >= byteBudget;
-      this.lastClaimFull = claimed.length >= room;
-      if (claimed.length < room && full.length === 0 && !cutByBytes) this.nothingMoreDue = true;
-      else if (claimed.length < room && !cutByBytes) this.lastShortClaimAt = performance.now();
-      const leaseEnds = Date.now() + this.leaseMs;
-      for (const delivery of claimed) {
-        this.leaseEnds.set(delivery, leaseEnds);
-        this.enqueue(delivery);
-      }
-    } catch (error) {
-      // What is in flight still lands and is recorded; the error ends the run after that.
-      this.claimError ??= error;
-    } finally {
-      this.claiming -= 1;
-      this.claimingRows -= room;
-      this.claimingBytes -= byteBudget;
-      this.pump();
-      this.wake();
-    }
   }
 
   /**
