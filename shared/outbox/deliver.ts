@@ -11,7 +11,6 @@ import {
   claimDue,
   completeEvents,
   endpointsFailingTooLong,
-  markEndpointHealth,
   pauseEndpoints,
   recordResults,
   releaseClaims,
@@ -109,6 +108,8 @@ class DeliveryRun {
   // run that waited for each record before claiming again kept one Postgres backend at 80% CPU
   // while the other core idled (measured with the outbox bench).
   private recording: Promise<void> = Promise.resolve();
+  /** A flush is queued behind the one under way and has not taken its outcomes yet. */
+  private flushWaiting = false;
   private recordError: unknown;
   private wake: () => void = () => {};
   private lastShortClaimAt = Number.NEGATIVE_INFINITY;
@@ -167,12 +168,23 @@ class DeliveryRun {
     return this.stats;
   }
 
+  /**
+   * Records what has finished once the flush under way (if any) is done. At most one flush waits,
+   * and it takes every outcome finished by the time it starts: under load, flushes grow instead of
+   * queueing one statement per RECORD_BATCH behind each other, so the database does less per POST
+   * exactly when it is the bottleneck.
+   */
   private recordInBackground(): void {
-    const batch = this.finished.splice(0);
-    const outcomes = this.finishedOutcomes.splice(0);
+    if (this.flushWaiting) return;
+    this.flushWaiting = true;
     // The first error is kept and rethrown when the run ends; later batches are not attempted.
     this.recording = this.recording
-      .then(() => (this.recordError === undefined ? this.record(batch, outcomes) : undefined))
+      .then(() => {
+        this.flushWaiting = false;
+        const batch = this.finished.splice(0);
+        const outcomes = this.finishedOutcomes.splice(0);
+        return this.recordError === undefined ? this.record(batch, outcomes) : undefined;
+      })
       .catch((error: unknown) => {
         this.recordError ??= error;
       });
@@ -320,7 +332,12 @@ class DeliveryRun {
   private async record(batch: AttemptRecord[], outcomes: { endpointId: string; outcome: SendOutcome }[]): Promise<void> {
     if (batch.length === 0) return;
     const { db, schema, outbox } = this.deps;
-    const { rows } = await db.query<{ event_id: string; status: string }>(recordResults(schema, batch, this.trigger));
+    const succeeded = unique(outcomes.filter((o) => o.outcome.kind === 'delivered').map((o) => o.endpointId));
+    // An oversized payload is the producer's fault, not the endpoint's.
+    const failing = unique(outcomes.filter((o) => !['delivered', 'undeliverable'].includes(o.outcome.kind)).map((o) => o.endpointId));
+    const { rows } = await db.query<{ event_id: string; status: string; recheck: boolean }>(
+      recordResults(schema, batch, this.trigger, { succeeded, failed: failing }),
+    );
     this.stats.processed += batch.length;
     for (const attempt of batch) this.unrecorded.delete(attempt.result.id);
     this.stats.superseded += batch.length - rows.length;
@@ -330,10 +347,6 @@ class DeliveryRun {
       else this.stats.failed += 1;
     }
 
-    const succeeded = unique(outcomes.filter((o) => o.outcome.kind === 'delivered').map((o) => o.endpointId));
-    // An oversized payload is the producer's fault, not the endpoint's.
-    const failing = unique(outcomes.filter((o) => !['delivered', 'undeliverable'].includes(o.outcome.kind)).map((o) => o.endpointId));
-    if (failing.length > 0 || succeeded.length > 0) await db.query(markEndpointHealth(schema, succeeded, failing));
     const pauses = new Map<string, number>();
     for (const { endpointId, outcome } of outcomes) {
       const ms = pauseOf(outcome);
@@ -368,7 +381,9 @@ class DeliveryRun {
     this.stats.retried -= failedNow;
     this.stats.failed += failedNow;
     this.stats.cancelled += deliveryIds.filter((id) => !this.unrecorded.has(id) && !justRetried.has(id)).length;
-    await db.query(completeEvents(schema, unique([...rows.map((r) => r.event_id), ...eventIds])));
+    // Events the record could not settle for sure, and those of deliveries the disables failed.
+    const reopen = unique([...rows.filter((r) => r.recheck).map((r) => r.event_id), ...eventIds]);
+    if (reopen.length > 0) await db.query(completeEvents(schema, reopen));
   }
 
   /** Deliveries claimed but never started go back at once rather than waiting out their lease. */

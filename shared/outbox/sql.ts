@@ -93,7 +93,9 @@ export function claimDue(
   const { events, endpoints, deliveries } = t(schema);
   return {
     text: `WITH RECURSIVE candidates AS (
-        SELECT d.id, d.event_id, row_number() OVER (ORDER BY d.next_attempt_at, d.id) AS n FROM (
+        -- As arrays, in claim order: the walk below takes the next one by subscript.
+        SELECT array_agg(d.id ORDER BY d.next_attempt_at, d.id) AS ids, array_agg(d.event_id ORDER BY d.next_attempt_at, d.id) AS event_ids
+        FROM (
           SELECT d.id, d.event_id, d.next_attempt_at FROM ${deliveries} d
           WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until <= now())
             ${options.eventIds ? 'AND d.event_id = ANY($6::bigint[])' : ''}
@@ -104,27 +106,31 @@ export function claimDue(
         ) d
       ), due AS (
         -- Walks the candidates in order, sizing each payload only until the budget is spent:
-        -- sizing means reading the payload, so rows past the budget are never read.
-        SELECT c.n, c.id, s.bytes, s.counted AS running
-        FROM candidates c, LATERAL (SELECT octet_length(e.payload::text) AS bytes FROM ${events} e WHERE e.id = c.event_id) b,
-             LATERAL (SELECT b.bytes, CASE WHEN b.bytes > $5::int THEN 0 ELSE b.bytes END AS counted) s
-        WHERE c.n = 1
+        -- sizing means reading the payload, so rows past the budget are never read. The text read
+        -- is the one sent (null when over the limit), so no payload is converted twice.
+        SELECT 1 AS n, c.ids[1] AS id, s.bytes, s.body, s.counted AS running
+        FROM candidates c,
+             LATERAL (SELECT e.payload::text AS text FROM ${events} e WHERE e.id = c.event_ids[1]) b,
+             LATERAL (SELECT octet_length(b.text) AS bytes) l,
+             LATERAL (SELECT l.bytes, CASE WHEN l.bytes > $5::int THEN NULL ELSE b.text END AS body,
+                             CASE WHEN l.bytes > $5::int THEN 0 ELSE l.bytes END AS counted) s
         UNION ALL
-        SELECT c.n, c.id, s.bytes, due.running + s.counted
-        FROM due JOIN candidates c ON c.n = due.n + 1,
-             LATERAL (SELECT octet_length(e.payload::text) AS bytes FROM ${events} e WHERE e.id = c.event_id) b,
-             LATERAL (SELECT b.bytes, CASE WHEN b.bytes > $5::int THEN 0 ELSE b.bytes END AS counted) s
-        WHERE due.running < $4::bigint
+        SELECT due.n + 1, c.ids[due.n + 1], s.bytes, s.body, due.running + s.counted
+        FROM due, candidates c,
+             LATERAL (SELECT e.payload::text AS text FROM ${events} e WHERE e.id = c.event_ids[due.n + 1]) b,
+             LATERAL (SELECT octet_length(b.text) AS bytes) l,
+             LATERAL (SELECT l.bytes, CASE WHEN l.bytes > $5::int THEN NULL ELSE b.text END AS body,
+                             CASE WHEN l.bytes > $5::int THEN 0 ELSE l.bytes END AS counted) s
+        WHERE due.n < cardinality(c.ids) AND due.running < $4::bigint
       )
       UPDATE ${deliveries} d
       SET attempts = d.attempts + 1, leased_until = now() + $2::int * interval '1 millisecond'
-      FROM ${events} e, ${endpoints} w
-      -- By key, as an array: joined to the CTE, the planner hashed a scan of the whole table.
-      WHERE d.id = ANY(ARRAY(SELECT id FROM due)) AND e.id = d.event_id AND w.id = d.endpoint_id AND w.is_active
+      FROM due, ${events} e, ${endpoints} w
+      -- By key, as an array, as well as joined: joined to the CTE alone, the planner hashed a scan
+      -- of the whole table.
+      WHERE d.id = ANY(ARRAY(SELECT id FROM due)) AND due.id = d.id AND e.id = d.event_id AND w.id = d.endpoint_id AND w.is_active
       RETURNING d.id::text, d.event_id::text, d.endpoint_id::text, d.attempts, d.retry_base, w.failing_since, e.event_type,
-                CASE WHEN (SELECT due.bytes FROM due WHERE due.id = d.id) <= $5::int THEN e.payload::text END AS payload,
-                (SELECT due.bytes FROM due WHERE due.id = d.id) AS payload_bytes,
-                e.created_at, w.url, w.secret,
+                due.body AS payload, due.bytes AS payload_bytes, e.created_at, w.url, w.secret,
                 CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret`,
     values: [
       options.limit,
@@ -186,13 +192,29 @@ export type AttemptTrigger = 'sweep' | 'fast-path' | 'replay';
 export const ATTEMPT_RESPONSE_CHARS = 512;
 
 /**
- * Records many attempts in one statement: each attempt's outcome is applied to its delivery if the
- * lease is still ours (the attempt counter fences it), and every attempt gets its row in
- * `webhook_attempts` either way (`superseded` when the lease had been lost), since each one was a
- * POST the receiver may have seen. Returns the deliveries whose outcome was applied.
+ * Records many attempts in one statement, with everything that follows from them, so a flush of
+ * outcomes is one round trip and one commit rather than three:
+ * - each attempt's outcome is applied to its delivery if the lease is still ours (the attempt
+ *   counter fences it), and every attempt gets its row in `webhook_attempts` either way
+ *   (`superseded` when the lease had been lost), since each one was a POST the receiver may have seen;
+ * - endpoint health (`health`: endpoints with a success, endpoints with a failure): a success
+ *   clears `failing_since`, a failure starts it if it is not running; rows already in the right
+ *   state are not touched, so a healthy endpoint's row is not rewritten (and locked) by every flush
+ *   of every concurrent run;
+ * - the events of the applied outcomes are completed when all their deliveries are settled.
+ *
+ * Returns the deliveries whose outcome was applied. `recheck` marks an event this statement could
+ * not settle because another of its deliveries was pending when the statement began: a concurrent
+ * run may be recording that one right now, unable to see ours either, so the caller completes such
+ * events again after the commit (`completeEvents`), when both outcomes are visible.
  */
-export function recordResults(schema: SchemaName, attempts: AttemptRecord[], trigger: AttemptTrigger): Sql {
-  const { deliveries } = t(schema);
+export function recordResults(
+  schema: SchemaName,
+  attempts: AttemptRecord[],
+  trigger: AttemptTrigger,
+  health: { succeeded: string[]; failed: string[] } = { succeeded: [], failed: [] },
+): Sql {
+  const { deliveries, events, endpoints } = t(schema);
   const results = attempts.map((a) => a.result);
   return {
     text: `WITH o AS (
@@ -210,7 +232,9 @@ export function recordResults(schema: SchemaName, attempts: AttemptRecord[], tri
             last_response = o.response,
             completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END
         FROM o
-        WHERE d.id = o.id AND d.attempts = o.attempt AND d.status = 'pending'
+        -- By key, as an array, as well as joined: with the join alone the planner hashed a scan of
+        -- every pending delivery for each flush.
+        WHERE d.id = ANY($1::bigint[]) AND d.id = o.id AND d.attempts = o.attempt AND d.status = 'pending'
         RETURNING d.id, d.event_id, d.endpoint_id, d.status
       ), logged AS (
         INSERT INTO ${qualified(schema, 'webhook_attempts')}
@@ -222,8 +246,33 @@ export function recordResults(schema: SchemaName, attempts: AttemptRecord[], tri
         -- A delivery deleted meanwhile (its endpoint removed by hand) has nowhere to keep history.
         WHERE done.id IS NOT NULL OR EXISTS (SELECT 1 FROM ${deliveries} x WHERE x.id = o.id)
         ON CONFLICT (delivery_id, attempt) DO NOTHING
+      ), health AS (
+        UPDATE ${endpoints}
+        SET failing_since = CASE WHEN id = ANY($14::bigint[]) THEN NULL ELSE now() END
+        WHERE (id = ANY($14::bigint[]) AND failing_since IS NOT NULL)
+           OR (id = ANY($15::bigint[]) AND NOT id = ANY($14::bigint[]) AND failing_since IS NULL)
+      ), settled AS (
+        -- Every delivery of the touched events as this statement leaves it: the outcomes just
+        -- applied, and the others as the snapshot shows them (it still shows done's rows as they
+        -- were). Arrays rather than joins: done's row count is unknown to the planner, which then
+        -- compared every delivery with every outcome.
+        SELECT s.event_id, bool_or(s.status = 'failed') AS failed, bool_or(s.status = 'pending') AS open, bool_or(s.other) AS recheck
+        FROM (
+          SELECT done.event_id, done.status, false AS other FROM done
+          UNION ALL
+          SELECT d.event_id, d.status, d.status = 'pending' FROM ${deliveries} d
+          WHERE d.event_id = ANY(ARRAY(SELECT event_id FROM done)) AND NOT d.id = ANY(ARRAY(SELECT id FROM done))
+        ) s
+        GROUP BY s.event_id
+      ), completed AS (
+        UPDATE ${events} e
+        SET status = CASE WHEN settled.failed THEN 'failed' ELSE 'delivered' END, completed_at = now()
+        FROM settled
+        WHERE e.id = ANY(ARRAY(SELECT event_id FROM settled)) AND e.id = settled.event_id AND NOT settled.open AND e.status = 'fanned_out'
       )
-      SELECT id::text, event_id::text, endpoint_id::text, status FROM done`,
+      SELECT id::text, event_id::text, endpoint_id::text, status,
+             event_id = ANY(ARRAY(SELECT event_id FROM settled WHERE recheck)) AS recheck
+      FROM done`,
     values: [
       results.map((r) => r.id),
       results.map((r) => r.attempt),
@@ -238,6 +287,8 @@ export function recordResults(schema: SchemaName, attempts: AttemptRecord[], tri
       attempts.map((a) => a.endpointId),
       trigger,
       ATTEMPT_RESPONSE_CHARS,
+      health.succeeded,
+      health.failed,
     ],
   };
 }
@@ -262,21 +313,6 @@ export function completeEvents(schema: SchemaName, eventIds: string[]): Sql {
       FROM settled
       WHERE e.id = settled.event_id AND e.status = 'fanned_out'`,
     values: [eventIds],
-  };
-}
-
-/**
- * Endpoint health: a success clears `failing_since`; a failure starts it if it is not running.
- * Rows already in the right state are not touched, so a healthy endpoint's row is not rewritten
- * (and locked) after every batch by every concurrent run.
- */
-export function markEndpointHealth(schema: SchemaName, succeeded: string[], failed: string[]): Sql {
-  return {
-    text: `UPDATE ${t(schema).endpoints}
-      SET failing_since = CASE WHEN id = ANY($1::bigint[]) THEN NULL ELSE now() END
-      WHERE (id = ANY($1::bigint[]) AND failing_since IS NOT NULL)
-         OR (id = ANY($2::bigint[]) AND NOT id = ANY($1::bigint[]) AND failing_since IS NULL)`,
-    values: [succeeded, failed],
   };
 }
 
@@ -306,6 +342,14 @@ export function disableEndpoint(schema: SchemaName, endpointId: string, reason: 
       RETURNING d.id::text, d.event_id::text`,
     values: [endpointId, reason],
   };
+}
+
+/**
+ * Refreshes the planner's statistics of the deliveries table. SKIP_LOCKED: if a vacuum or another
+ * analyze holds the table, this one is skipped rather than waited for.
+ */
+export function analyzeDeliveries(schema: SchemaName): Sql {
+  return { text: `ANALYZE (SKIP_LOCKED) ${t(schema).deliveries}`, values: [] };
 }
 
 /** Work the next run would find: deliveries due now plus events not yet fanned out. */

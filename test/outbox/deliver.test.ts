@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { PER_ENDPOINT_CONCURRENCY } from '../../shared/outbox/limits.js';
 import type { FailedAttempt } from '../../shared/outbox/log-messages.js';
-import { claimDue } from '../../shared/outbox/sql.js';
+import { claimDue, completeEvents, recordResults, type AttemptRecord, type ClaimedDelivery } from '../../shared/outbox/sql.js';
 import { deliverEvents, sweepOutbox } from '../../shared/outbox/service.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { addTestEndpoint, deliveryRows, outboxDeps, publishEvents } from '../helpers/outbox.js';
@@ -344,5 +344,74 @@ describe('concurrency and crashes', () => {
     expect(stats).toMatchObject({ fannedOut: 1, delivered: 1, remaining: 1 });
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([`msg_${first}`]);
     expect((await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [second])).rows[0].status).toBe('pending');
+  });
+
+  it('completes an event whose two deliveries two runs record at the same moment, once both outcomes are visible', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await addTestEndpoint(db, other.url);
+    const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
+    await sweepOutbox({ ...deps, budget: { expired: () => true, remainingMs: () => 0 } }); // fans out only
+    const { rows: claimed } = await db.query<ClaimedDelivery>(
+      claimDue(schema, { limit: 10, leaseMs: 60_000, excludeEndpoints: [], byteBudget: 1_000_000, maxPayloadBytes: 262_144 }),
+    );
+    const delivered = (d: ClaimedDelivery): AttemptRecord[] => [
+      {
+        result: { id: d.id, attempt: d.attempts, status: 'delivered', delayMs: 0, statusCode: 200, error: null, response: 'ok' },
+        eventId: d.event_id,
+        endpointId: d.endpoint_id,
+        startedAt: new Date(),
+        durationMs: 1,
+      },
+    ];
+    const eventStatus = async () => (await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId])).rows[0].status;
+
+    // Run A records its outcome in a transaction that has not committed when run B records its own:
+    // each statement sees the other delivery still pending, so neither can complete the event.
+    const runA = await db.connect();
+    let recordedA: { recheck: boolean }[];
+    let recordedB: { recheck: boolean }[];
+    try {
+      await runA.query('BEGIN');
+      recordedA = (await runA.query(recordResults(schema, delivered(claimed[0]!), 'sweep'))).rows;
+      recordedB = (await db.query(recordResults(schema, delivered(claimed[1]!), 'sweep'))).rows;
+      await runA.query('COMMIT');
+    } finally {
+      runA.release();
+    }
+    const beforeRecheck = await eventStatus();
+    await db.query(completeEvents(schema, [eventId!])); // what each run does for rows marked recheck
+
+    expect(claimed).toHaveLength(2);
+    expect([recordedA[0]!.recheck, recordedB[0]!.recheck]).toEqual([true, true]);
+    expect(beforeRecheck).toBe('fanned_out');
+    expect(await eventStatus()).toBe('delivered');
+  });
+
+  it('completes an event in the same statement that records its last outcome', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await addTestEndpoint(db, other.url);
+    const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
+
+    const stats = await sweepOutbox(deps);
+    const { rows } = await db.query('SELECT status, completed_at FROM chores.outbox_events WHERE id = $1', [eventId]);
+
+    expect(stats).toMatchObject({ delivered: 2, processed: 2 });
+    expect(rows[0]).toMatchObject({ status: 'delivered', completed_at: expect.any(Date) });
+  });
+
+  it("refreshes the planner's statistics after fanning out a burst, so claims walk the due index", async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    // Paused: the burst is fanned out and nothing is sent, which is all this test needs.
+    await db.query(`UPDATE chores.webhook_endpoints SET paused_until = now() + interval '1 hour' WHERE id = $1`, [endpoint.id]);
+    await db.query(`INSERT INTO chores.outbox_events (event_type, payload) SELECT 'burst', '{}' FROM generate_series(1, 2000)`);
+    const reltuples = async () =>
+      Number((await db.query(`SELECT reltuples FROM pg_class WHERE oid = 'chores.webhook_deliveries'::regclass`)).rows[0].reltuples);
+    const before = await reltuples();
+
+    const stats = await sweepOutbox(deps);
+
+    expect(stats).toMatchObject({ fannedOut: 2000, processed: 0 });
+    expect(before).toBeLessThan(2000);
+    expect(await reltuples()).toBe(2000);
   });
 });
