@@ -13,7 +13,7 @@ console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.r
 const only = process.argv[2];
 if (!only || only === 'results') await benchResultsCleanup();
 // Seeds 10M rows: the longest part of a full run (`npm run bench -- scale` runs it alone).
-if (!only || only === 'results' || only === 'scale') await benchResultsAtScale();
+if (!only || only === 'scale') await benchResultsAtScale();
 if (!only || only === 'tables') await benchTablesCleanup();
 if (!only || only === 'outbox') await benchOutbox();
 if (!only || only === 'uploads') await benchUploads();
