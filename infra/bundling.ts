@@ -27,10 +27,11 @@ export const bundling = {
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   external: ['pg-native'],
-  // Only the Tracer's dependencies import semver, for one `gte` each; only @middy/core the two
-  // stream modules, for response streaming, which loads them on use: see the shims.
+  // Only the Tracer's dependencies import semver, for one `gte` each, and `assert`, for `ok`; only
+  // @middy/core the two stream modules, for response streaming, which loads them on use: see the shims.
   alias: {
     semver: './infra/shims/semver-gte.cjs',
+    assert: './infra/shims/assert-ok.cjs',
     'node:stream/web': './infra/shims/middy-streams.mjs',
     'node:stream/promises': './infra/shims/middy-streams.mjs',
   },
