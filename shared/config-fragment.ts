@@ -16,8 +16,8 @@ export interface ConfigFragment<Slice> {
 
 /**
  * A schema built on its first use, not at import: building zod schemas is a measurable part of a
- * Lambda's cold import (the first one built ~5 ms, while zod's code warms up), and the CLI, the CDK
- * app and the tests import modules whose schemas they never parse with.
+ * Lambda's cold import (the first one built ~5 ms, while zod's code warms up); built on the first
+ * `loadConfig` instead, they cost the first invocation what they no longer cost the import.
  */
 export function lazySchema<Schema>(build: () => Schema): () => Schema {
   let built: Schema | undefined;
