@@ -27,8 +27,14 @@ export const bundling = {
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   external: ['pg-native'],
-  // Only the Tracer's dependencies import semver, for one `gte` each: see the shim.
-  alias: { semver: './infra/shims/semver-gte.cjs' },
+  // Only the Tracer's dependencies import semver, for one `gte` each, and `assert`, for `ok`; only
+  // @middy/core the two stream modules, for response streaming, which loads them on use: see the shims.
+  alias: {
+    semver: './infra/shims/semver-gte.cjs',
+    assert: './infra/shims/assert-ok.cjs',
+    'node:stream/web': './infra/shims/middy-streams.mjs',
+    'node:stream/promises': './infra/shims/middy-streams.mjs',
+  },
   // ESM bundles still meet CommonJS dependencies that call require(); give them one.
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   outExtension: { '.js': '.mjs' },

@@ -74,38 +74,66 @@ export const DEFAULT_BATCH_SIZE = 10_000;
 // as short. Two, not more, by default: the database's other cores stay with the app.
 export const DEFAULT_SWEEP_WORKERS = 2;
 export const MAX_SWEEP_WORKERS = 4;
-const sweepWorkers = z.int().min(1).max(MAX_SWEEP_WORKERS).default(DEFAULT_SWEEP_WORKERS);
 
-const resultsCleanupSettings = z.strictObject({
-  dryRun: z.boolean().default(false),
-  batchSize: z.int().min(1).max(50_000).default(DEFAULT_BATCH_SIZE),
-  workers: sweepWorkers,
-  olderThanDays: z.number().positive().optional(),
-});
+/**
+ * A settings schema built on first use (each job's `settings` is a getter over one). Building zod
+ * schemas is a measurable part of a Lambda's cold start, and a function parses only its own job's
+ * settings: building all six at import took ~6 ms of each cold import (measured), five of them never parsed with.
+ */
+function lazy<Schema>(build: () => Schema): () => Schema {
+  let built: Schema | undefined;
+  return () => (built ??= build());
+}
 
-const id = z.union([z.string().regex(/^\d+$/, 'must be a numeric id'), z.int().positive()]).transform(String);
-const time = z.string().transform((text, ctx) => {
-  try {
-    return parseTimeOrAgo(text);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
+const sweepWorkers = () => z.int().min(1).max(MAX_SWEEP_WORKERS).default(DEFAULT_SWEEP_WORKERS);
+
+const resultsCleanupSettings = lazy(() =>
+  z.strictObject({
+    dryRun: z.boolean().default(false),
+    batchSize: z.int().min(1).max(50_000).default(DEFAULT_BATCH_SIZE),
+    workers: sweepWorkers(),
+    olderThanDays: z.number().positive().optional(),
+  }),
+);
 
 /** outbox-deliver's manual payload `{"replay": {…}}`: the same replay as `chores outbox replay`. */
-const outboxDeliverSettings = z.strictObject({
-  replay: z
-    .strictObject({
-      endpointId: id,
-      since: time.optional(),
-      until: time.optional(),
-      eventId: id.optional(),
-      status: z.enum(['failed', 'all']).default('failed'),
-      dryRun: z.boolean().default(false),
-    })
-    .optional(),
+const outboxDeliverSettings = lazy(() => {
+  const id = z.union([z.string().regex(/^\d+$/, 'must be a numeric id'), z.int().positive()]).transform(String);
+  const time = z.string().transform((text, ctx) => {
+    try {
+      return parseTimeOrAgo(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+  return z.strictObject({
+    replay: z
+      .strictObject({
+        endpointId: id,
+        since: time.optional(),
+        until: time.optional(),
+        eventId: id.optional(),
+        status: z.enum(['failed', 'all']).default('failed'),
+        dryRun: z.boolean().default(false),
+      })
+      .optional(),
+  });
 });
+
+const outboxCleanupSettings = lazy(() =>
+  z.strictObject({ dryRun: z.boolean().default(false), retentionHours: z.number().positive().optional() }),
+);
+const uploadsCleanupSettings = lazy(() => z.strictObject({ dryRun: z.boolean().default(false) }));
+const uploadsNotifySettings = lazy(() => z.strictObject({}));
+const tablesCleanupSettings = lazy(() =>
+  z.strictObject({
+    dryRun: z.boolean().default(false),
+    // Rows per index-walk batch, and what a heap-order sweep sizes its first range for (then by time).
+    batchSize: z.int().min(100).max(50_000).default(10_000),
+    workers: sweepWorkers(),
+  }),
+);
 
 export const jobs = {
   'results-cleanup': {
@@ -113,7 +141,9 @@ export const jobs = {
     schedule: 'cron(0 3 * * ? *)',
     timezone: 'UTC',
     flexibleWindowMinutes: 15,
-    settings: resultsCleanupSettings,
+    get settings() {
+      return resultsCleanupSettings();
+    },
     timeoutSeconds: 900,
     memoryMb: 512,
     alarms: [
@@ -135,7 +165,9 @@ export const jobs = {
     schedule: 'rate(1 minute)',
     timezone: 'UTC',
     flexibleWindowMinutes: 0,
-    settings: outboxDeliverSettings,
+    get settings() {
+      return outboxDeliverSettings();
+    },
     // Longer than the schedule's period on purpose: a backlog is worked through by one run while
     // the overlapping invocations skip on the job lock.
     timeoutSeconds: 300,
@@ -158,7 +190,9 @@ export const jobs = {
     schedule: 'cron(30 */6 * * ? *)',
     timezone: 'UTC',
     flexibleWindowMinutes: 15,
-    settings: z.strictObject({ dryRun: z.boolean().default(false), retentionHours: z.number().positive().optional() }),
+    get settings() {
+      return outboxCleanupSettings();
+    },
     timeoutSeconds: 300,
     memoryMb: 256,
     alarms: [{ stat: 'remaining', above: 0, runs: 2, why: 'terminal events are accumulating faster than cleanup removes them' }],
@@ -169,7 +203,9 @@ export const jobs = {
     schedule: 'rate(6 hours)',
     timezone: 'UTC',
     flexibleWindowMinutes: 15,
-    settings: z.strictObject({ dryRun: z.boolean().default(false) }),
+    get settings() {
+      return uploadsCleanupSettings();
+    },
     timeoutSeconds: 900,
     memoryMb: 512,
     alarms: [
@@ -187,7 +223,9 @@ export const jobs = {
     schedule: 'rate(1 hour)',
     timezone: 'UTC',
     flexibleWindowMinutes: 5,
-    settings: z.strictObject({}),
+    get settings() {
+      return uploadsNotifySettings();
+    },
     timeoutSeconds: 120,
     memoryMb: 256,
     alarms: [],
@@ -199,12 +237,9 @@ export const jobs = {
     schedule: 'rate(1 hour)',
     timezone: 'UTC',
     flexibleWindowMinutes: 10,
-    settings: z.strictObject({
-      dryRun: z.boolean().default(false),
-      // Rows per index-walk batch, and what a heap-order sweep sizes its first range for (then by time).
-      batchSize: z.int().min(100).max(50_000).default(10_000),
-      workers: sweepWorkers,
-    }),
+    get settings() {
+      return tablesCleanupSettings();
+    },
     timeoutSeconds: 900,
     memoryMb: 512,
     alarms: [

@@ -1,8 +1,9 @@
 import { promisify } from 'node:util';
-import { constants, gunzipSync, gzip } from 'node:zlib';
-
-const gzipAsync = promisify(gzip);
 import type { ObjectStorage } from '../storage/port.js';
+
+// `node:zlib` is loaded by the first archive written or read, not at import: it costs a Lambda's
+// cold start ~2–5 ms, and most runs archive nothing.
+const zlib = () => process.getBuiltinModule('node:zlib');
 
 // Keys sort by the time of archiving, which is what `restore --since` prunes on: a row archived
 // on day D finished before D, so no object from before the `since` day can hold a match.
@@ -29,11 +30,13 @@ export function archiveDay(key: string): string | undefined {
  * and 2.1% at zlib's default level 6.
  */
 async function encodeRows(rowsJson: string[]): Promise<Uint8Array> {
-  return gzipAsync(`${rowsJson.join('\n')}\n`, { level: constants.Z_BEST_SPEED });
+  const { constants, gzip } = zlib();
+  return promisify(gzip)(`${rowsJson.join('\n')}\n`, { level: constants.Z_BEST_SPEED });
 }
 
 export function decodeRows(body: Uint8Array): Record<string, unknown>[] {
-  return gunzipSync(body)
+  return zlib()
+    .gunzipSync(body)
     .toString('utf8')
     .split('\n')
     .filter((line) => line.length > 0)

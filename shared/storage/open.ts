@@ -1,6 +1,6 @@
+import { resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Tracing } from '../tracing/tracing.js';
-import { FileStorage } from './file.js';
 import type { DeleteOutcome, ObjectStorage, ProbeOutcome } from './port.js';
 import type { StorageLocation } from './url.js';
 
@@ -9,34 +9,34 @@ import type { StorageLocation } from './url.js';
  * with `tracing`, each S3 call is a subsegment.
  */
 export function openStorage(location: StorageLocation, s3?: S3Client, tracing?: Tracing): ObjectStorage {
-  if (location.kind === 'file') return new FileStorage(location.dir);
-  return new LazyS3Storage(location, s3, tracing);
+  if (location.kind === 'file') {
+    // Same laziness for a directory: `node:fs/promises` costs a Lambda's cold start 3–6 ms, and
+    // deployed functions archive to S3.
+    return new LazyStorage(`file://${resolve(location.dir)}`, async () => new (await import('./file.js')).FileStorage(location.dir));
+  }
+  const { bucket, prefix } = location;
+  return new LazyStorage(`s3://${bucket}${prefix ? `/${prefix}` : ''}`, async () => {
+    const [{ S3Client }, { S3Storage }] = await Promise.all([import('@aws-sdk/client-s3'), import('./s3.js')]);
+    const client = s3 ?? new S3Client({});
+    return new S3Storage(tracing ? tracing.awsClient(client) : client, bucket, prefix);
+  });
 }
 
 /**
- * S3 storage whose client is imported on first use. The S3 client is ~310 KiB of a bundle, more
+ * Storage whose adapter is imported on first use. The S3 client is ~310 KiB of a bundle, more
  * than everything else a job loads: a function whose archive is a directory or unset never reads
  * it, and one that uses S3 reads it when it first touches an object, not at init.
  */
-class LazyS3Storage implements ObjectStorage {
-  readonly url: string;
+class LazyStorage implements ObjectStorage {
   private storage?: Promise<ObjectStorage>;
 
   constructor(
-    private readonly location: Extract<StorageLocation, { kind: 's3' }>,
-    private readonly s3?: S3Client,
-    private readonly tracing?: Tracing,
-  ) {
-    this.url = `s3://${location.bucket}${location.prefix ? `/${location.prefix}` : ''}`;
-  }
+    readonly url: string,
+    private readonly load: () => Promise<ObjectStorage>,
+  ) {}
 
   private open(): Promise<ObjectStorage> {
-    this.storage ??= (async () => {
-      const [{ S3Client }, { S3Storage }] = await Promise.all([import('@aws-sdk/client-s3'), import('./s3.js')]);
-      const client = this.s3 ?? new S3Client({});
-      const traced = this.tracing ? this.tracing.awsClient(client) : client;
-      return new S3Storage(traced, this.location.bucket, this.location.prefix);
-    })();
+    this.storage ??= this.load();
     return this.storage;
   }
 
