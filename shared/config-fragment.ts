@@ -10,19 +10,7 @@ export type Env = Record<string, string>;
  * One domain's part of the configuration: a zod schema that validates the variables the domain reads
  * and turns them into its typed slice of `Config`, in one pass. `shared/config.ts` composes them.
  */
-export interface ConfigFragment<Slice> {
-  safeParse(vars: Env): z.ZodSafeParseResult<Slice>;
-}
-
-/**
- * A schema built on its first use, not at import: building zod schemas is a measurable part of a
- * Lambda's cold import (the first one built ~5 ms, while zod's code warms up); built on the first
- * `loadConfig` instead, they cost the first invocation what they no longer cost the import.
- */
-export function lazySchema<Schema>(build: () => Schema): () => Schema {
-  let built: Schema | undefined;
-  return () => (built ??= build());
-}
+export type ConfigFragment<Slice> = z.ZodType<Slice>;
 
 /**
  * Runs one of our parsers on a variable inside zod, so its problems are collected with the rest.
@@ -41,13 +29,12 @@ export function parsedBy<In, Out>(parse: (value: In) => Out) {
 }
 
 /**
- * A fragment: its variables (a function building their schema, called on the first parse), then
- * `slice` building the domain's part of `Config` from them. `slice` runs only when every variable
- * is valid on its own; it throws `ConfigError` for what depends on several of them (e.g.
- * DATABASE_IAM_AUTH=true needs DATABASE_HOST).
+ * A fragment: its variables, then `slice` building the domain's part of `Config` from them. `slice`
+ * runs only when every variable is valid on its own; it throws `ConfigError` for what depends on
+ * several of them (e.g. DATABASE_IAM_AUTH=true needs DATABASE_HOST).
  */
 export function fragment<Shape extends z.ZodRawShape, Slice>(
-  variables: () => z.ZodObject<Shape>,
+  variables: z.ZodObject<Shape>,
   slice: (vars: z.output<z.ZodObject<Shape>>) => Slice,
 ): ConfigFragment<Slice> {
   const build = (vars: z.output<z.ZodObject<Shape>>, ctx: z.RefinementCtx): Slice => {
@@ -59,8 +46,7 @@ export function fragment<Shape extends z.ZodRawShape, Slice>(
       return z.NEVER;
     }
   };
-  const schema = lazySchema(() => variables().transform(build));
-  return { safeParse: (vars) => schema().safeParse(vars) };
+  return variables.transform(build);
 }
 
 /** One problem line, `VARIABLE: what is wrong`, from a zod issue. */

@@ -10,19 +10,18 @@ export const DEFAULT_SCHEMA = 'chores';
 
 const IAM_NEEDS = ['DATABASE_HOST', 'DATABASE_NAME', 'DATABASE_USER', 'AWS_REGION'] as const;
 
-const DatabaseVariables = () =>
-  z.object({
-    DATABASE_URL: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
-      .optional(),
-    DATABASE_IAM_AUTH: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
-    DATABASE_HOST: z.string().optional(),
-    DATABASE_PORT: z.coerce.number().int().positive().default(5432),
-    DATABASE_NAME: z.string().optional(),
-    DATABASE_USER: z.string().optional(),
-    AWS_REGION: z.string().optional(),
-  });
+const DatabaseVariables = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
+  DATABASE_IAM_AUTH: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  DATABASE_HOST: z.string().optional(),
+  DATABASE_PORT: z.coerce.number().int().positive().default(5432),
+  DATABASE_NAME: z.string().optional(),
+  DATABASE_USER: z.string().optional(),
+  AWS_REGION: z.string().optional(),
+});
 
 /** `config.database`: a connection string, or RDS IAM authentication (DATABASE_IAM_AUTH=true). */
 export const databaseFragment = fragment(DatabaseVariables, (vars): DatabaseConnection => {
@@ -50,12 +49,11 @@ export const databaseFragment = fragment(DatabaseVariables, (vars): DatabaseConn
 
 /** `config.schema`: the schema of every chores table, vetted once because it is interpolated into SQL. */
 export const schemaFragment = fragment(
-  () =>
-    z.object({
-      CHORES_SCHEMA: z
-        .string()
-        .default(DEFAULT_SCHEMA)
-        .transform(parsedBy((name: string) => vetSchemaName(name))),
-    }),
+  z.object({
+    CHORES_SCHEMA: z
+      .string()
+      .default(DEFAULT_SCHEMA)
+      .transform(parsedBy((name: string) => vetSchemaName(name))),
+  }),
   (vars): SchemaName => vars.CHORES_SCHEMA,
 );

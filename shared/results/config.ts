@@ -18,29 +18,28 @@ export interface ResultsConfig {
   redisUrl?: string;
 }
 
-const ResultsVariables = () =>
-  z.object({
-    // Read, not owned (shared/db/config.ts vets it): the native store's schema defaults to it.
-    CHORES_SCHEMA: z.string().default(DEFAULT_SCHEMA),
-    RESULTS_RULES: z
-      .string()
-      .default(DEFAULT_RULES_JSON)
-      .transform(parsedBy((json: string) => parseRules(json))),
-    RESULTS_ARCHIVE_URL: z
-      .string()
-      .transform(parsedBy((url: string) => parseStorageUrl(url, 'RESULTS_ARCHIVE_URL')))
-      .optional(),
-    RESULTS_STORE: z
-      .union([z.enum(STORE_NAMES), z.string().regex(/^rediss?:\/\//)], {
-        error: `must be one of ${STORE_NAMES.join(', ')}, or a redis:// URL`,
-      })
-      .default('chores')
-      .transform(parsedBy(checkRedisUrl)),
-    RESULTS_STORE_SCHEMA: z
-      .string()
-      .transform(parsedBy((name: string) => vetSchemaName(name, 'RESULTS_STORE_SCHEMA')))
-      .optional(),
-  });
+const ResultsVariables = z.object({
+  // Read, not owned (shared/db/config.ts vets it): the native store's schema defaults to it.
+  CHORES_SCHEMA: z.string().default(DEFAULT_SCHEMA),
+  RESULTS_RULES: z
+    .string()
+    .default(DEFAULT_RULES_JSON)
+    .transform(parsedBy((json: string) => parseRules(json))),
+  RESULTS_ARCHIVE_URL: z
+    .string()
+    .transform(parsedBy((url: string) => parseStorageUrl(url, 'RESULTS_ARCHIVE_URL')))
+    .optional(),
+  RESULTS_STORE: z
+    .union([z.enum(STORE_NAMES), z.string().regex(/^rediss?:\/\//)], {
+      error: `must be one of ${STORE_NAMES.join(', ')}, or a redis:// URL`,
+    })
+    .default('chores')
+    .transform(parsedBy(checkRedisUrl)),
+  RESULTS_STORE_SCHEMA: z
+    .string()
+    .transform(parsedBy((name: string) => vetSchemaName(name, 'RESULTS_STORE_SCHEMA')))
+    .optional(),
+});
 
 export const resultsFragment = fragment(
   ResultsVariables,

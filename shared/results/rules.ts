@@ -1,5 +1,4 @@
 import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
-import { lazySchema } from '../config-fragment.js';
 import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 
@@ -24,14 +23,12 @@ export const DEFAULT_RULES_JSON = '[{"status":"REVOKED","keep":"0s"},{"keep":"7d
 // mistaken regex or shell glob ([abc], {a,b}) than a name, so it is refused rather than guessed at.
 const GLOB = /^[A-Za-z0-9_.:\-/*?]+$/;
 
-const ruleInput = lazySchema(() =>
-  z.strictObject({
-    task: z.string().optional(),
-    status: z.enum(TASK_STATUSES).optional(),
-    keep: z.string(),
-    label: z.string().min(1).optional(),
-  }),
-);
+const RuleInput = z.strictObject({
+  task: z.string().optional(),
+  status: z.enum(TASK_STATUSES).optional(),
+  keep: z.string(),
+  label: z.string().min(1).optional(),
+});
 
 /** Parses a duration such as `0s`, `90m`, `36h`, `7d`, `2w`, or `never` (null). */
 export function parseKeep(text: string): number | null {
@@ -88,7 +85,7 @@ export function parseRules(json: string, variable = 'RESULTS_RULES'): RetentionR
   const rules: RetentionRule[] = [];
   raw.forEach((item, index) => {
     const where = `${variable}[${index}] ${JSON.stringify(item)}`;
-    const parsed = ruleInput().safeParse(item);
+    const parsed = RuleInput.safeParse(item);
     if (!parsed.success) {
       problems.push(`${where}: ${parsed.error.issues.map(describeIssue).join(', ')}`);
       return;

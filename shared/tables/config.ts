@@ -8,15 +8,14 @@ export interface TablesConfig {
   policies: TablePolicy[];
 }
 
-const TablesVariables = () =>
-  z.object({
-    TABLE_RETENTION: z
-      .string()
-      .default('[]')
-      .transform(parsedBy((json: string) => parseTablePolicies(json))),
-    // Read, not owned (shared/results/config.ts parses it): an archiving policy needs it set.
-    RESULTS_ARCHIVE_URL: z.string().optional(),
-  });
+const TablesVariables = z.object({
+  TABLE_RETENTION: z
+    .string()
+    .default('[]')
+    .transform(parsedBy((json: string) => parseTablePolicies(json))),
+  // Read, not owned (shared/results/config.ts parses it): an archiving policy needs it set.
+  RESULTS_ARCHIVE_URL: z.string().optional(),
+});
 
 export const tablesFragment = fragment(TablesVariables, (vars): TablesConfig => {
   const archived = vars.TABLE_RETENTION.find((policy) => policy.archive);

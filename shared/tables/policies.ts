@@ -1,5 +1,4 @@
 import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
-import { lazySchema } from '../config-fragment.js';
 import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 import { wherePasteProblem } from './where.js';
@@ -47,20 +46,18 @@ const PRESETS: Record<PresetName, { table: string; timestampColumn: string; keep
 // quoting rules of its own is refused rather than escaped into SQL.
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
-const policyInput = lazySchema(() =>
-  z.strictObject({
-    preset: z.enum(PRESET_NAMES).optional(),
-    table: z.string().optional(),
-    timestampColumn: z.string().optional(),
-    keep: z.string().optional(),
-    where: z.string().trim().min(1).optional(),
-    label: z.string().min(1).max(100).optional(),
-    archive: z.boolean().default(false),
-    naiveTimezone: z.string().min(1).default('UTC'),
-    path: z.enum(ACCESS_PATHS).optional(),
-    queueTable: z.string().optional(),
-  }),
-);
+const PolicyInput = z.strictObject({
+  preset: z.enum(PRESET_NAMES).optional(),
+  table: z.string().optional(),
+  timestampColumn: z.string().optional(),
+  keep: z.string().optional(),
+  where: z.string().trim().min(1).optional(),
+  label: z.string().min(1).max(100).optional(),
+  archive: z.boolean().default(false),
+  naiveTimezone: z.string().min(1).default('UTC'),
+  path: z.enum(ACCESS_PATHS).optional(),
+  queueTable: z.string().optional(),
+});
 
 /**
  * Parses `TABLE_RETENTION`: an ordered JSON list of policies. Every problem names the policy (by
@@ -81,7 +78,7 @@ export function parseTablePolicies(json: string, variable = 'TABLE_RETENTION'): 
   const policies: TablePolicy[] = [];
   raw.forEach((item, index) => {
     const name = `${variable}[${index}]${typeof item?.label === 'string' ? ` ("${item.label}")` : ''}`;
-    const parsed = policyInput().safeParse(item);
+    const parsed = PolicyInput.safeParse(item);
     if (!parsed.success) {
       problems.push(
         ...parsed.error.issues.map(
@@ -106,7 +103,7 @@ export function parseTablePolicies(json: string, variable = 'TABLE_RETENTION'): 
   return policies;
 }
 
-function policyFrom(input: z.output<ReturnType<typeof policyInput>>): TablePolicy {
+function policyFrom(input: z.output<typeof PolicyInput>): TablePolicy {
   const preset = input.preset ? PRESETS[input.preset] : undefined;
   const tableText = input.table ?? preset?.table;
   const column = input.timestampColumn ?? preset?.timestampColumn;

@@ -9,17 +9,16 @@ export interface UploadsConfig {
   storage?: StorageLocation;
 }
 
-const UploadsVariables = () =>
-  z.object({
-    FILE_UPLOAD_TTL_HOURS: z.coerce.number().positive().default(24),
-    // Six hours ahead: with the 24 h default TTL a wider window would notify at upload time, and the
-    // hourly notify run then warns every upload 5–6 h before it goes, time enough to act on it.
-    UPLOAD_NOTICE_HOURS: z.coerce.number().positive().default(6),
-    UPLOADS_STORAGE_URL: z
-      .string()
-      .transform(parsedBy((url: string) => parseStorageUrl(url, 'UPLOADS_STORAGE_URL')))
-      .optional(),
-  });
+const UploadsVariables = z.object({
+  FILE_UPLOAD_TTL_HOURS: z.coerce.number().positive().default(24),
+  // Six hours ahead: with the 24 h default TTL a wider window would notify at upload time, and the
+  // hourly notify run then warns every upload 5–6 h before it goes, time enough to act on it.
+  UPLOAD_NOTICE_HOURS: z.coerce.number().positive().default(6),
+  UPLOADS_STORAGE_URL: z
+    .string()
+    .transform(parsedBy((url: string) => parseStorageUrl(url, 'UPLOADS_STORAGE_URL')))
+    .optional(),
+});
 
 export const uploadsFragment = fragment(
   UploadsVariables,
