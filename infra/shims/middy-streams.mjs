@@ -6,6 +6,7 @@
 // when this was written; a package that imported them for real would need them unaliased).
 const builtin = (id) => process.getBuiltinModule(id);
 
+// biome-ignore lint/complexity/noStaticOnlyClass: middy asks `value instanceof ReadableStream`, which only a class can answer
 export class ReadableStream {
   static [Symbol.hasInstance](value) {
     return value instanceof builtin('node:stream/web').ReadableStream;
