@@ -42,11 +42,14 @@ function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, max: 
   });
 }
 
-/** Runs `work` in one transaction on one client; rolls back and rethrows on any error. */
-export async function inTransaction<T>(db: Db, work: (client: DbClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` in one transaction on one client; rolls back and rethrows on any error. `settings`
+ * (`SET LOCAL …` statements, no parameters) go with the BEGIN, in the same round trip.
+ */
+export async function inTransaction<T>(db: Db, work: (client: DbClient) => Promise<T>, settings?: string): Promise<T> {
   const client = await db.connect();
   try {
-    await client.query('BEGIN');
+    await client.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;

@@ -193,13 +193,14 @@ async function walkIndex(input: ResultsCleanupInput, passes: RetentionPass[], st
       // Checked only once something was deleted, so even a mis-sized budget makes progress.
       if (stats.deleted > 0 && budget.expired()) return false;
       const statement = deleteBatch(table, cursor, settings.batchSize, !!input.archive);
-      const batch = await deleteInBatch(input, stats, stats.batches, LOCK_TIMEOUT, async (tx) => {
-        // A batch must be an ordered index walk that LIMIT cuts short. Given a bounded age range the
-        // planner prefers a bitmap scan or seq scan plus sort, which reads the whole remaining range on
-        // every batch (measured: batches at 420 ms shrinking as rows ran out, against 40–70 ms).
-        await tx.query('SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off');
-        return (await tx.query<DeletedBatch>(statement)).rows[0]!;
-      });
+      const batch = await deleteInBatch(
+        input,
+        stats,
+        stats.batches,
+        LOCK_TIMEOUT,
+        async (tx) => (await tx.query<DeletedBatch>(statement)).rows[0]!,
+        true,
+      );
       stats.byRule[pass.label]! += batch.deleted;
       record(input, stats, batch.deleted);
       if (batch.deleted < settings.batchSize) break;
@@ -246,24 +247,28 @@ async function deleteInBatch<T extends { deleted: number; lines?: string | null 
   batchNumber: number,
   lockTimeout: typeof LOCK_TIMEOUT | typeof RANGE_LOCK_TIMEOUT,
   work: (tx: DbClient) => Promise<T>,
+  indexWalk = false,
 ): Promise<T> {
   let began: number | undefined;
   try {
-    return await inTransaction(input.db, async (tx) => {
-      began = performance.now();
-      await tx.query(cleanupBatchSettings(lockTimeout));
-      const batch = await work(tx);
-      if (input.archive && batch.deleted > 0) {
-        const key = archiveKey(new Date(), input.runId, batchNumber, input.table.archiveRoot);
-        try {
-          await writeArchive(input.archive, key, [batch.lines!]);
-        } catch (error) {
-          // Thrown inside the transaction, so the delete rolls back with it.
-          throw new ArchiveWriteError(`${input.archive.url}/${key}`, batch.deleted, error);
+    return await inTransaction(
+      input.db,
+      async (tx) => {
+        began = performance.now();
+        const batch = await work(tx);
+        if (input.archive && batch.deleted > 0) {
+          const key = archiveKey(new Date(), input.runId, batchNumber, input.table.archiveRoot);
+          try {
+            await writeArchive(input.archive, key, [batch.lines!]);
+          } catch (error) {
+            // Thrown inside the transaction, so the delete rolls back with it.
+            throw new ArchiveWriteError(`${input.archive.url}/${key}`, batch.deleted, error);
+          }
         }
-      }
-      return batch;
-    });
+        return batch;
+      },
+      cleanupBatchSettings(lockTimeout, { indexWalk }),
+    );
   } finally {
     // A batch that failed (a lock it waited for) held its locks as long: it counts too.
     if (began !== undefined) stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(performance.now() - began));
@@ -283,13 +288,12 @@ async function countPasses(input: ResultsCleanupInput, passes: RetentionPass[], 
 
 /** What the passes select in the heap, or in `pages` of it, per pass; read with index scans off. */
 async function countByPass(db: Db, table: ResultTable, passes: RetentionPass[], pages?: { from: number; to?: number }): Promise<number[]> {
-  return inTransaction(db, async (tx) => {
-    await tx.query('SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; SET LOCAL enable_bitmapscan = off');
-    const {
-      rows: [row],
-    } = await tx.query<{ by_pass: string[] }>(countByPassInHeap(table, passes, pages));
-    return row!.by_pass.map(Number);
-  });
+  const heapOnly = 'SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; SET LOCAL enable_bitmapscan = off';
+  return inTransaction(
+    db,
+    async (tx) => (await tx.query<{ by_pass: string[] }>(countByPassInHeap(table, passes, pages))).rows[0]!.by_pass.map(Number),
+    heapOnly,
+  );
 }
 
 async function countInHeap(db: Db, table: ResultTable, passes: RetentionPass[], pages: { from: number; to?: number }): Promise<number> {

@@ -180,29 +180,27 @@ async function runBatch(
   const number = input.nextBatchNumber();
   const started = performance.now();
   try {
-    const batch = await inTransaction(input.db, async (tx) => {
-      await tx.query(cleanupBatchSettings(BATCH_LOCK_TIMEOUT));
-      if (t.path === 'index') {
-        // Pin the ordered walk that LIMIT cuts short (see results/cleanup.ts for what else it costs).
-        await tx.query('SET LOCAL enable_seqscan = off');
-        await tx.query('SET LOCAL enable_bitmapscan = off');
-      }
-      const {
-        rows: [row],
-        rowCount,
-      } = await tx.query<DeletedBatch>(statement(archive !== undefined));
-      // A plain heap-range DELETE returns no row, only its count.
-      const result = row ?? { deleted: rowCount ?? 0 };
-      if (archive && result.deleted > 0) {
-        const key = archiveKey(new Date(), input.runId, number, tableArchiveRoot(t.policy));
-        try {
-          await writeArchive(archive, key, [result.lines!]);
-        } catch (error) {
-          throw new ArchiveWriteError(`${archive.url}/${key}`, result.deleted, error);
+    const batch = await inTransaction(
+      input.db,
+      async (tx) => {
+        const {
+          rows: [row],
+          rowCount,
+        } = await tx.query<DeletedBatch>(statement(archive !== undefined));
+        // A plain heap-range DELETE returns no row, only its count.
+        const result = row ?? { deleted: rowCount ?? 0 };
+        if (archive && result.deleted > 0) {
+          const key = archiveKey(new Date(), input.runId, number, tableArchiveRoot(t.policy));
+          try {
+            await writeArchive(archive, key, [result.lines!]);
+          } catch (error) {
+            throw new ArchiveWriteError(`${archive.url}/${key}`, result.deleted, error);
+          }
         }
-      }
-      return result;
-    });
+        return result;
+      },
+      cleanupBatchSettings(BATCH_LOCK_TIMEOUT, { indexWalk: t.path === 'index' }),
+    );
     seen?.(batch);
     if (batch.deleted > 0) stats.batches += 1;
     stats.deleted += batch.deleted;
