@@ -137,7 +137,8 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
 }
 
 /**
- * Every pass at once, range by range in heap order, by `workers` concurrent streams. Adds to
+ * Range by range in heap order, every pass in each range's one transaction, by `workers`
+ * concurrent streams (sized and shared out by sweepHeapRanges). Adds to
  * `remaining` what the sweep left: rows held by other transactions in the ranges it had to retry,
  * and the eligible rows in pages it did not reach (a truncated run; pages the table gained since).
  * Returns false when the budget ended it early.
