@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobName } from '../../shared/jobs.js';
 import { FileStorage } from '../../shared/storage/file.js';
 import { testDatabase } from '../helpers/db.js';
-import { lambdaContext } from '../helpers/lambda.js';
+import { freshEntry, lambdaContext } from '../helpers/lambda.js';
 import { seedResults } from '../helpers/results.js';
 import { seedUploads, uploadKeys } from '../helpers/uploads.js';
 import { tempDir } from '../helpers/temp.js';
@@ -12,15 +12,12 @@ const { db, url } = await testDatabase();
 let uploadsDir: string;
 
 /** The job's real Lambda entry (functions/<job>.ts), built from this environment. */
-async function entry(job: JobName) {
-  vi.stubEnv('DATABASE_URL', url);
-  vi.stubEnv('UPLOADS_STORAGE_URL', `file://${uploadsDir}`);
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  vi.resetModules();
-  return (
-    (await import(`../../functions/${job}.ts`)) as { handler: (event: unknown, context: unknown) => Promise<Record<string, unknown>> }
-  ).handler;
+function entry(job: JobName) {
+  type Entry = { handler: (event: unknown, context: unknown) => Promise<Record<string, unknown>> };
+  return freshEntry(() => import(`../../functions/${job}.ts`) as Promise<Entry>, {
+    DATABASE_URL: url,
+    UPLOADS_STORAGE_URL: `file://${uploadsDir}`,
+  });
 }
 
 beforeEach(async () => {

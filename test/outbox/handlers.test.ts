@@ -1,24 +1,21 @@
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { cleanupOutbox } from '../../shared/outbox/cleanup.js';
 import { sqsBatch } from '../../cli/dev/sqs-batch.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { schema, testDatabase } from '../helpers/db.js';
-import { lambdaContext } from '../helpers/lambda.js';
+import { freshEntry, lambdaContext } from '../helpers/lambda.js';
 import { addTestEndpoint, publishEvents } from '../helpers/outbox.js';
 import { startReceiver } from '../helpers/receiver.js';
 
 const { db, url } = await testDatabase();
 const receiver = await startReceiver();
 
-async function importDeliverHandler() {
-  vi.stubEnv('DATABASE_URL', url);
-  vi.stubEnv('OUTBOX_ALLOW_HTTP', 'true');
-  vi.stubEnv('OUTBOX_ALLOWED_CIDRS', '127.0.0.1/32');
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  vi.resetModules();
-  return (await import('../../functions/outbox-deliver.js')).handler;
-}
+const importDeliverHandler = () =>
+  freshEntry(() => import('../../functions/outbox-deliver.js'), {
+    DATABASE_URL: url,
+    OUTBOX_ALLOW_HTTP: 'true',
+    OUTBOX_ALLOWED_CIDRS: '127.0.0.1/32',
+  });
 
 beforeEach(async () => {
   await db.query('TRUNCATE chores.outbox_events, chores.webhook_endpoints, chores.task_results CASCADE');

@@ -4,7 +4,7 @@ import { parseRules } from '../../shared/results/rules.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { FileStorage } from '../../shared/storage/file.js';
 import { testDatabase } from '../helpers/db.js';
-import { lambdaContext } from '../helpers/lambda.js';
+import { freshEntry, lambdaContext } from '../helpers/lambda.js';
 import { startRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -132,12 +132,7 @@ describe('the Redis store (Celery Redis backend)', () => {
 
   it('runs through the real results-cleanup Lambda entry when RESULTS_STORE is a redis:// URL', async () => {
     await storeResult('old', { date_done: new Date(Date.now() - 9 * 86_400_000).toISOString() });
-    vi.stubEnv('DATABASE_URL', dbUrl);
-    vi.stubEnv('RESULTS_STORE', redisUrl);
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-    vi.resetModules();
-    const { handler } = await import('../../functions/results-cleanup.js');
+    const handler = await freshEntry(() => import('../../functions/results-cleanup.js'), { DATABASE_URL: dbUrl, RESULTS_STORE: redisUrl });
 
     const stats = await handler({}, lambdaContext());
     vi.unstubAllEnvs();
@@ -146,12 +141,7 @@ describe('the Redis store (Celery Redis backend)', () => {
   });
 
   it('keeps the Lambda entry working after Redis drops its connection between runs', async () => {
-    vi.stubEnv('DATABASE_URL', dbUrl);
-    vi.stubEnv('RESULTS_STORE', redisUrl);
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-    vi.resetModules();
-    const { handler } = await import('../../functions/results-cleanup.js');
+    const handler = await freshEntry(() => import('../../functions/results-cleanup.js'), { DATABASE_URL: dbUrl, RESULTS_STORE: redisUrl });
     await handler({}, lambdaContext()); // the container's client is now connected
     await storeResult('old', { date_done: new Date(Date.now() - 9 * 86_400_000).toISOString() });
 

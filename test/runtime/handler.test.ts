@@ -7,7 +7,7 @@ import { InvalidPayloadError } from '../../shared/runtime/errors.js';
 import type { JobRuntime } from '../../shared/runtime/runtime.js';
 import { tryJobLock } from '../../shared/runtime/sql.js';
 import { schema, testDatabase } from '../helpers/db.js';
-import { lambdaContext } from '../helpers/lambda.js';
+import { freshEntry, lambdaContext } from '../helpers/lambda.js';
 import { seedResults } from '../helpers/results.js';
 import { captureEmf } from '../helpers/emf.js';
 
@@ -39,13 +39,7 @@ afterEach(() => {
 });
 
 describe('the real results-cleanup Lambda entry', () => {
-  async function importHandler() {
-    vi.stubEnv('DATABASE_URL', url);
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-    vi.resetModules();
-    return (await import('../../functions/results-cleanup.js')).handler;
-  }
+  const importHandler = () => freshEntry(() => import('../../functions/results-cleanup.js'), { DATABASE_URL: url });
 
   it('deletes expired results, returns the stats and records the run as SUCCESS', async () => {
     const handler = await importHandler();

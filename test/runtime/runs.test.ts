@@ -2,18 +2,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ABANDONED_RUN_MARGIN_SECONDS } from '../../shared/runtime/record-run.js';
 import { jobStatuses } from '../../shared/runtime/status.js';
 import { schema, testDatabase } from '../helpers/db.js';
-import { lambdaContext } from '../helpers/lambda.js';
+import { freshEntry, lambdaContext } from '../helpers/lambda.js';
 
 const { db, url } = await testDatabase();
 
 /** The real results-cleanup Lambda entry, fresh, against this file's database. */
-async function importHandler() {
-  vi.stubEnv('DATABASE_URL', url);
-  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-  vi.resetModules();
-  return (await import('../../functions/results-cleanup.js')).handler;
-}
+const importHandler = () => freshEntry(() => import('../../functions/results-cleanup.js'), { DATABASE_URL: url });
 
 async function expiredLeft(): Promise<number> {
   const { rows } = await db.query(`SELECT count(*)::int AS n FROM chores.task_results WHERE task_name = 'app.bulk'`);

@@ -9,7 +9,7 @@ import { jobs } from '../../shared/jobs.js';
 import { createJobHandler } from '../../shared/runtime/handler.js';
 import { cleanupTables } from '../../shared/tables/cleanup.js';
 import { testDatabase } from '../helpers/db.js';
-import { lambdaContext } from '../helpers/lambda.js';
+import { freshEntry, lambdaContext } from '../helpers/lambda.js';
 import { captureEmf } from '../helpers/emf.js';
 
 const { db, url } = await testDatabase();
@@ -32,12 +32,7 @@ afterEach(() => {
 
 describe('the real tables-cleanup Lambda entry', () => {
   it('dry-runs from a manual payload: counts, deletes nothing, and refuses unknown settings', async () => {
-    vi.stubEnv('DATABASE_URL', url);
-    vi.stubEnv('TABLE_RETENTION', KOMBU);
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
-    vi.resetModules();
-    const { handler } = await import('../../functions/tables-cleanup.js');
+    const handler = await freshEntry(() => import('../../functions/tables-cleanup.js'), { DATABASE_URL: url, TABLE_RETENTION: KOMBU });
 
     const outcome = await handler({ dryRun: true }, lambdaContext());
 
