@@ -41,6 +41,15 @@ const MIN_REQUEST_MS = 1_000;
 // is given back unsent, so another run that claims it after the lease can never race this one.
 const LEASE_SAFETY_MS = 5_000;
 
+/**
+ * Deliveries still being created while a run delivers: the sweep's fan-out. `run` creates them in
+ * batches, calling `landed` after each batch commits, and settles when no more will come. The run
+ * claims what each batch made due while the next is being created, instead of after all of them.
+ */
+export interface DeliveryFeed {
+  run(landed: () => void): Promise<void>;
+}
+
 export interface DeliveryDeps {
   db: Db;
   schema: SchemaName;
@@ -83,8 +92,9 @@ export async function deliverDue(
   deps: DeliveryDeps,
   eventIds?: string[],
   trigger: AttemptTrigger = eventIds ? 'fast-path' : 'sweep',
+  feed?: DeliveryFeed,
 ): Promise<DeliveryStats> {
-  return new DeliveryRun(deps, trigger, eventIds).run();
+  return new DeliveryRun(deps, trigger, eventIds).run(feed);
 }
 
 class DeliveryRun {
@@ -113,6 +123,12 @@ class DeliveryRun {
   private recordError: unknown;
   private wake: () => void = () => {};
   private lastShortClaimAt = Number.NEGATIVE_INFINITY;
+  // The feed (see DeliveryFeed): while it is open, a short claim means "nothing due yet", and the
+  // run waits for its next batch rather than ending or claiming again and again.
+  private feedOpen = false;
+  private feedBatches = 0;
+  private awaitingFeed = false;
+  private feedError: unknown;
   private readonly stats = emptyDeliveryStats();
   // Long enough for a delivery to wait behind its endpoint's other queued deliveries and still
   // run to its timeout; one that would not is given back unsent (see LEASE_SAFETY_MS).
@@ -128,7 +144,8 @@ class DeliveryRun {
     this.leaseMs = deps.outbox.requestTimeoutMs * (Math.ceil(GLOBAL_CONCURRENCY / this.endpointLimit) + 1) + 30_000;
   }
 
-  async run(): Promise<DeliveryStats> {
+  async run(feed?: DeliveryFeed): Promise<DeliveryStats> {
+    const fed = feed ? this.follow(feed) : Promise.resolve();
     let nothingMoreDue = false;
     for (;;) {
       const room = CLAIM_WINDOW - this.inFlight() - this.waitingCount();
@@ -138,14 +155,20 @@ class DeliveryRun {
       const othersIdle = performance.now() - this.lastShortClaimAt < SHORT_CLAIM_PAUSE_MS;
       const full = othersIdle ? [] : this.saturatedEndpoints();
       const byteBudget = PAYLOAD_BYTES_IN_MEMORY - this.heldBytes;
-      if (!nothingMoreDue && !this.deps.budget.expired() && room >= CLAIM_MIN && byteBudget > 0) {
+      if (!nothingMoreDue && !this.awaitingFeed && !this.deps.budget.expired() && room >= CLAIM_MIN && byteBudget > 0) {
+        const batchesBefore = this.feedBatches;
         const claimed = await this.claim(room, full, byteBudget);
         // Fewer rows than asked means nothing else is due, unless some endpoints were left out or
         // the byte budget cut the claim short.
         const claimedBytes = claimed.reduce((sum, d) => sum + (d.payload === null ? 0 : d.payload_bytes), 0);
         const cutByBytes = claimedBytes >= byteBudget;
-        if (claimed.length < room && full.length === 0 && !cutByBytes) nothingMoreDue = true;
-        else if (claimed.length < room && !cutByBytes) this.lastShortClaimAt = performance.now();
+        if (claimed.length < room && full.length === 0 && !cutByBytes) {
+          // A batch that landed during the claim may not have been visible to it: claim again.
+          if (this.feedBatches === batchesBefore) {
+            if (this.feedOpen) this.awaitingFeed = true;
+            else nothingMoreDue = true;
+          }
+        } else if (claimed.length < room && !cutByBytes) this.lastShortClaimAt = performance.now();
         const leaseEnds = Date.now() + this.leaseMs;
         for (const delivery of claimed) {
           this.leaseEnds.set(delivery, leaseEnds);
@@ -154,7 +177,7 @@ class DeliveryRun {
         this.pump();
       }
       if (this.finished.length >= RECORD_BATCH) this.recordInBackground();
-      if (this.inFlight() === 0) {
+      if (this.inFlight() === 0 && !this.awaitingFeed) {
         if (this.waitingCount() === 0 && (nothingMoreDue || this.deps.budget.expired())) break;
         if (this.waitingCount() > 0 && this.deps.budget.remainingMs() < MIN_REQUEST_MS) break;
         continue;
@@ -163,9 +186,30 @@ class DeliveryRun {
     }
     await this.releaseWaiting();
     this.recordInBackground();
-    await this.recording;
+    await Promise.all([this.recording, fed]);
     if (this.recordError !== undefined) throw this.recordError;
+    // What the feed made before it failed was delivered; the rest stays pending for the next run.
+    if (this.feedError !== undefined) throw this.feedError;
     return this.stats;
+  }
+
+  /** Runs the feed alongside the deliveries; each batch it lands, and its end, wake the claim loop. */
+  private follow(feed: DeliveryFeed): Promise<void> {
+    this.feedOpen = true;
+    const landed = () => {
+      this.feedBatches += 1;
+      this.awaitingFeed = false;
+      this.wake();
+    };
+    return feed
+      .run(landed)
+      .catch((error: unknown) => {
+        this.feedError = error;
+      })
+      .finally(() => {
+        this.feedOpen = false;
+        landed();
+      });
   }
 
   /**

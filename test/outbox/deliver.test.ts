@@ -309,6 +309,31 @@ describe('concurrency and crashes', () => {
     expect(receiver.received).toHaveLength(2); // at least once: the unrecorded attempt is sent again
   });
 
+  it('delivers what the fan-out made before it failed, then fails the run; the next run delivers the rest', async () => {
+    await addTestEndpoint(db, receiver.url);
+    const { rows } = await db.query<{ id: string }>(
+      `INSERT INTO chores.outbox_events (event_type, payload) SELECT 'bulk', jsonb_build_object('i', i) FROM generate_series(1, 1200) AS i RETURNING id`,
+    );
+    // The fan-out's second batch (events 501–1,000) cannot insert its deliveries.
+    await db.query(`CREATE FUNCTION chores.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
+    await db.query(`CREATE TRIGGER refuse BEFORE INSERT ON chores.webhook_deliveries FOR EACH ROW
+                    WHEN (NEW.event_id = ${Number(rows[700]!.id)}) EXECUTE FUNCTION chores.refuse()`);
+
+    try {
+      await expect(sweepOutbox(deps)).rejects.toThrow('disk full');
+    } finally {
+      await db.query('DROP TRIGGER refuse ON chores.webhook_deliveries; DROP FUNCTION chores.refuse()');
+    }
+    const firstRun = receiver.received.length;
+    const retry = await sweepOutbox(deps);
+    const webhookIds = receiver.received.map((r) => r.headers['webhook-id']);
+
+    expect(firstRun).toBe(500);
+    expect(retry).toMatchObject({ fannedOut: 700, delivered: 700, remaining: 0 });
+    expect(new Set(webhookIds).size).toBe(1_200);
+    expect(webhookIds).toHaveLength(1_200);
+  });
+
   // A first round of slow requests is held for 3 s: the test takes ~4 s by design.
   it('keeps a slow endpoint from starving a fast one', { timeout: 30_000 }, async () => {
     await addTestEndpoint(db, `${receiver.url}/slow`, ['slow']);
