@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { PER_ENDPOINT_CONCURRENCY } from '../../shared/outbox/limits.js';
 import type { FailedAttempt } from '../../shared/outbox/log-messages.js';
@@ -189,6 +191,27 @@ describe('delivery outcomes', () => {
     receiver.respond(() => ({ status: 200, delayMs: 2_000 }));
 
     await sweepOutbox(quick);
+    const [delivery] = await deliveryRows(db);
+
+    expect(delivery).toMatchObject({ status: 'pending', attempts: 1, last_error: 'timed out after 300 ms' });
+  });
+
+  it('time out a receiver that stops halfway through its response body', async () => {
+    const stalling = createServer((_request, response) => {
+      response.writeHead(200, { 'content-length': '100' });
+      response.write('half'); // and never the rest
+    });
+    await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', resolve));
+    const quick = outboxDeps(db, url, { OUTBOX_REQUEST_TIMEOUT_MS: '300' });
+    await addTestEndpoint(db, `http://127.0.0.1:${(stalling.address() as AddressInfo).port}/`);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+
+    try {
+      await sweepOutbox(quick);
+    } finally {
+      stalling.closeAllConnections();
+      stalling.close();
+    }
     const [delivery] = await deliveryRows(db);
 
     expect(delivery).toMatchObject({ status: 'pending', attempts: 1, last_error: 'timed out after 300 ms' });
