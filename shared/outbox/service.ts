@@ -1,16 +1,17 @@
 import { deliverDue, emptyDeliveryStats, type DeliveryDeps, type DeliveryFeed, type DeliveryStats } from './deliver.js';
 import { replayAndDeliver, type ReplayFilter } from './replay.js';
-import { analyzeDeliveries, countBacklog, fanOut, type AttemptTrigger } from './sql.js';
+import { analyzeOutbox, countBacklog, fanOut, type AttemptTrigger } from './sql.js';
 
 // Events fanned out per statement: one short transaction inserting a few thousand delivery rows.
 const FAN_OUT_BATCH = 500;
-// A sweep that fanned out at least this many deliveries refreshes the table's statistics before
-// delivering them. Until autovacuum gets to it (after 10% of the table changed, so not at all for a
-// burst into a big table), the planner believes few deliveries are due and claims by reading and
-// sorting every due row, not the first few in the due index: each claim then costs the whole
-// backlog (8 ms per claim at 10,000 due; the outbox bench's claims took half the time after an
-// ANALYZE of ~20 ms). Below this, a stale plan costs less than the analyze.
-const ANALYZE_AFTER_DELIVERIES = 2_000;
+// A sweep that has fanned out at least this many events or deliveries refreshes both tables'
+// statistics, once. Until autovacuum gets to them (after 10% of a table changed, so not at all for
+// a burst into a big table), the planner believes few rows are pending or due, and reads and sorts
+// every one of them instead of taking the first few from the index: each fan-out then costs the
+// whole pending backlog (6 of 36 ms per 500 events at 10,000 pending, growing with the backlog),
+// and each claim the whole due backlog (8 ms per claim at 10,000 due; the outbox bench's claims
+// took half the time after an ANALYZE of ~20 ms). Below this, a stale plan costs less than the analyze.
+const ANALYZE_AFTER_ROWS = 2_000;
 
 export interface OutboxDeliverStats extends DeliveryStats {
   fannedOut: number;
@@ -37,8 +38,8 @@ export async function sweepOutbox(deps: DeliveryDeps): Promise<OutboxDeliverStat
         fannedOut += rows.length;
         for (const row of rows) created += row.deliveries;
         landed();
-        if (!analyzed && created >= ANALYZE_AFTER_DELIVERIES) {
-          await deps.db.query(analyzeDeliveries(deps.schema));
+        if (!analyzed && Math.max(fannedOut, created) >= ANALYZE_AFTER_ROWS) {
+          await deps.db.query(analyzeOutbox(deps.schema));
           analyzed = true;
         }
         if (rows.length < FAN_OUT_BATCH || deps.budget.expired()) break;

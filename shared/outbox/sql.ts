@@ -347,11 +347,12 @@ export function disableEndpoint(schema: SchemaName, endpointId: string, reason: 
 }
 
 /**
- * Refreshes the planner's statistics of the deliveries table. SKIP_LOCKED: if a vacuum or another
- * analyze holds the table, this one is skipped rather than waited for.
+ * Refreshes the planner's statistics of the events and deliveries tables. SKIP_LOCKED: a table a
+ * vacuum or another analyze holds is skipped rather than waited for.
  */
-export function analyzeDeliveries(schema: SchemaName): Sql {
-  return { text: `ANALYZE (SKIP_LOCKED) ${t(schema).deliveries}`, values: [] };
+export function analyzeOutbox(schema: SchemaName): Sql {
+  const { events, deliveries } = t(schema);
+  return { text: `ANALYZE (SKIP_LOCKED) ${events}, ${deliveries}`, values: [] };
 }
 
 /** Work the next run would find: deliveries due now plus events not yet fanned out. */

@@ -447,19 +447,20 @@ describe('concurrency and crashes', () => {
     expect(rows[0]).toMatchObject({ status: 'delivered', completed_at: expect.any(Date) });
   });
 
-  it("refreshes the planner's statistics after fanning out a burst, so claims walk the due index", async () => {
+  it("refreshes the planner's statistics after fanning out a burst, so fan-outs and claims walk their indexes", async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     // Paused: the burst is fanned out and nothing is sent, which is all this test needs.
     await db.query(`UPDATE chores.webhook_endpoints SET paused_until = now() + interval '1 hour' WHERE id = $1`, [endpoint.id]);
     await db.query(`INSERT INTO chores.outbox_events (event_type, payload) SELECT 'burst', '{}' FROM generate_series(1, 2000)`);
-    const reltuples = async () =>
-      Number((await db.query(`SELECT reltuples FROM pg_class WHERE oid = 'chores.webhook_deliveries'::regclass`)).rows[0].reltuples);
-    const before = await reltuples();
+    const reltuples = async (table: string) =>
+      Number((await db.query(`SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, [table])).rows[0].reltuples);
+    const before = [await reltuples('chores.webhook_deliveries'), await reltuples('chores.outbox_events')];
 
     const stats = await sweepOutbox(deps);
 
     expect(stats).toMatchObject({ fannedOut: 2000, processed: 0 });
-    expect(before).toBeLessThan(2000);
-    expect(await reltuples()).toBe(2000);
+    expect(Math.max(...before)).toBeLessThan(2000);
+    expect(await reltuples('chores.webhook_deliveries')).toBe(2000);
+    expect(await reltuples('chores.outbox_events')).toBe(2000);
   });
 });
