@@ -458,6 +458,40 @@ describe('concurrency and crashes', () => {
     expect(rows[0]).toMatchObject({ status: 'delivered', completed_at: expect.any(Date) });
   });
 
+  it("claims deliveries with HOT updates: the lease is written on the row's own page, with no index entry", async () => {
+    await addTestEndpoint(db, receiver.url);
+    await db.query(`INSERT INTO chores.outbox_events (event_type, payload) SELECT 'burst', '{}' FROM generate_series(1, 1000)`);
+    await sweepOutbox({ ...deps, budget: { expired: () => true, remainingMs: () => 0 } }); // fans out only
+
+    const client = await db.connect();
+    try {
+      // This backend's counters, which may still hold earlier transactions' updates: the claim's are the difference.
+      const counters = async () => {
+        const { rows } = await client.query<{ updated: string; hot: string }>(
+          `SELECT n_tup_upd AS updated, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables WHERE relid = 'chores.webhook_deliveries'::regclass`,
+        );
+        return { updated: Number(rows[0]!.updated), hot: Number(rows[0]!.hot) };
+      };
+      await client.query('BEGIN');
+      const before = await counters();
+      const claim = claimDue(schema, {
+        limit: 500,
+        leaseMs: 60_000,
+        excludeEndpoints: [],
+        byteBudget: 16_000_000,
+        maxPayloadBytes: 262_144,
+      });
+      const { rowCount } = await client.query(claim);
+      const after = await counters();
+
+      expect(rowCount).toBe(500);
+      expect({ updated: after.updated - before.updated, hot: after.hot - before.hot }).toEqual({ updated: 500, hot: 500 });
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
+
   it("refreshes the planner's statistics after fanning out a burst, so fan-outs and claims walk their indexes", async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     // Paused: the burst is fanned out and nothing is sent, which is all this test needs.
