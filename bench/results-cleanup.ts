@@ -107,6 +107,12 @@ async function compareNative(bench: BenchDatabase): Promise<void> {
  * Cost per row at ten times the rows: results-cleanup over 1M and over 10M results, 70% expired
  * each, no concurrent writer, one after the other in this run. Nothing in a run should grow with the
  * table beyond the rows it deletes: no count(*) of the table, no second read of what it swept.
+ *
+ * Each run is followed by a CHECKPOINT, timed apart, which writes out the pages the run dirtied. The
+ * 1M run's pages fit in the default 128 MB of shared buffers, so the server writes them after the
+ * clock stops; the 10M run dirties 1.2 GB of pages, and the server must write most of them back
+ * while the run is being timed. The cost per row is compared with the pages written, as each run's
+ * whole cost; the run alone is printed beside it.
  */
 export async function benchResultsAtScale(): Promise<void> {
   const bench = await benchDatabase('chores_bench_scale');
@@ -120,21 +126,31 @@ export async function benchResultsAtScale(): Promise<void> {
 async function compareScale(bench: BenchDatabase): Promise<void> {
   console.log(`\nresults-cleanup at scale: ${fmt(TOTAL)} and ${fmt(AT_SCALE)} results, 70% expired, heap in arrival order`);
   const rules = '[{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]';
-  const runs: Run[] = [];
+  const runs: (Run & { writeBackSeconds: number })[] = [];
   for (const total of [TOTAL, AT_SCALE]) {
     await seed(bench, 'arrival', total);
-    runs.push(await runChores(bench, nativeTable(schema), rules));
+    const run = await runChores(bench, nativeTable(schema), rules);
+    const started = performance.now();
+    await checkpoint(bench);
+    runs.push({ ...run, writeBackSeconds: (performance.now() - started) / 1000 });
   }
   await bench.db.query('TRUNCATE chores.task_results');
-  const [small, large] = runs as [Run, Run];
-  const perRowUs = (r: Run) => (r.seconds * 1e6) / r.deleted;
-  console.log(`  ${''.padEnd(24)} ${fmt(TOTAL).padStart(14)} ${fmt(AT_SCALE).padStart(14)}`);
-  console.log(`  ${'rows deleted'.padEnd(24)} ${fmt(small.deleted).padStart(14)} ${fmt(large.deleted).padStart(14)}`);
-  console.log(`  ${'µs per deleted row'.padEnd(24)} ${fmt(perRowUs(small), 2).padStart(14)} ${fmt(perRowUs(large), 2).padStart(14)}`);
-  console.log(`  ${'longest transaction ms'.padEnd(24)} ${fmt(small.longestMs).padStart(14)} ${fmt(large.longestMs).padStart(14)}`);
-  const growth = perRowUs(large) / perRowUs(small);
+  const [small, large] = runs as [(typeof runs)[0], (typeof runs)[0]];
+  const runUs = (r: typeof small) => (r.seconds * 1e6) / r.deleted;
+  const wholeUs = (r: typeof small) => ((r.seconds + r.writeBackSeconds) * 1e6) / r.deleted;
+  const row = (label: string, a: string, b: string) => console.log(`  ${label.padEnd(34)} ${a.padStart(12)} ${b.padStart(12)}`);
+  row('', fmt(TOTAL), fmt(AT_SCALE));
+  row('rows deleted', fmt(small.deleted), fmt(large.deleted));
+  row('µs per deleted row, run alone', fmt(runUs(small), 2), fmt(runUs(large), 2));
+  row('CHECKPOINT after it, s', fmt(small.writeBackSeconds, 2), fmt(large.writeBackSeconds, 2));
+  row('µs per deleted row, pages written', fmt(wholeUs(small), 2), fmt(wholeUs(large), 2));
+  row('longest transaction ms', fmt(small.longestMs), fmt(large.longestMs));
+  const growth = wholeUs(large) / wholeUs(small);
   console.log('  targets:');
-  console.log(`    cost per row at 10M no worse than at 1M  ${verdict(growth <= 1)} (${fmt(growth, 2)}x the 1M cost)`);
+  console.log(
+    `    cost per row at 10M no worse than at 1M  ${verdict(growth <= 1)} (${fmt(growth, 2)}x the 1M cost with its pages written; ` +
+      `${fmt(runUs(large) / runUs(small), 2)}x the run alone)`,
+  );
 }
 
 // Celery's own cleanup, as `celery beat`'s backend_cleanup task runs it: one ORM DELETE of
