@@ -27,10 +27,11 @@ export const bundling = {
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   external: ['pg-native'],
-  // Only the Tracer's dependencies import semver, for one `gte` each, and `assert`, for `ok`; only
-  // @middy/core the two stream modules, for response streaming, which loads them on use: see the shims.
+  // The Tracer gets the parts of the X-Ray SDK it uses; only the SDK's cls-hooked imports `assert`,
+  // for `ok`; only @middy/core the two stream modules, for response streaming, which loads them on
+  // use: see the shims.
   alias: {
-    semver: './infra/shims/semver-gte.cjs',
+    'aws-xray-sdk-core': './infra/shims/xray-core.cjs',
     assert: './infra/shims/assert-ok.cjs',
     'node:stream/web': './infra/shims/middy-streams.mjs',
     'node:stream/promises': './infra/shims/middy-streams.mjs',

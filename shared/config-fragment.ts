@@ -1,6 +1,4 @@
-// A namespace import, not { z }: esbuild then keeps only the parts used (the { z } object pulls in
-// every locale, ~450 KB of each Lambda bundle).
-import * as z from 'zod';
+import * as z from './zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { ConfigError } from './errors.js';
 
 /** The environment as the fragments see it: blank variables already dropped. */
@@ -10,22 +8,26 @@ export type Env = Record<string, string>;
  * One domain's part of the configuration: a zod schema that validates the variables the domain reads
  * and turns them into its typed slice of `Config`, in one pass. `shared/config.ts` composes them.
  */
-export type ConfigFragment<Slice> = z.ZodType<Slice>;
+export type ConfigFragment<Slice> = z.ZodMiniType<Slice>;
 
 /**
- * Runs one of our parsers on a variable inside zod, so its problems are collected with the rest.
- * A `ConfigError`'s problems already name the variable (`RESULTS_RULES[0]: …`) and are kept as they
- * are; any other error's message is a plain reason, named after the variable by `problemOf`.
+ * A variable's schema, then one of our parsers run on its value inside zod, so the parser's problems
+ * are collected with the rest. A `ConfigError`'s problems already name the variable
+ * (`RESULTS_RULES[0]: …`) and are kept as they are; any other error's message is a plain reason,
+ * named after the variable by `problemOf`.
+ *
+ * @example parsedBy(z._default(z.string(), '[]'), (json) => parseTablePolicies(json))
  */
-export function parsedBy<In, Out>(parse: (value: In) => Out) {
-  return (value: In, ctx: z.RefinementCtx): Out => {
+export function parsedBy<Schema extends z.core.SomeType, Out>(schema: Schema, parse: (value: z.output<Schema>) => Out) {
+  const run = (value: z.output<Schema>, ctx: z.core.ParsePayload): Out => {
     try {
       return parse(value);
     } catch (error) {
-      for (const issue of issuesOf(error)) ctx.addIssue(issue);
+      addIssues(ctx, error);
       return z.NEVER;
     }
   };
+  return z.pipe(schema, z.transform(run));
 }
 
 /**
@@ -33,20 +35,20 @@ export function parsedBy<In, Out>(parse: (value: In) => Out) {
  * runs only when every variable is valid on its own; it throws `ConfigError` for what depends on
  * several of them (e.g. DATABASE_IAM_AUTH=true needs DATABASE_HOST).
  */
-export function fragment<Shape extends z.ZodRawShape, Slice>(
-  variables: z.ZodObject<Shape>,
-  slice: (vars: z.output<z.ZodObject<Shape>>) => Slice,
+export function fragment<Shape extends z.core.$ZodShape, Slice>(
+  variables: z.ZodMiniObject<Shape>,
+  slice: (vars: z.output<z.ZodMiniObject<Shape>>) => Slice,
 ): ConfigFragment<Slice> {
-  const build = (vars: z.output<z.ZodObject<Shape>>, ctx: z.RefinementCtx): Slice => {
+  const build = (vars: z.output<z.ZodMiniObject<Shape>>, ctx: z.core.ParsePayload): Slice => {
     try {
       return slice(vars);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error; // a bug, not a configuration problem
-      for (const issue of issuesOf(error)) ctx.addIssue(issue);
+      addIssues(ctx, error);
       return z.NEVER;
     }
   };
-  return variables.transform(build);
+  return z.pipe(variables, z.transform(build));
 }
 
 /** One problem line, `VARIABLE: what is wrong`, from a zod issue. */
@@ -55,8 +57,11 @@ export function problemOf(issue: z.core.$ZodIssue): string {
   return `${issue.path.join('.')}: ${issue.message}`;
 }
 
-function issuesOf(error: unknown): { code: 'custom'; message: string; params?: { named: true } }[] {
-  if (error instanceof ConfigError) return error.problems.map((message) => ({ code: 'custom', message, params: { named: true } }));
-  if (error instanceof Error) return [{ code: 'custom', message: error.message }];
-  throw error;
+/** A transform's problems, added to the issues zod reports (mini's transforms have no `ctx.addIssue`). */
+function addIssues(ctx: z.core.ParsePayload, error: unknown): void {
+  const input = ctx.value;
+  if (error instanceof ConfigError) {
+    for (const message of error.problems) ctx.issues.push({ code: 'custom', message, input, params: { named: true } });
+  } else if (error instanceof Error) ctx.issues.push({ code: 'custom', message: error.message, input });
+  else throw error;
 }

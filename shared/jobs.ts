@@ -1,4 +1,4 @@
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import * as z from './zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { parseTimeOrAgo } from './duration.js';
 
 /**
@@ -19,7 +19,7 @@ export interface AlarmRule {
   why: string;
 }
 
-export interface JobDefinition<Settings extends z.ZodType = z.ZodType> {
+export interface JobDefinition<Settings extends z.ZodMiniType = z.ZodMiniType> {
   description: string;
   /** EventBridge Scheduler expression: `rate(…)` or `cron(min hour dom month dow year)`. */
   schedule: string;
@@ -85,52 +85,58 @@ function lazy<Schema>(build: () => Schema): () => Schema {
   return () => (built ??= build());
 }
 
-const sweepWorkers = () => z.int().min(1).max(MAX_SWEEP_WORKERS).default(DEFAULT_SWEEP_WORKERS);
+const sweepWorkers = () => z._default(z.int().check(z.minimum(1), z.maximum(MAX_SWEEP_WORKERS)), DEFAULT_SWEEP_WORKERS);
 
 const resultsCleanupSettings = lazy(() =>
   z.strictObject({
-    dryRun: z.boolean().default(false),
-    batchSize: z.int().min(1).max(50_000).default(DEFAULT_BATCH_SIZE),
+    dryRun: z._default(z.boolean(), false),
+    batchSize: z._default(z.int().check(z.minimum(1), z.maximum(50_000)), DEFAULT_BATCH_SIZE),
     workers: sweepWorkers(),
-    olderThanDays: z.number().positive().optional(),
+    olderThanDays: z.optional(z.number().check(z.positive())),
   }),
 );
 
 /** outbox-deliver's manual payload `{"replay": {…}}`: the same replay as `chores outbox replay`. */
 const outboxDeliverSettings = lazy(() => {
-  const id = z.union([z.string().regex(/^\d+$/, 'must be a numeric id'), z.int().positive()]).transform(String);
-  const time = z.string().transform((text, ctx) => {
-    try {
-      return parseTimeOrAgo(text);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      return z.NEVER;
-    }
-  });
+  const id = z.pipe(
+    z.union([z.string().check(z.regex(/^\d+$/, 'must be a numeric id')), z.int().check(z.positive())]),
+    z.transform(String),
+  );
+  const time = z.pipe(
+    z.string(),
+    z.transform((text: string, ctx) => {
+      try {
+        return parseTimeOrAgo(text);
+      } catch (error) {
+        ctx.issues.push({ code: 'custom', message: (error as Error).message, input: text });
+        return z.NEVER;
+      }
+    }),
+  );
   return z.strictObject({
-    replay: z
-      .strictObject({
+    replay: z.optional(
+      z.strictObject({
         endpointId: id,
-        since: time.optional(),
-        until: time.optional(),
-        eventId: id.optional(),
-        status: z.enum(['failed', 'all']).default('failed'),
-        dryRun: z.boolean().default(false),
-      })
-      .optional(),
+        since: z.optional(time),
+        until: z.optional(time),
+        eventId: z.optional(id),
+        status: z._default(z.enum(['failed', 'all']), 'failed'),
+        dryRun: z._default(z.boolean(), false),
+      }),
+    ),
   });
 });
 
 const outboxCleanupSettings = lazy(() =>
-  z.strictObject({ dryRun: z.boolean().default(false), retentionHours: z.number().positive().optional() }),
+  z.strictObject({ dryRun: z._default(z.boolean(), false), retentionHours: z.optional(z.number().check(z.positive())) }),
 );
-const uploadsCleanupSettings = lazy(() => z.strictObject({ dryRun: z.boolean().default(false) }));
+const uploadsCleanupSettings = lazy(() => z.strictObject({ dryRun: z._default(z.boolean(), false) }));
 const uploadsNotifySettings = lazy(() => z.strictObject({}));
 const tablesCleanupSettings = lazy(() =>
   z.strictObject({
-    dryRun: z.boolean().default(false),
+    dryRun: z._default(z.boolean(), false),
     // Rows per index-walk batch, and what a heap-order sweep sizes its first range for (then by time).
-    batchSize: z.int().min(100).max(50_000).default(10_000),
+    batchSize: z._default(z.int().check(z.minimum(100), z.maximum(50_000)), 10_000),
     workers: sweepWorkers(),
   }),
 );

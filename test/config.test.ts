@@ -54,6 +54,13 @@ describe('configuration', () => {
     ]);
   });
 
+  it("says in English what zod's own checks found wrong, as classic zod did (zod/mini loads no locale of its own)", () => {
+    expectProblems({ DATABASE_URL: 'postgres://x/y', DATABASE_PORT: 'abc', OUTBOX_ENDPOINT_CONCURRENCY: '65' }, [
+      /^DATABASE_PORT: Invalid input: expected number, received NaN$/m,
+      /^OUTBOX_ENDPOINT_CONCURRENCY: Too big: expected number to be <=64$/m,
+    ]);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://x/y', RESULTS_RULES: '', RESULTS_ARCHIVE_URL: '' }).results.archive).toBeUndefined();
   });

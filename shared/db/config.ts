@@ -1,4 +1,4 @@
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import * as z from '../zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { fragment, parsedBy } from '../config-fragment.js';
 import { ConfigError } from '../errors.js';
 import { connectionStringProblem } from './connection-string.js';
@@ -11,16 +11,13 @@ export const DEFAULT_SCHEMA = 'chores';
 const IAM_NEEDS = ['DATABASE_HOST', 'DATABASE_NAME', 'DATABASE_USER', 'AWS_REGION'] as const;
 
 const DatabaseVariables = z.object({
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
-    .optional(),
-  DATABASE_IAM_AUTH: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
-  DATABASE_HOST: z.string().optional(),
-  DATABASE_PORT: z.coerce.number().int().positive().default(5432),
-  DATABASE_NAME: z.string().optional(),
-  DATABASE_USER: z.string().optional(),
-  AWS_REGION: z.string().optional(),
+  DATABASE_URL: z.optional(z.string().check(z.regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://'))),
+  DATABASE_IAM_AUTH: z._default(z.enum(['true', 'false'], { error: 'must be true or false' }), 'false'),
+  DATABASE_HOST: z.optional(z.string()),
+  DATABASE_PORT: z._default(z.coerce.number().check(z.int(), z.positive()), 5432),
+  DATABASE_NAME: z.optional(z.string()),
+  DATABASE_USER: z.optional(z.string()),
+  AWS_REGION: z.optional(z.string()),
 });
 
 /** `config.database`: a connection string, or RDS IAM authentication (DATABASE_IAM_AUTH=true). */
@@ -50,10 +47,7 @@ export const databaseFragment = fragment(DatabaseVariables, (vars): DatabaseConn
 /** `config.schema`: the schema of every chores table, vetted once because it is interpolated into SQL. */
 export const schemaFragment = fragment(
   z.object({
-    CHORES_SCHEMA: z
-      .string()
-      .default(DEFAULT_SCHEMA)
-      .transform(parsedBy((name: string) => vetSchemaName(name))),
+    CHORES_SCHEMA: parsedBy(z._default(z.string(), DEFAULT_SCHEMA), (name) => vetSchemaName(name)),
   }),
   (vars): SchemaName => vars.CHORES_SCHEMA,
 );

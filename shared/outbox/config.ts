@@ -1,4 +1,4 @@
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import * as z from '../zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { fragment, parsedBy } from '../config-fragment.js';
 import { parseDuration } from '../duration.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './limits.js';
@@ -28,37 +28,27 @@ export interface OutboxConfig {
 export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,14h,20h,24h';
 
 const OutboxVariables = z.object({
-  OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),
-  OUTBOX_DISPATCH_QUEUE_URL: z
-    .url({ error: 'must be the queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/chores-dispatch' })
-    .optional(),
-  OUTBOX_ALLOW_HTTP: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
-  OUTBOX_ALLOWED_CIDRS: z
-    .string()
-    .default('')
-    .transform(
-      parsedBy((text: string) => {
-        const cidrs = list(text);
-        buildAllowList(cidrs); // refuses a malformed CIDR at start rather than at the first delivery
-        return cidrs;
-      }),
-    ),
-  OUTBOX_RETRY_SCHEDULE: z
-    .string()
-    .default(DEFAULT_RETRY_SCHEDULE)
-    .transform(parsedBy((text: string) => list(text).map(parseDuration))),
-  ENDPOINT_DISABLE_AFTER_HOURS: z.coerce.number().positive().default(120),
-  OUTBOX_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  OUTBOX_RETENTION_HOURS: z._default(z.coerce.number().check(z.positive()), 168),
+  OUTBOX_DISPATCH_QUEUE_URL: z.optional(
+    z.url({ error: 'must be the queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/chores-dispatch' }),
+  ),
+  OUTBOX_ALLOW_HTTP: z._default(z.enum(['true', 'false'], { error: 'must be true or false' }), 'false'),
+  OUTBOX_ALLOWED_CIDRS: parsedBy(z._default(z.string(), ''), (text) => {
+    const cidrs = list(text);
+    buildAllowList(cidrs); // refuses a malformed CIDR at start rather than at the first delivery
+    return cidrs;
+  }),
+  OUTBOX_RETRY_SCHEDULE: parsedBy(z._default(z.string(), DEFAULT_RETRY_SCHEDULE), (text) => list(text).map(parseDuration)),
+  ENDPOINT_DISABLE_AFTER_HOURS: z._default(z.coerce.number().check(z.positive()), 120),
+  OUTBOX_REQUEST_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.minimum(100), z.maximum(60_000)), 15_000),
   // 8 keeps one slow receiver from holding the run; a receiver built for more may take up to the
   // run's whole 64 (outbox-deliver's global limit).
-  OUTBOX_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
-  OUTBOX_MAX_PAYLOAD_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1_024)
-    .max(64 * 1024 * 1024)
-    .default(DEFAULT_MAX_PAYLOAD_BYTES),
-  OUTBOX_SECRET_KEYS: z.string().default('').transform(parsedBy(parseSecretKeys)),
+  OUTBOX_ENDPOINT_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(64)), 8),
+  OUTBOX_MAX_PAYLOAD_BYTES: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1_024), z.maximum(64 * 1024 * 1024)),
+    DEFAULT_MAX_PAYLOAD_BYTES,
+  ),
+  OUTBOX_SECRET_KEYS: parsedBy(z._default(z.string(), ''), parseSecretKeys),
 });
 
 export const outboxFragment = fragment(

@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import * as z from '../zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { MalformedDispatchMessageError } from './errors.js';
 
 export interface DispatchReport {
@@ -21,9 +21,8 @@ const IDS_PER_MESSAGE = 50;
 /** The dispatch queue's message body, the public contract for producers in any language. */
 export const DispatchMessage = z.strictObject({
   eventIds: z
-    .array(z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String))
-    .min(1)
-    .max(1_000),
+    .array(z.pipe(z.union([z.string().check(z.regex(/^\d+$/)), z.number().check(z.int(), z.nonnegative())]), z.transform(String)))
+    .check(z.minLength(1), z.maxLength(1_000)),
 });
 
 /** Parses one SQS record body; throws naming what is wrong. */

@@ -1,4 +1,4 @@
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import * as z from '../zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { fragment, parsedBy } from '../config-fragment.js';
 import { DEFAULT_SCHEMA } from '../db/config.js';
 import { URL_CREDENTIALS_HINT } from '../db/connection-string.js';
@@ -20,25 +20,19 @@ export interface ResultsConfig {
 
 const ResultsVariables = z.object({
   // Read, not owned (shared/db/config.ts vets it): the native store's schema defaults to it.
-  CHORES_SCHEMA: z.string().default(DEFAULT_SCHEMA),
-  RESULTS_RULES: z
-    .string()
-    .default(DEFAULT_RULES_JSON)
-    .transform(parsedBy((json: string) => parseRules(json))),
-  RESULTS_ARCHIVE_URL: z
-    .string()
-    .transform(parsedBy((url: string) => parseStorageUrl(url, 'RESULTS_ARCHIVE_URL')))
-    .optional(),
-  RESULTS_STORE: z
-    .union([z.enum(STORE_NAMES), z.string().regex(/^rediss?:\/\//)], {
-      error: `must be one of ${STORE_NAMES.join(', ')}, or a redis:// URL`,
-    })
-    .default('chores')
-    .transform(parsedBy(checkRedisUrl)),
-  RESULTS_STORE_SCHEMA: z
-    .string()
-    .transform(parsedBy((name: string) => vetSchemaName(name, 'RESULTS_STORE_SCHEMA')))
-    .optional(),
+  CHORES_SCHEMA: z._default(z.string(), DEFAULT_SCHEMA),
+  RESULTS_RULES: parsedBy(z._default(z.string(), DEFAULT_RULES_JSON), (json) => parseRules(json)),
+  RESULTS_ARCHIVE_URL: z.optional(parsedBy(z.string(), (url) => parseStorageUrl(url, 'RESULTS_ARCHIVE_URL'))),
+  RESULTS_STORE: parsedBy(
+    z._default(
+      z.union([z.enum(STORE_NAMES), z.string().check(z.regex(/^rediss?:\/\//))], {
+        error: `must be one of ${STORE_NAMES.join(', ')}, or a redis:// URL`,
+      }),
+      'chores',
+    ),
+    checkRedisUrl,
+  ),
+  RESULTS_STORE_SCHEMA: z.optional(parsedBy(z.string(), (name) => vetSchemaName(name, 'RESULTS_STORE_SCHEMA'))),
 });
 
 export const resultsFragment = fragment(

@@ -1,4 +1,4 @@
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import * as z from '../zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 
@@ -24,10 +24,10 @@ export const DEFAULT_RULES_JSON = '[{"status":"REVOKED","keep":"0s"},{"keep":"7d
 const GLOB = /^[A-Za-z0-9_.:\-/*?]+$/;
 
 const RuleInput = z.strictObject({
-  task: z.string().optional(),
-  status: z.enum(TASK_STATUSES).optional(),
+  task: z.optional(z.string()),
+  status: z.optional(z.enum(TASK_STATUSES)),
   keep: z.string(),
-  label: z.string().min(1).optional(),
+  label: z.optional(z.string().check(z.minLength(1))),
 });
 
 /** Parses a duration such as `0s`, `90m`, `36h`, `7d`, `2w`, or `never` (null). */

@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from '../zod.js';
 import { jobs, type JobName, type JobSettings } from '../jobs.js';
 import { InvalidPayloadError } from './errors.js';
 
@@ -11,7 +11,7 @@ export function parseSettings<Name extends JobName>(job: Name, payload: unknown)
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new InvalidPayloadError(job, [`expected a JSON object, got ${Array.isArray(input) ? 'an array' : typeof input}`]);
   }
-  const parsed = (jobs[job].settings as z.ZodType).safeParse(input);
+  const parsed = (jobs[job].settings as z.ZodMiniType).safeParse(input);
   if (!parsed.success) {
     throw new InvalidPayloadError(
       job,

@@ -1,4 +1,4 @@
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import * as z from '../zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { fragment, parsedBy } from '../config-fragment.js';
 import { ConfigError } from '../errors.js';
 import { parseTablePolicies, type TablePolicy } from './policies.js';
@@ -9,12 +9,9 @@ export interface TablesConfig {
 }
 
 const TablesVariables = z.object({
-  TABLE_RETENTION: z
-    .string()
-    .default('[]')
-    .transform(parsedBy((json: string) => parseTablePolicies(json))),
+  TABLE_RETENTION: parsedBy(z._default(z.string(), '[]'), (json) => parseTablePolicies(json)),
   // Read, not owned (shared/results/config.ts parses it): an archiving policy needs it set.
-  RESULTS_ARCHIVE_URL: z.string().optional(),
+  RESULTS_ARCHIVE_URL: z.optional(z.string()),
 });
 
 export const tablesFragment = fragment(TablesVariables, (vars): TablesConfig => {

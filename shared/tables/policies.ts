@@ -1,4 +1,4 @@
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import * as z from '../zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 import { wherePasteProblem } from './where.js';
@@ -47,16 +47,16 @@ const PRESETS: Record<PresetName, { table: string; timestampColumn: string; keep
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 
 const PolicyInput = z.strictObject({
-  preset: z.enum(PRESET_NAMES).optional(),
-  table: z.string().optional(),
-  timestampColumn: z.string().optional(),
-  keep: z.string().optional(),
-  where: z.string().trim().min(1).optional(),
-  label: z.string().min(1).max(100).optional(),
-  archive: z.boolean().default(false),
-  naiveTimezone: z.string().min(1).default('UTC'),
-  path: z.enum(ACCESS_PATHS).optional(),
-  queueTable: z.string().optional(),
+  preset: z.optional(z.enum(PRESET_NAMES)),
+  table: z.optional(z.string()),
+  timestampColumn: z.optional(z.string()),
+  keep: z.optional(z.string()),
+  where: z.optional(z.string().check(z.trim(), z.minLength(1))),
+  label: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+  archive: z._default(z.boolean(), false),
+  naiveTimezone: z._default(z.string().check(z.minLength(1)), 'UTC'),
+  path: z.optional(z.enum(ACCESS_PATHS)),
+  queueTable: z.optional(z.string()),
 });
 
 /**

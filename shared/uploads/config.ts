@@ -1,4 +1,4 @@
-import * as z from 'zod'; // a namespace import keeps Lambda bundles small: see shared/config-fragment.ts
+import * as z from '../zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { fragment, parsedBy } from '../config-fragment.js';
 import { parseStorageUrl, type StorageLocation } from '../storage/url.js';
 
@@ -10,14 +10,11 @@ export interface UploadsConfig {
 }
 
 const UploadsVariables = z.object({
-  FILE_UPLOAD_TTL_HOURS: z.coerce.number().positive().default(24),
+  FILE_UPLOAD_TTL_HOURS: z._default(z.coerce.number().check(z.positive()), 24),
   // Six hours ahead: with the 24 h default TTL a wider window would notify at upload time, and the
   // hourly notify run then warns every upload 5–6 h before it goes, time enough to act on it.
-  UPLOAD_NOTICE_HOURS: z.coerce.number().positive().default(6),
-  UPLOADS_STORAGE_URL: z
-    .string()
-    .transform(parsedBy((url: string) => parseStorageUrl(url, 'UPLOADS_STORAGE_URL')))
-    .optional(),
+  UPLOAD_NOTICE_HOURS: z._default(z.coerce.number().check(z.positive()), 6),
+  UPLOADS_STORAGE_URL: z.optional(parsedBy(z.string(), (url) => parseStorageUrl(url, 'UPLOADS_STORAGE_URL'))),
 });
 
 export const uploadsFragment = fragment(
