@@ -155,7 +155,8 @@ export class WebhookSender {
    * is here (`URL.host`: the port only when it is not the scheme's default).
    */
   private headers(webhook: WebhookRequest, host: string): string[] {
-    const signed = `${webhook.webhookId}.${Math.floor(webhook.timestamp.getTime() / 1000)}.${webhook.body}`;
+    const timestamp = String(Math.floor(webhook.timestamp.getTime() / 1000));
+    const signed = `${webhook.webhookId}.${timestamp}.${webhook.body}`;
     const signatures = webhook.secrets.map((secret) => `v1,${createHmac('sha256', this.key(secret)).update(signed).digest('base64')}`);
     // biome-ignore format: one header per line, name then value
     return [
@@ -164,7 +165,7 @@ export class WebhookSender {
       'content-length', String(Buffer.byteLength(webhook.body)),
       'user-agent', 'chores-webhooks/1',
       'webhook-id', webhook.webhookId,
-      'webhook-timestamp', String(Math.floor(webhook.timestamp.getTime() / 1000)),
+      'webhook-timestamp', timestamp,
       'webhook-signature', signatures.join(' '),
     ];
   }

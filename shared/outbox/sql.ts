@@ -264,13 +264,10 @@ export function recordResults(
           WHERE d.event_id = ANY(ARRAY(SELECT event_id FROM done)) AND NOT d.id = ANY(ARRAY(SELECT id FROM done))
         ) s
         GROUP BY s.event_id
+      ), closable AS (
+        SELECT event_id, failed FROM settled WHERE NOT open
       ), completed AS (
-        -- Keys as arrays, not a join to settled: the planner, expecting a few rows, compared every
-        -- event with every settled row (half of a 128-outcome flush's time).
-        UPDATE ${events} e
-        SET status = CASE WHEN e.id = ANY(ARRAY(SELECT event_id FROM settled WHERE failed)) THEN 'failed' ELSE 'delivered' END,
-            completed_at = now()
-        WHERE e.id = ANY(ARRAY(SELECT event_id FROM settled WHERE NOT open)) AND e.status = 'fanned_out'
+        ${completeClosable(events, 'closable')}
       )
       SELECT id::text, event_id::text, endpoint_id::text, status,
              event_id = ANY(ARRAY(SELECT event_id FROM settled WHERE recheck)) AS recheck
@@ -303,19 +300,29 @@ export function recordResults(
 export function completeEvents(schema: SchemaName, eventIds: string[]): Sql {
   const { events, deliveries } = t(schema);
   return {
-    text: `WITH settled AS (
+    text: `WITH closable AS (
         SELECT d.event_id, bool_or(d.status = 'failed') AS failed
         FROM ${deliveries} d
         WHERE d.event_id = ANY($1::bigint[])
         GROUP BY d.event_id
         HAVING NOT bool_or(d.status = 'pending')
       )
-      UPDATE ${events} e
-      SET status = CASE WHEN settled.failed THEN 'failed' ELSE 'delivered' END, completed_at = now()
-      FROM settled
-      WHERE e.id = settled.event_id AND e.status = 'fanned_out'`,
+      ${completeClosable(events, 'closable')}`,
     values: [eventIds],
   };
+}
+
+/**
+ * The UPDATE that completes the events a CTE lists (`closable`: `event_id, failed` for events whose
+ * deliveries are all settled): failed if one of them failed, else delivered. Keys as arrays rather
+ * than a join: the planner, expecting a few rows, compared every event with every listed one (half
+ * of a 128-outcome flush's time).
+ */
+function completeClosable(events: string, closable: string): string {
+  return `UPDATE ${events} e
+      SET status = CASE WHEN e.id = ANY(ARRAY(SELECT event_id FROM ${closable} WHERE failed)) THEN 'failed' ELSE 'delivered' END,
+          completed_at = now()
+      WHERE e.id = ANY(ARRAY(SELECT event_id FROM ${closable})) AND e.status = 'fanned_out'`;
 }
 
 /** Active endpoints among `ids` that have done nothing but fail for longer than `hours`. */
