@@ -123,10 +123,13 @@ export async function benchResultsAtScale(): Promise<void> {
   }
 }
 
+/** A scale run, and the CHECKPOINT after it that writes out the pages it dirtied. */
+type ScaleRun = Run & { writeBackSeconds: number };
+
 async function compareScale(bench: BenchDatabase): Promise<void> {
   console.log(`\nresults-cleanup at scale: ${fmt(TOTAL)} and ${fmt(AT_SCALE)} results, 70% expired, heap in arrival order`);
   const rules = '[{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]';
-  const runs: (Run & { writeBackSeconds: number })[] = [];
+  const runs: ScaleRun[] = [];
   for (const total of [TOTAL, AT_SCALE]) {
     await seed(bench, 'arrival', total);
     const run = await runChores(bench, nativeTable(schema), rules);
@@ -135,9 +138,9 @@ async function compareScale(bench: BenchDatabase): Promise<void> {
     runs.push({ ...run, writeBackSeconds: (performance.now() - started) / 1000 });
   }
   await bench.db.query('TRUNCATE chores.task_results');
-  const [small, large] = runs as [(typeof runs)[0], (typeof runs)[0]];
-  const runUs = (r: typeof small) => (r.seconds * 1e6) / r.deleted;
-  const wholeUs = (r: typeof small) => ((r.seconds + r.writeBackSeconds) * 1e6) / r.deleted;
+  const [small, large] = runs as [ScaleRun, ScaleRun];
+  const runUs = (r: ScaleRun) => (r.seconds * 1e6) / r.deleted;
+  const wholeUs = (r: ScaleRun) => ((r.seconds + r.writeBackSeconds) * 1e6) / r.deleted;
   const row = (label: string, a: string, b: string) => console.log(`  ${label.padEnd(34)} ${a.padStart(12)} ${b.padStart(12)}`);
   row('', fmt(TOTAL), fmt(AT_SCALE));
   row('rows deleted', fmt(small.deleted), fmt(large.deleted));
@@ -226,7 +229,10 @@ async function seedCelery(bench: BenchDatabase): Promise<void> {
   console.log(`  seeded in ${fmt((performance.now() - started) / 1000, 1)} s`);
 }
 
-/** Writes out the seed's dirty pages now, so the run measured next does not pay for them. */
+/**
+ * Writes out the dirty pages now: after a seed, so the run measured next does not pay for them; after
+ * a scale run, timed, to count the pages it dirtied.
+ */
 async function checkpoint(bench: BenchDatabase): Promise<void> {
   // CHECKPOINT needs superuser or pg_checkpoint: a DATABASE_URL without either just goes without.
   await bench.db.query('CHECKPOINT').catch(() => {});
