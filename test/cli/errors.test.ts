@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.js';
 import { testDatabase } from '../helpers/db.js';
+import { holdSecondHalf } from '../helpers/results.js';
 
 const { db, url } = await testDatabase();
 const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
@@ -67,20 +68,11 @@ describe('CLI refusals exit 1 with one line', () => {
     await db.query(`INSERT INTO chores.task_results (task_id, task_name, status, date_done)
       SELECT 'cli-bulk-' || i, 'app.bulk', 'SUCCESS', now() - interval '8 days' FROM generate_series(1, 20000) AS i`);
 
+    const hold = await holdSecondHalf(db, 'app.bulk');
     const run = chores(['run', 'results-cleanup', '--set', 'batchSize=20']);
-    for (;;) {
-      const { rows } = await db.query(
-        `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
-           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND (SELECT count(*) FROM chores.task_results WHERE task_name = 'app.bulk') < 20000`,
-      );
-      if (rows[0]) {
-        await db.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await db.query('SELECT pg_terminate_backend($1)', [await hold.lockHolderMidRun(20000)]);
     const { code, stderr } = await run;
+    await hold.release();
     const { rows: runs } = await db.query(`SELECT status FROM chores.task_results WHERE task_name = 'chores.results-cleanup'`);
 
     expect(code).toBe(1);

@@ -43,3 +43,53 @@ export async function remainingTaskIds(db: Db): Promise<string[]> {
   );
   return rows.map((row) => row.task_id);
 }
+
+export interface MidRunHold {
+  /**
+   * The pid of the session holding the job's advisory lock, once a batch of the run waits on a held
+   * row and some of `total` rows of `taskName` are already gone: the run is then certainly mid-way.
+   */
+  lockHolderMidRun(total: number): Promise<number>;
+  /** Rolls the hold back. */
+  release(): Promise<void>;
+}
+
+/**
+ * Holds a row lock on every `taskName` row in the second half of the table's pages, so a heap-order
+ * results-cleanup run cannot finish while the hold lasts: each range there waits on a held row (up
+ * to the range lock timeout) before it is retried skipping them. Waiting for that state, rather than
+ * polling for a count that a fast run can pass between two polls, makes "mid-run" a fact.
+ */
+export async function holdSecondHalf(db: Db, taskName: string): Promise<MidRunHold> {
+  const holder = await db.connect();
+  await holder.query('BEGIN');
+  await holder.query(
+    `SELECT 1 FROM chores.task_results
+     WHERE task_name = $1
+       AND (ctid::text::point)[0] >= (SELECT max((ctid::text::point)[0]) / 2 FROM chores.task_results WHERE task_name = $1)
+     FOR UPDATE`,
+    [taskName],
+  );
+  const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const holderPid = rows[0]!.pid;
+  return {
+    async lockHolderMidRun(total) {
+      for (;;) {
+        const { rows: found } = await db.query<{ pid: number }>(
+          `SELECT l.pid FROM pg_locks l
+           WHERE l.locktype = 'advisory' AND l.granted
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE $1 = ANY (pg_blocking_pids(a.pid)))
+             AND (SELECT count(*) FROM chores.task_results WHERE task_name = $2) < $3`,
+          [holderPid, taskName, total],
+        );
+        if (found[0]) return found[0].pid;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    async release() {
+      await holder.query('ROLLBACK');
+      holder.release();
+    },
+  };
+}

@@ -3,6 +3,7 @@ import { ABANDONED_RUN_MARGIN_SECONDS } from '../../shared/runtime/record-run.js
 import { jobStatuses } from '../../shared/runtime/status.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { freshEntry, lambdaContext } from '../helpers/lambda.js';
+import { holdSecondHalf } from '../helpers/results.js';
 
 const { db, url } = await testDatabase();
 
@@ -12,19 +13,6 @@ const importHandler = () => freshEntry(() => import('../../functions/results-cle
 async function expiredLeft(): Promise<number> {
   const { rows } = await db.query(`SELECT count(*)::int AS n FROM chores.task_results WHERE task_name = 'app.bulk'`);
   return rows[0].n;
-}
-
-/** The backend pid holding an advisory lock in this file's database, once some rows are gone. */
-async function lockHolderMidRun(total: number): Promise<{ pid: number }> {
-  for (;;) {
-    const { rows } = await db.query(
-      `SELECT l.pid, (SELECT count(*)::int FROM chores.task_results WHERE task_name = 'app.bulk') AS left
-       FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
-         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    );
-    if (rows[0] && rows[0].left < total) return rows[0];
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 async function runsOf(taskName: string) {
@@ -51,16 +39,18 @@ describe('losing the job lock mid-run', () => {
     await db.query(`INSERT INTO chores.task_results (task_id, task_name, status, date_done)
       SELECT 'bulk-' || i, 'app.bulk', 'SUCCESS', now() - interval '8 days' FROM generate_series(1, ${total}) AS i`);
     const handler = await importHandler();
-    const batchSize = 20; // a thousand batches: the loss lands mid-run
+    const batchSize = 20;
 
+    const hold = await holdSecondHalf(db, 'app.bulk');
     const outcome = handler({ batchSize }, lambdaContext()).then(
       (value) => ({ value }),
       (error: Error) => ({ error }),
     );
-    const { pid } = await lockHolderMidRun(total);
+    const pid = await hold.lockHolderMidRun(total);
     await db.query('SELECT pg_terminate_backend($1)', [pid]); // what a failover or a proxy idle kill does
     const leftAtLoss = await expiredLeft();
     const settled = await outcome;
+    await hold.release();
     const leftAfter = await expiredLeft();
 
     expect(settled).toEqual({ error: expect.objectContaining({ name: 'LockLostError' }) });
