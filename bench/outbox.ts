@@ -13,6 +13,10 @@ import { PLAIN_CONNECTIONS, plainClientRate } from './plain-client.js';
 
 const BACKLOG = 10_000;
 const FAST_PATH_EVENTS = 500;
+// Sweeps at 64 per endpoint, each between two plain-client runs; the verdict takes their median, so
+// a stall of this shared host during any one run (the plain client alone has swung 2,200–10,400
+// requests/s between runs) does not decide it.
+const WIDE_ROUNDS = 3;
 
 interface Report {
   total: number;
@@ -39,19 +43,27 @@ export async function benchOutbox(): Promise<void> {
     console.log(`\noutbox-deliver: one endpoint on a loopback receiver`);
 
     // The plain client runs just before and just after each sweep, so each ratio compares the two
-    // under the same load on this shared machine. One sweep at the default 8 POSTs per endpoint,
-    // one at 64 (OUTBOX_ENDPOINT_CONCURRENCY), the plain client's own number of connections.
+    // under the same load on this shared machine. One sweep at the default 8 POSTs per endpoint, then
+    // WIDE_ROUNDS at 64 (OUTBOX_ENDPOINT_CONCURRENCY), the plain client's own number of connections.
     const wide = loadConfig({ ...benchEnv(bench.url), OUTBOX_ENDPOINT_CONCURRENCY: String(PLAIN_CONNECTIONS) });
     const wideSender = new WebhookSender(wide.outbox);
-    const plainBefore = await plainClientRate(hook, secret, BACKLOG);
-    const narrow = await sweepOnce(bench, deps, receiver);
-    const plainMid = await plainClientRate(hook, secret, BACKLOG);
-    const widened = await sweepOnce(bench, { ...deps, outbox: wide.outbox, sender: wideSender }, receiver);
-    const plainAfter = await plainClientRate(hook, secret, BACKLOG);
+    const plainRates = [await plainClientRate(hook, secret, BACKLOG)];
+    const paired = async (sweepDeps: DeliveryDeps) => {
+      const run = await sweepOnce(bench, sweepDeps, receiver);
+      plainRates.push(await plainClientRate(hook, secret, BACKLOG));
+      const [before, after] = plainRates.slice(-2) as [number, number];
+      return { ...run, ratio: run.rate / ((before + after) / 2) };
+    };
+    const narrow = await paired(deps);
+    const widened = [];
+    for (let round = 0; round < WIDE_ROUNDS; round++) widened.push(await paired({ ...deps, outbox: wide.outbox, sender: wideSender }));
     await wideSender.close();
-    const [narrowRatio, wideRatio] = [narrow.rate / ((plainBefore + plainMid) / 2), widened.rate / ((plainMid + plainAfter) / 2)];
-    const single = narrow.report;
-    const recorded = narrow.attempts === narrow.report.total && widened.attempts === widened.report.total;
+    const wideRatio = percentile(
+      widened.map((run) => run.ratio).sort((a, b) => a - b),
+      50,
+    );
+    const sweeps = [narrow, ...widened];
+    const recorded = sweeps.every((run) => run.attempts === run.report.total);
 
     await ask(receiver, 'reset');
     const latencies = await fastPathLatencies(bench, deps, receiver);
@@ -64,14 +76,12 @@ export async function benchOutbox(): Promise<void> {
     const concurrent = await ask(receiver, 'report');
 
     console.log(
-      `  plain undici client, ${PLAIN_CONNECTIONS} connections, signed, no database .. ${[plainBefore, plainMid, plainAfter].map((r) => fmt(r)).join(' / ')} requests/s`,
+      `  plain undici client, ${PLAIN_CONNECTIONS} connections, signed, no database .. ${plainRates.map((r) => fmt(r)).join(' / ')} requests/s`,
     );
-    for (const [label, run, ratio] of [
-      ['8 per endpoint', narrow, narrowRatio],
-      ['64 per endpoint', widened, wideRatio],
-    ] as const) {
+    const labels = ['8 per endpoint', ...widened.map((_run, i) => `64 per endpoint, round ${i + 1}`)];
+    for (const [i, run] of sweeps.entries()) {
       console.log(
-        `  one sweep, ${fmt(BACKLOG)} events, ${label} .. ${fmt(run.rate)} deliveries/s = ${fmt(ratio, 2)}x the plain client ` +
+        `  one sweep, ${fmt(BACKLOG)} events, ${labels[i]} .. ${fmt(run.rate)} deliveries/s = ${fmt(run.ratio, 2)}x the plain client ` +
           `(${fmt(run.report.total)} POSTs, ${fmt(run.report.total - run.report.unique)} duplicates, ${fmt(run.attempts)} attempts recorded)`,
       );
     }
@@ -83,11 +93,12 @@ export async function benchOutbox(): Promise<void> {
     );
     console.log('  targets:');
     console.log(
-      `    sweep >= 0.5x plain client ... ${verdict(wideRatio >= 0.5)} (${fmt(wideRatio, 2)}x at 64 connections each; ${fmt(narrowRatio, 2)}x at the default 8)`,
+      `    sweep >= 0.5x plain client ... ${verdict(wideRatio >= 0.5)} (${fmt(wideRatio, 2)}x at 64 per endpoint, the median of ` +
+        `${widened.map((run) => fmt(run.ratio, 2)).join(', ')}; ${fmt(narrow.ratio, 2)}x at the default 8)`,
     );
     console.log(`    every attempt recorded ....... ${verdict(recorded)}`);
     console.log(`    fast-path p50 under 25 ms .... ${verdict(percentile(latencies, 50) < 25)} (${fmt(percentile(latencies, 50), 2)} ms)`);
-    const duplicates = concurrent.total - concurrent.unique + single.total - single.unique + widened.report.total - widened.report.unique;
+    const duplicates = [concurrent, ...sweeps.map((run) => run.report)].reduce((sum, r) => sum + r.total - r.unique, 0);
     console.log(`    0 duplicate POSTs ............ ${verdict(duplicates === 0)} (${duplicates})`);
   } finally {
     await sender.close();
