@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildHandlers } from '../infra/build.js';
+import { LAMBDA_NODE_OPTIONS } from '../infra/bundling.js';
 import { benchDatabase, fmt, verdict } from './database.js';
 
 // Cold starts vary with the machine's load: each bundle is started this many times, the median printed.
@@ -19,7 +20,8 @@ const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
  * module (what Lambda's init phase loads) and the Tracer chunk (what the first invocation loads
  * before any work). The first invocation against Postgres is printed beside it, traced as in Lambda:
  * its subsegments go to a UDP socket standing in for the X-Ray daemon (counted, to show tracing ran).
- * Node's own start-up is not counted; Lambda's is its own.
+ * Node's own start-up is not counted; Lambda's is its own. Each process runs with the functions'
+ * NODE_OPTIONS (source maps on), as deployed.
  *
  * Lambda runs Node 22, where `navigator` is a global; on the Node 20 this may run on it is not, and
  * pg's Cloudflare check (`lib/stream.js`) then touches `Response`, which loads Node 20's bundled
@@ -79,6 +81,8 @@ async function coldStart(script: string, outside: string, url: string, daemonAdd
       PATH: process.env.PATH!,
       DATABASE_URL: url,
       UPLOADS_STORAGE_URL: `file://${outside}/uploads`,
+      // As deployed: Node then reads each module's source map as it loads it, part of the cold start.
+      NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
       // What Lambda sets in a function with active tracing (the trace header per invocation).

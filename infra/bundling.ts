@@ -14,13 +14,27 @@ import type { BuildOptions } from 'esbuild';
  */
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 
+/**
+ * Every function's NODE_OPTIONS: stack traces in the logs point at our TypeScript, not at column
+ * 48,213 of a minified line. Node reads and parses a module's source map when it loads the module,
+ * so this costs each cold start; the maps carry no source text (`sourcesContent: false`), which a
+ * stack trace never needs, and `npm run bench -- bundles` measures cold starts with this set.
+ */
+export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
+
 export const bundling = {
   bundle: true,
   platform: 'node',
   target: 'node22',
   format: 'esm',
   minify: true,
+  // Minified, `LockLostError` became `de`: in every logged error, in the exc_type a failed run
+  // records, and in any check of an error's name. Names kept cost ~16 KiB a bundle.
+  keepNames: true,
   sourcemap: true,
+  // Positions and names only: the sources' text made the maps three times larger (2.8 MB for
+  // outbox-deliver), all of it read and parsed on every cold start for nothing.
+  sourcesContent: false,
   mainFields: ['module', 'main'],
   // ESM chunks: what a handler imports dynamically (the Redis client of results-cleanup, the RDS IAM
   // signer) is its own file, read only when imported, instead of being parsed on every cold start.

@@ -5,6 +5,7 @@ import { urlToHttpOptions } from 'node:url';
 import { parseRetryAfter } from './backoff.js';
 import { CONNECTIONS_PER_ORIGIN } from './limits.js';
 import { SecretBox, type SecretKey } from './secrets.js';
+import { UnsafeUrlError } from './errors.js';
 import { buildAllowList, checkUrl, guardedLookup, type UrlPolicy } from './ssrf.js';
 
 /** A checked URL, ready to send to: the request function and options for its scheme. */
@@ -218,10 +219,9 @@ function header(value: string | string[] | undefined): string | undefined {
 
 /** The SSRF refusal behind an error (thrown by checkUrl, or by the socket's lookup), if it is one. */
 function refusalIn(error: unknown): string | undefined {
-  const err = error as Error & { cause?: Error };
-  if (err.name === 'UnsafeUrlError') return err.message;
-  if (err.cause instanceof Error && err.cause.name === 'UnsafeUrlError') return err.cause.message;
-  return undefined;
+  if (error instanceof UnsafeUrlError) return error.message;
+  const { cause } = error as { cause?: unknown };
+  return cause instanceof UnsafeUrlError ? cause.message : undefined;
 }
 
 function describe(error: unknown, timeoutMs: number): string {

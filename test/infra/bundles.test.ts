@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildHandlers, HANDLERS } from '../../infra/build.js';
+import { LAMBDA_NODE_OPTIONS } from '../../infra/bundling.js';
 import { jobNames } from '../../shared/jobs.js';
 import { testDatabase } from '../helpers/db.js';
 import { startRedis } from '../helpers/redis.js';
@@ -23,19 +24,24 @@ afterAll(() => rm(outside, { recursive: true, force: true }));
 /** The source paths of the bundle files given (from their source maps). */
 const sources = async (files: string[]) => (await Promise.all(files.map((f) => readFile(`${f}.map`, 'utf8')))).join('\n');
 
-/** Loads a bundle in a fresh Node process, with only the Lambda environment, and invokes it once. */
-async function invokeBundle(file: string, env: Record<string, string>) {
+/**
+ * Loads a bundle in a fresh Node process, with only the Lambda environment and the functions'
+ * NODE_OPTIONS, and invokes it once with `event`; prints the result, or the error's stack.
+ */
+async function invokeBundle(file: string, env: Record<string, string>, event: object = {}) {
   const script = `
     const { handler } = await import(${JSON.stringify(file)});
     const context = { functionName: 'bundle-test', awsRequestId: 'r-1', getRemainingTimeInMillis: () => 60_000 };
-    console.log(JSON.stringify(await handler({}, context)));
+    const result = await handler(${JSON.stringify(event)}, context).catch((error) => ({ stack: error.stack }));
+    console.log(JSON.stringify(result));
     // The X-Ray SDK's last datagram is sent asynchronously: let it leave before exiting.
     if (process.env.AWS_XRAY_DAEMON_ADDRESS) await new Promise((resolve) => setTimeout(resolve, 100));
     process.exit(0);`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
     cwd: outside,
     env: {
       PATH: process.env.PATH!,
+      NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
       NODE_PATH: '',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
@@ -137,6 +143,19 @@ describe('the Lambda bundles', () => {
     } finally {
       await daemon.close();
     }
+  });
+
+  it('report an error under its own name, with a stack that points at our TypeScript through maps without source text', async () => {
+    const { file, loaded } = built.find((b) => b.job === 'results-cleanup')!;
+
+    const { stack } = await invokeBundle(file, {}, { batchSize: 'many' });
+
+    // Minified without keepNames, the class was `de`, in logs and in a failed run's exc_type alike.
+    expect(stack).toMatch(/^InvalidPayloadError: invalid payload for results-cleanup: batchSize: /);
+    // The deployed NODE_OPTIONS map each frame of the minified bundle back to its source file.
+    expect(stack).toMatch(/\/shared\/runtime\/[a-z-]+\.ts:\d+:\d+\)?$/m);
+    for (const map of await Promise.all(loaded.map((f) => readFile(`${f}.map`, 'utf8'))))
+      expect(JSON.parse(map)).not.toHaveProperty('sourcesContent');
   });
 
   it('run results-cleanup on its own against Redis, loading the Redis client on demand', async () => {
