@@ -517,6 +517,11 @@ describe('concurrency and crashes', () => {
   });
 
   it("refreshes the planner's statistics after fanning out a burst, so fan-outs and claims walk their indexes", async () => {
+    // Only the sweep may refresh them: an autovacuum analyze landing between the insert and the first
+    // look (2,000 rows pass its threshold) would fail the test, and one during the sweep would pass it
+    // whatever the sweep did.
+    await db.query('ALTER TABLE chores.outbox_events SET (autovacuum_enabled = false)');
+    await db.query('ALTER TABLE chores.webhook_deliveries SET (autovacuum_enabled = false)');
     const endpoint = await addTestEndpoint(db, receiver.url);
     // Paused: the burst is fanned out and nothing is sent, which is all this test needs.
     await db.query(`UPDATE chores.webhook_endpoints SET paused_until = now() + interval '1 hour' WHERE id = $1`, [endpoint.id]);
