@@ -41,7 +41,7 @@ describe('per-endpoint limits', () => {
 
     const stuck = deliverEvents(patient, hangIds);
     await vi.waitFor(() => expect(receiver.received.filter((r) => r.path === '/hang')).toHaveLength(PER_ENDPOINT_CONCURRENCY), {
-      timeout: 10_000,
+      timeout: 30_000,
     });
     const stats = await deliverEvents(quick, okIds);
     await stuck;
