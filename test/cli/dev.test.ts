@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -59,13 +59,19 @@ describe('chores dev', () => {
 
   // Three CLI processes and two embedded-server starts.
   it('on Ctrl-C mid-delivery lets the running job finish and record itself, then stops Postgres', { timeout: 180_000 }, async () => {
-    // A subscriber that answers slowly: the sweep is mid-POST when Ctrl-C arrives.
+    // A subscriber that answers only once dev has taken the Ctrl-C, so the sweep is mid-POST when
+    // the signal lands however slowly this machine runs. (A reply after a fixed second could come
+    // first on a starved machine: the job would end, the next start, and the test would fail.)
     let onRequest: () => void = () => {};
     const requested = new Promise<void>((resolve) => (onRequest = resolve));
+    let released = false;
+    const held: ServerResponse[] = [];
+    const answer = (res: ServerResponse) => res.writeHead(200).end('ok');
     const slow: Server = createServer((req, res) => {
       req.resume();
+      if (released) answer(res);
+      else held.push(res);
       onRequest();
-      setTimeout(() => res.writeHead(200).end('ok'), 1_000);
     });
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
     const slowUrl = `http://127.0.0.1:${(slow.address() as { port: number }).port}/slow`;
@@ -79,8 +85,14 @@ describe('chores dev', () => {
     dev.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     dev.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+    const stopping = new Promise<void>((resolve) =>
+      dev.stdout.on('data', () => stdout.includes('stopping: waiting for the running job') && resolve()),
+    );
     await requested;
     process.kill(-dev.pid!, 'SIGINT');
+    await Promise.race([stopping, exited]); // dev has taken the signal (or died, which the asserts report)
+    released = true;
+    for (const res of held.splice(0)) answer(res);
     const code = await exited;
     slow.close();
 

@@ -14,6 +14,8 @@ export interface Reply {
   headers?: Record<string, string>;
   body?: string;
   delayMs?: number;
+  /** Answer only once this settles: a test holds requests until it has seen what it waits for. */
+  after?: Promise<unknown>;
 }
 
 export interface Receiver {
@@ -34,10 +36,12 @@ export async function startReceiver(): Promise<Receiver> {
       const request = { path: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: performance.now() };
       received.push(request);
       const reply = answer(request);
-      setTimeout(() => {
-        if (res.destroyed) return;
-        res.writeHead(reply.status ?? 200, reply.headers).end(reply.body ?? '');
-      }, reply.delayMs ?? 0);
+      void Promise.resolve(reply.after).then(() =>
+        setTimeout(() => {
+          if (res.destroyed) return;
+          res.writeHead(reply.status ?? 200, reply.headers).end(reply.body ?? '');
+        }, reply.delayMs ?? 0),
+      );
     });
   });
   server.keepAliveTimeout = 5_000;

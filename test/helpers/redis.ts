@@ -16,6 +16,21 @@ export async function startRedis(): Promise<{ url: string; client: RedisClient }
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed: apt-get install redis-server (the Redis store tests run a real one)');
   }
+  // A free port can be taken by someone else (another test file's server) between the probe and
+  // redis-server's bind: ours then exits, or we reach the other one. Try again on another port, as
+  // scratchServer does for Postgres.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePort();
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof PortTaken)) throw error;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOnFreePort(): Promise<{ url: string; client: RedisClient }> {
   const port = await freePort();
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
@@ -31,9 +46,12 @@ export async function startRedis(): Promise<{ url: string; client: RedisClient }
     await untilAccepting(server, port);
     client = redisClient(url);
     await client.connect();
+    const pid = /process_id:(\d+)/.exec(await client.info('server'))?.[1];
+    if (pid !== String(server.pid)) throw new PortTaken(`port ${port} is served by redis-server ${pid}, not ours (${server.pid})`);
   } catch (error) {
     client?.destroy();
     await stop(server);
+    process.off('exit', stopOnExit);
     throw error;
   }
   const connected = client;
@@ -48,7 +66,7 @@ async function untilAccepting(server: ChildProcess, port: number): Promise<void>
   const deadline = Date.now() + STARTUP_LIMIT_MS;
   for (;;) {
     if (server.exitCode !== null || server.signalCode !== null) {
-      throw new Error(`redis-server on port ${port} exited during startup (${server.exitCode ?? server.signalCode})`);
+      throw new PortTaken(`redis-server on port ${port} exited during startup (${server.exitCode ?? server.signalCode})`);
     }
     if (await accepts(port)) return;
     if (Date.now() > deadline) throw new Error(`redis-server did not accept connections on port ${port} within ${STARTUP_LIMIT_MS} ms`);

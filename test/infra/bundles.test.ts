@@ -52,7 +52,9 @@ async function invokeBundle(file: string, env: Record<string, string>, event: ob
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
-describe('the Lambda bundles', () => {
+// Several tests start a fresh Node process on a bundle (0.5–2.5 s each on the loaded 2-core machine),
+// so none is held to the suite's 10 s default.
+describe('the Lambda bundles', { timeout: 60_000 }, () => {
   it('are built for every job, each loading under 400 KiB at init with the Tracer chunk a traced Lambda loads', () => {
     expect(built.map((b) => b.job)).toEqual([...HANDLERS]);
     for (const bundle of built) expect(bundle.bytes + bundle.tracingBytes, bundle.job).toBeLessThan(400 * 1024);

@@ -89,7 +89,8 @@ describe('the payload limit at publish', () => {
     }
   });
 
-  it('makes `chores outbox publish` exit 1 with a one-line reason naming the variable', async () => {
+  // Spawns the real CLI (tsx compiles and loads it: 3 s on an idle machine, more under load).
+  it('makes `chores outbox publish` exit 1 with a one-line reason naming the variable', { timeout: 60_000 }, async () => {
     const run = promisify(execFile)(
       'node',
       [BIN, 'outbox', 'publish', '--type', 'x', '--payload', JSON.stringify({ blob: 'y'.repeat(3_000) })],

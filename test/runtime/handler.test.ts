@@ -120,15 +120,20 @@ describe('the job handler factory', () => {
   it('lets exactly one of two overlapping invocations run; the other skips', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    // Resolved by the first run's work once it holds the lock (waitFor's default 1 s could pass
+    // first on a starved machine, while that run is still taking the lock).
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
     let calls = 0;
     const handler = createJobHandler('results-cleanup', testRuntime(), async () => {
       calls += 1;
+      started();
       await gate;
       return { deleted: 0, truncated: false };
     });
 
     const first = handler({}, lambdaContext());
-    await vi.waitFor(() => expect(calls).toBe(1));
+    await running;
     const second = await handler({}, lambdaContext());
     release();
 

@@ -246,7 +246,8 @@ describe('a custom table without an index on its timestamp', () => {
   });
 });
 
-describe('the django-sessions preset, on the table Django migrates and fills', () => {
+// Each test runs a Python process that imports Django and migrates (1–1.5 s on the loaded machine).
+describe('the django-sessions preset, on the table Django migrates and fills', { timeout: 60_000 }, () => {
   const django = (useTz: boolean, zone: string, n: number) =>
     run(PYTHON, [fixture('django-sessions.py'), url, String(useTz), zone, String(n)]).then(({ stdout }) => stdout.trim().split('\n'));
   beforeEach(async () => {
