@@ -20,8 +20,9 @@ const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
  * module (what Lambda's init phase loads) and the Tracer chunk (what the first invocation loads
  * before any work). The first invocation against Postgres is printed beside it, traced as in Lambda:
  * its subsegments go to a UDP socket standing in for the X-Ray daemon (counted, to show tracing ran).
- * Node's own start-up is not counted; Lambda's is its own. Each process runs with the functions'
- * NODE_OPTIONS (source maps on), as deployed.
+ * Node's own start-up is not counted; Lambda's is its own. The verdict is on processes run with
+ * the functions' NODE_OPTIONS (source maps on), as deployed; processes without them, alternated
+ * with those, show what the maps cost.
  *
  * Lambda runs Node 22, where `navigator` is a global; on the Node 20 this may run on it is not, and
  * pg's Cloudflare check (`lib/stream.js`) then touches `Response`, which loads Node 20's bundled
@@ -56,15 +57,22 @@ export async function benchBundles(): Promise<void> {
         console.log(JSON.stringify({ load: loaded - t0, total }));
         // Let the X-Ray SDK's last datagrams leave (after the measurement).
         setTimeout(() => process.exit(0), 50);`;
+      // Alternated process by process: as deployed (source maps on), and the code alone.
       const runs: { load: number; total: number }[] = [];
+      const bare: { load: number; total: number }[] = [];
       const before = datagrams;
-      for (let i = 0; i < COLD_RUNS; i++) runs.push(await coldStart(script, outside, bench.url, daemonAddress));
+      for (let i = 0; i < COLD_RUNS; i++) {
+        runs.push(await coldStart(script, outside, bench.url, daemonAddress, LAMBDA_NODE_OPTIONS));
+        bare.push(await coldStart(script, outside, bench.url, daemonAddress, ''));
+      }
       const load = median(runs.map((r) => r.load));
       const total = median(runs.map((r) => r.total));
       const atInit = bytes + tracingBytes;
       console.log(
         `  ${job.padEnd(16)} ${fmt(atInit / 1024).padStart(4)} KiB at init (${fmt(bytes / 1024)} untraced), +${fmt(lazyBytes / 1024).padStart(3)} on demand (< 400 KiB: ${verdict(atInit < 400 * 1024)})` +
-          `   cold import ${fmt(load).padStart(3)} ms (< 100 ms: ${verdict(load < 100)}), first call ${fmt(total - load)} ms; ${fmt((datagrams - before) / COLD_RUNS)} subsegments/run`,
+          `   cold import ${fmt(load).padStart(3)} ms as deployed (< 100 ms: ${verdict(load < 100)}), ` +
+          `${fmt(median(bare.map((r) => r.load))).padStart(3)} without source maps; first call ${fmt(total - load)} ms; ` +
+          `${fmt((datagrams - before) / (2 * COLD_RUNS))} subsegments/run`,
       );
     }
   } finally {
@@ -74,15 +82,21 @@ export async function benchBundles(): Promise<void> {
   }
 }
 
-async function coldStart(script: string, outside: string, url: string, daemonAddress: string): Promise<{ load: number; total: number }> {
+async function coldStart(
+  script: string,
+  outside: string,
+  url: string,
+  daemonAddress: string,
+  nodeOptions: string,
+): Promise<{ load: number; total: number }> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
     cwd: outside,
     env: {
       PATH: process.env.PATH!,
       DATABASE_URL: url,
       UPLOADS_STORAGE_URL: `file://${outside}/uploads`,
-      // As deployed: Node then reads each module's source map as it loads it, part of the cold start.
-      NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
+      // The functions' (LAMBDA_NODE_OPTIONS): Node then reads each module's source map as it loads it.
+      NODE_OPTIONS: nodeOptions,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
       // What Lambda sets in a function with active tracing (the trace header per invocation).
