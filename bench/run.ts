@@ -1,5 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import { benchBundles } from './bundles.js';
+import { reportingSteal } from './host.js';
 import { benchOutbox } from './outbox.js';
 import { benchResultsAtScale, benchResultsCleanup } from './results-cleanup.js';
 import { benchTablesCleanup } from './tables-cleanup.js';
@@ -11,10 +12,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
 // `npm run bench -- outbox` runs one benchmark; no argument runs them all.
 const only = process.argv[2];
-if (!only || only === 'results') await benchResultsCleanup();
+if (!only || only === 'results') await reportingSteal(benchResultsCleanup);
 // Seeds 10M rows: the longest part of a full run (`npm run bench -- scale` runs it alone).
-if (!only || only === 'scale') await benchResultsAtScale();
-if (!only || only === 'tables') await benchTablesCleanup();
-if (!only || only === 'outbox') await benchOutbox();
-if (!only || only === 'uploads') await benchUploads();
-if (!only || only === 'bundles') await benchBundles();
+if (!only || only === 'scale') await reportingSteal(benchResultsAtScale);
+if (!only || only === 'tables') await reportingSteal(benchTablesCleanup);
+if (!only || only === 'outbox') await reportingSteal(benchOutbox);
+if (!only || only === 'uploads') await reportingSteal(benchUploads);
+if (!only || only === 'bundles') await reportingSteal(benchBundles);
