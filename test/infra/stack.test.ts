@@ -379,6 +379,16 @@ describe('stages', () => {
     for (const name of second) expect(name.split('=')[1]).toContain('stage2');
   });
 
+  it("passes a stage's environment to every function, over the defaults: source maps can be turned off", () => {
+    const { template: lean } = synthesize({ chores: { environment: { NODE_OPTIONS: '', OUTBOX_REQUEST_TIMEOUT_MS: '5000' } } });
+
+    for (const job of jobNames) {
+      const variables = resources('AWS::Lambda::Function', lean).find(([, r]) => r.Properties.FunctionName === `chores-${job}`)![1]
+        .Properties.Environment.Variables;
+      expect(variables).toMatchObject({ NODE_OPTIONS: '', OUTBOX_REQUEST_TIMEOUT_MS: '5000', POWERTOOLS_SERVICE_NAME: 'chores' });
+    }
+  });
+
   it("reads the `-c chores='{…}'` form (a JSON string) as it reads an object from cdk.json", () => {
     expect(stageConfig('{"prefix":"stage2","alarmEmail":"oncall@example.com"}')).toEqual(
       stageConfig({ prefix: 'stage2', alarmEmail: 'oncall@example.com' }),
