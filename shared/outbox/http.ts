@@ -3,9 +3,9 @@ import http, { type IncomingMessage, type RequestOptions } from 'node:http';
 import https from 'node:https';
 import { urlToHttpOptions } from 'node:url';
 import { parseRetryAfter } from './backoff.js';
+import { UnsafeUrlError } from './errors.js';
 import { CONNECTIONS_PER_ORIGIN } from './limits.js';
 import { SecretBox, type SecretKey } from './secrets.js';
-import { UnsafeUrlError } from './errors.js';
 import { buildAllowList, checkUrl, guardedLookup, type UrlPolicy } from './ssrf.js';
 
 /** A checked URL, ready to send to: the request function and options for its scheme. */
