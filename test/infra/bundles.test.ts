@@ -8,10 +8,11 @@ import { buildHandlers, HANDLERS } from '../../infra/build.js';
 import { LAMBDA_NODE_OPTIONS } from '../../infra/bundling.js';
 import { jobNames } from '../../shared/jobs.js';
 import { testDatabase } from '../helpers/db.js';
+import { addTestEndpoint, deliveryRows, publishEvents } from '../helpers/outbox.js';
 import { startRedis } from '../helpers/redis.js';
 import { TRACE_HEADER, xrayDaemon } from '../helpers/xray.js';
 
-const { url } = await testDatabase();
+const { db, url } = await testDatabase();
 // Outside the repository: a bundle that still needed node_modules (a devDependency, or anything
 // not bundled) fails to load here, as it would in Lambda.
 const outside = await mkdtemp(join(tmpdir(), 'chores-bundles-'));
@@ -158,6 +159,19 @@ describe('the Lambda bundles', { timeout: 60_000 }, () => {
     expect(stack).toMatch(/\/shared\/runtime\/[a-z-]+\.ts:\d+:\d+\)?$/m);
     for (const map of await Promise.all(loaded.map((f) => readFile(`${f}.map`, 'utf8'))))
       expect(JSON.parse(map)).not.toHaveProperty('sourcesContent');
+  });
+
+  it('fail a delivery to a URL the SSRF policy refuses at once, without retrying it, as the TypeScript does', async () => {
+    await addTestEndpoint(db, 'http://169.254.169.254/latest/meta-data/');
+    await publishEvents(db, [{ type: 'order.paid', payload: { orderId: 1 } }]);
+
+    const stats = await invokeBundle(built.find((b) => b.job === 'outbox-deliver')!.file, { OUTBOX_ALLOW_HTTP: 'true' });
+    const [delivery] = await deliveryRows(db);
+    await db.query('TRUNCATE chores.outbox_events, chores.webhook_endpoints CASCADE');
+
+    // Told apart from a retryable failure by its class: by name, the minified bundle retried it.
+    expect(stats).toMatchObject({ job: 'outbox-deliver', processed: 1, failed: 1, retried: 0 });
+    expect(delivery).toMatchObject({ status: 'failed', attempts: 1 });
   });
 
   it('run results-cleanup on its own against Redis, loading the Redis client on demand', async () => {
