@@ -22,8 +22,10 @@ await chmod(outside, 0o755);
 const built = await buildHandlers(outside);
 afterAll(() => rm(outside, { recursive: true, force: true }));
 
+/** The source maps of the bundle files given, as text. */
+const maps = (files: string[]) => Promise.all(files.map((f) => readFile(`${f}.map`, 'utf8')));
 /** The source paths of the bundle files given (from their source maps). */
-const sources = async (files: string[]) => (await Promise.all(files.map((f) => readFile(`${f}.map`, 'utf8')))).join('\n');
+const sources = async (files: string[]) => (await maps(files)).join('\n');
 
 /**
  * Loads a bundle in a fresh Node process, with only the Lambda environment and the functions'
@@ -157,8 +159,7 @@ describe('the Lambda bundles', { timeout: 60_000 }, () => {
     expect(stack).toMatch(/^InvalidPayloadError: invalid payload for results-cleanup: batchSize: /);
     // The deployed NODE_OPTIONS map each frame of the minified bundle back to its source file.
     expect(stack).toMatch(/\/shared\/runtime\/[a-z-]+\.ts:\d+:\d+\)?$/m);
-    for (const map of await Promise.all(loaded.map((f) => readFile(`${f}.map`, 'utf8'))))
-      expect(JSON.parse(map)).not.toHaveProperty('sourcesContent');
+    for (const map of await maps(loaded)) expect(JSON.parse(map)).not.toHaveProperty('sourcesContent');
   });
 
   it('fail a delivery to a URL the SSRF policy refuses at once, without retrying it, as the TypeScript does', async () => {
