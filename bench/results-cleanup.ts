@@ -11,13 +11,17 @@ import type { ObjectStorage } from '../shared/storage/port.js';
 import { cleanupResults } from '../shared/results/cleanup.js';
 import { parseRules } from '../shared/results/rules.js';
 import { UNLIMITED_BUDGET } from '../shared/runtime/budget.js';
-import { benchDatabase, fmt, schema, verdict, withWriter, type BenchDatabase } from './database.js';
+import { benchDatabase, fmt, schema, verdict, withWriter, type BenchDatabase, type WriterStats } from './database.js';
 
 const run = promisify(execFile);
 const TOTAL = 1_000_000;
 const EXPIRED = 700_000;
 // The scale check: ten times the rows, the same 70% expired.
 const AT_SCALE = 10_000_000;
+// The native comparison runs this many rounds, each side from its own copy of the same seeded rows,
+// and decides on the median round: one round on this shared host has measured chores anywhere from
+// 0.46x to 1.25x the DELETE, its longest transaction 51–428 ms, as the hypervisor's steal came and went.
+const NATIVE_ROUNDS = 3;
 
 /**
  * 1,000,000 results, 700,000 past retention, side by side in one run: results-cleanup against the
@@ -26,12 +30,17 @@ const AT_SCALE = 10_000_000;
  * index against Celery's `backend.cleanup()` itself, run by the system Python.
  */
 export async function benchResultsCleanup(): Promise<void> {
-  const bench = await benchDatabase('chores_bench_results');
-  try {
-    await compareNative(bench);
-    await compareCelery(bench);
-  } finally {
-    await bench.close();
+  // Each comparison on its own server: the native one closes its seeded database to copy it.
+  for (const [name, compare] of [
+    ['chores_bench_results', compareNative],
+    ['chores_bench_celery', compareCelery],
+  ] as const) {
+    const bench = await benchDatabase(name);
+    try {
+      await compare(bench);
+    } finally {
+      await bench.close();
+    }
   }
 }
 
@@ -42,6 +51,8 @@ interface Run {
   accessPath?: string;
   archived?: number;
 }
+
+type Measured = Run & { writer: WriterStats };
 
 async function runChores(bench: BenchDatabase, table: ResultTable, rules: string, archive?: ObjectStorage): Promise<Run> {
   const started = performance.now();
@@ -59,48 +70,93 @@ async function runChores(bench: BenchDatabase, table: ResultTable, rules: string
 }
 
 async function compareNative(bench: BenchDatabase): Promise<void> {
-  console.log(`\nresults-cleanup (native store): ${fmt(TOTAL)} results, ~${fmt(EXPIRED)} expired, heap in arrival order`);
+  console.log(
+    `\nresults-cleanup (native store): ${fmt(TOTAL)} results, ~${fmt(EXPIRED)} expired, heap in arrival order, ` +
+      `${NATIVE_ROUNDS} rounds, each run on its own copy of the seeded database`,
+  );
   const rules = '[{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]';
   await seed(bench, 'arrival');
-  const batched = await withWriter(bench, liveResult, () => runChores(bench, nativeTable(schema), rules));
-
-  await seed(bench, 'arrival');
-  const unbatched = await withWriter(bench, liveResult, async () => {
-    const started = performance.now();
-    const result = await bench.db.query(
-      `DELETE FROM chores.task_results WHERE coalesce(date_done, date_created) < now() - interval '7 days' OR status = 'REVOKED'`,
+  const onCopy = async <T>(name: string, work: (copy: BenchDatabase) => Promise<T>): Promise<T> => {
+    const copy = await bench.copy(name);
+    try {
+      return await work(copy);
+    } finally {
+      await copy.close();
+    }
+  };
+  const rounds: { batched: Measured; unbatched: Measured; archived: Measured }[] = [];
+  for (let round = 0; round < NATIVE_ROUNDS; round++) {
+    const batched = await onCopy('chores_bench_results_heap', (copy) =>
+      withWriter(copy, liveResult, () => runChores(copy, nativeTable(schema), rules)),
     );
-    const ms = performance.now() - started;
-    return { seconds: ms / 1000, deleted: result.rowCount ?? 0, longestMs: ms };
-  });
-
-  await seed(bench, 'arrival');
-  const dir = await mkdtemp(join(tmpdir(), 'chores-bench-archive-'));
-  const archived = await withWriter(bench, liveResult, () => runChores(bench, nativeTable(schema), rules, new FileStorage(dir)));
-  await rm(dir, { recursive: true, force: true });
+    const unbatched = await onCopy('chores_bench_results_delete', (copy) =>
+      withWriter(copy, liveResult, async () => {
+        const started = performance.now();
+        const result = await copy.db.query(
+          `DELETE FROM chores.task_results WHERE coalesce(date_done, date_created) < now() - interval '7 days' OR status = 'REVOKED'`,
+        );
+        const ms = performance.now() - started;
+        return { seconds: ms / 1000, deleted: result.rowCount ?? 0, longestMs: ms };
+      }),
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'chores-bench-archive-'));
+    const archived = await onCopy('chores_bench_results_archive', (copy) =>
+      withWriter(copy, liveResult, () => runChores(copy, nativeTable(schema), rules, new FileStorage(dir))),
+    );
+    await rm(dir, { recursive: true, force: true });
+    rounds.push({ batched, unbatched, archived });
+  }
 
   const rate = (r: Run) => r.deleted / r.seconds;
-  const rows = [
-    ['', `chores (${batched.accessPath})`, 'chores + archive', 'one DELETE (Celery)'],
-    ['rows deleted', fmt(batched.deleted), fmt(archived.deleted), fmt(unbatched.deleted)],
-    ['rows/s', fmt(rate(batched)), fmt(rate(archived)), fmt(rate(unbatched))],
-    ['longest transaction ms', fmt(batched.longestMs), fmt(archived.longestMs), fmt(unbatched.longestMs)],
-    ['writer inserts', fmt(batched.writer.count), fmt(archived.writer.count), fmt(unbatched.writer.count)],
-    ['writer p50 insert ms', fmt(batched.writer.p50, 2), fmt(archived.writer.p50, 2), fmt(unbatched.writer.p50, 2)],
-    ['writer p99 insert ms', fmt(batched.writer.p99, 2), fmt(archived.writer.p99, 2), fmt(unbatched.writer.p99, 2)],
+  const each = (pick: (round: (typeof rounds)[number]) => string) => rounds.map(pick).join(' / ');
+  const table = [
+    ['', `chores (${rounds[0]!.batched.accessPath})`, 'chores + archive', 'one DELETE (Celery)'],
+    ['rows deleted', fmt(rounds[0]!.batched.deleted), fmt(rounds[0]!.archived.deleted), fmt(rounds[0]!.unbatched.deleted)],
+    ['rows/s', each((r) => fmt(rate(r.batched))), each((r) => fmt(rate(r.archived))), each((r) => fmt(rate(r.unbatched)))],
+    [
+      'longest transaction ms',
+      each((r) => fmt(r.batched.longestMs)),
+      each((r) => fmt(r.archived.longestMs)),
+      each((r) => fmt(r.unbatched.longestMs)),
+    ],
+    [
+      'writer inserts',
+      each((r) => fmt(r.batched.writer.count)),
+      each((r) => fmt(r.archived.writer.count)),
+      each((r) => fmt(r.unbatched.writer.count)),
+    ],
+    [
+      'writer p99 insert ms',
+      each((r) => fmt(r.batched.writer.p99, 1)),
+      each((r) => fmt(r.archived.writer.p99, 1)),
+      each((r) => fmt(r.unbatched.writer.p99, 1)),
+    ],
   ];
-  for (const [label, a, b, c] of rows) console.log(`  ${label!.padEnd(24)} ${a!.padStart(18)} ${b!.padStart(18)} ${c!.padStart(20)}`);
-  const ratio = rate(batched) / rate(unbatched);
-  const archiveRatio = rate(archived) / rate(unbatched);
-  console.log('  targets:');
-  console.log(`    >= 1.0x the DELETE's rows/s ........... ${verdict(ratio >= 1)} (${fmt(ratio, 2)}x)`);
-  console.log(`    no transaction over 100 ms ............ ${verdict(batched.longestMs <= 100)} (${fmt(batched.longestMs)} ms)`);
-  console.log(`    writer p99 under 50 ms ................ ${verdict(batched.writer.p99 < 50)} (${fmt(batched.writer.p99, 2)} ms)`);
-  console.log(`    archive on: >= 0.1x the DELETE ........ ${verdict(archiveRatio >= 0.1)} (${fmt(archiveRatio, 2)}x)`);
-  console.log(`    archive on: no transaction over 250 ms  ${verdict(archived.longestMs <= 250)} (${fmt(archived.longestMs)} ms)`);
+  console.log('  (rows deleted from the first round; every other row one figure per round)');
+  for (const [label, a, b, c] of table) console.log(`  ${label!.padEnd(24)} ${a!.padStart(28)} ${b!.padStart(28)} ${c!.padStart(28)}`);
+  // Each ratio within its round (the sides ran minutes apart, not hours); every verdict on the median round.
+  const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+  const ratios = rounds.map((r) => rate(r.batched) / rate(r.unbatched));
+  const archiveRatios = rounds.map((r) => rate(r.archived) / rate(r.unbatched));
+  const longest = median(rounds.map((r) => r.batched.longestMs));
+  const archiveLongest = median(rounds.map((r) => r.archived.longestMs));
+  const writerP99 = median(rounds.map((r) => r.batched.writer.p99));
+  const list = (values: number[], digits = 2) => values.map((v) => fmt(v, digits)).join(', ');
+  const everyRowArchived = rounds.every((r) => r.archived.archived === r.archived.deleted);
+  console.log('  targets (median round; every round in brackets):');
+  console.log(`    >= 1.0x the DELETE's rows/s ........... ${verdict(median(ratios) >= 1)} (${fmt(median(ratios), 3)}x; ${list(ratios)})`);
   console.log(
-    `    archive on: every deleted row archived  ${verdict(archived.archived === archived.deleted)} (${fmt(archived.archived ?? 0)})`,
+    `    no transaction over 100 ms ............ ${verdict(longest <= 100)} (${fmt(longest)} ms; ${list(
+      rounds.map((r) => r.batched.longestMs),
+      0,
+    )})`,
   );
+  console.log(`    writer p99 under 50 ms ................ ${verdict(writerP99 < 50)} (${fmt(writerP99, 1)} ms)`);
+  console.log(
+    `    archive on: >= 0.1x the DELETE ........ ${verdict(median(archiveRatios) >= 0.1)} (${fmt(median(archiveRatios), 2)}x; ${list(archiveRatios)})`,
+  );
+  console.log(`    archive on: no transaction over 250 ms  ${verdict(archiveLongest <= 250)} (${fmt(archiveLongest)} ms)`);
+  console.log(`    archive on: every deleted row archived  ${verdict(everyRowArchived)} (every round)`);
 }
 
 /**
