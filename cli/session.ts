@@ -2,7 +2,9 @@ import { loadConfig, type Config } from '../shared/config.js';
 import { ChoresError } from '../shared/errors.js';
 import { appliedMigrationIds, loadMigrations, migrate, refuseNewerDatabase } from '../shared/db/migrate.js';
 import { createPool, type Db } from '../shared/db/pool.js';
+import { WEBHOOK_KEYS_SECRET_ENV } from '../shared/jobs.js';
 import { encryptSecrets } from '../shared/outbox/encrypt-secrets.js';
+import { withWebhookKeysFromSecret } from '../shared/outbox/key-secret.js';
 import { LOCAL_DIR, openDatabase, type DatabaseTarget } from './local.js';
 import { LocalJobs } from './run-job.js';
 import { localSecretKeys } from './secret-keys.js';
@@ -26,7 +28,8 @@ export async function withSession<T>(
 ): Promise<T> {
   const target = await openDatabase();
   try {
-    const config = loadConfig(sessionEnv(target));
+    // The deployed stack's keys when the environment names their secret (its WebhookKeysSecretArn output).
+    const config = loadConfig(await withWebhookKeysFromSecret(sessionEnv(target)));
     const db = createPool(config.database, 4);
     const jobs = new LocalJobs(config, { verbose: process.argv.includes('--verbose') });
     try {
@@ -51,8 +54,8 @@ function sessionEnv(target: DatabaseTarget): Record<string, string | undefined> 
     OUTBOX_ALLOW_HTTP: 'true',
     OUTBOX_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
     UPLOADS_STORAGE_URL: `file://${LOCAL_DIR}/uploads`,
-    // A key of its own, kept under .chores/ (the environment's OUTBOX_SECRET_KEYS wins).
-    ...(!env.OUTBOX_SECRET_KEYS && { OUTBOX_SECRET_KEYS: localSecretKeys() }),
+    // A key of its own, kept under .chores/ (the environment's OUTBOX_SECRET_KEYS, or its secret, wins).
+    ...(!env.OUTBOX_SECRET_KEYS && !env[WEBHOOK_KEYS_SECRET_ENV] && { OUTBOX_SECRET_KEYS: localSecretKeys() }),
     ...env,
   };
 }

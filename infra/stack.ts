@@ -73,8 +73,9 @@ export class ChoresStack extends Stack {
           removalPolicy: RemovalPolicy.RETAIN,
         })
       : undefined;
-    // An isolated function has no route to Secrets Manager but through an endpoint.
-    if (selected.some(({ definition }) => definition.infra.webhookKeys && !definition.infra.egress)) {
+    // An isolated function has no route to Secrets Manager but through an endpoint; the migrate
+    // function (isolated) reads the keys whenever there are any, to seal plain-text secrets on deploy.
+    if (webhookKeys) {
       network.vpc.addInterfaceEndpoint('SecretsManager', {
         service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
         subnets: network.isolatedSubnets,
@@ -159,6 +160,10 @@ export class ChoresStack extends Stack {
       database,
       environment: config.environment,
     });
+    if (webhookKeys) {
+      webhookKeys.grantRead(migrate);
+      migrate.addEnvironment(WEBHOOK_KEYS_SECRET_ENV, webhookKeys.secretArn);
+    }
     new triggers.Trigger(this, 'MigrateOnDeploy', {
       handler: migrate,
       executeAfter: [database],

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { SecretKeyError } from './errors.js';
 
 /**
@@ -18,8 +18,16 @@ const KEY_BYTES = 32;
 const IV_BYTES = 12; // GCM's standard nonce; random per seal, so a key can seal 2^32 secrets safely
 const TAG_BYTES = 16;
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+// What the deployed stack's secret holds until an operator rotates it: Secrets Manager generates
+// 64 letters and digits (it cannot generate `<id>:<base64>`), ~380 bits, taken as key material.
+const GENERATED_MATERIAL = /^[A-Za-z0-9]{32,}$/;
 
-/** Parses `id:base64key,id:base64key` (newest first); throws naming the bad entry. */
+/**
+ * Parses `id:base64key,id:base64key` (newest first); throws naming the bad entry. An entry may also
+ * be key material as the stack's secret is generated (32 or more letters and digits, no id): its key
+ * is derived from it (HKDF-SHA256) and its id is `gen-` and the key's fingerprint, the same every
+ * time, so a rotation keeps it in the list as it is, after the new entry.
+ */
 export function parseSecretKeys(text: string): SecretKey[] {
   const keys: SecretKey[] = [];
   for (const [index, entry] of text
@@ -27,17 +35,27 @@ export function parseSecretKeys(text: string): SecretKey[] {
     .map((e) => e.trim())
     .filter(Boolean)
     .entries()) {
-    const at = entry.indexOf(':');
-    const id = entry.slice(0, at);
-    const key = Buffer.from(entry.slice(at + 1), 'base64');
-    if (at < 1 || !KEY_ID.test(id) || key.length !== KEY_BYTES) {
+    const parsed = GENERATED_MATERIAL.test(entry) ? derivedKey(entry) : keyEntry(entry);
+    if (!parsed) {
       // The message never quotes the entry: it is key material.
       throw new Error(`entry ${index + 1} is not <id>:<base64 of 32 random bytes> (make one with \`chores endpoints new-secret-key\`)`);
     }
-    if (keys.some((k) => k.id === id)) throw new Error(`key id "${id}" appears twice`);
-    keys.push({ id, key });
+    if (keys.some((k) => k.id === parsed.id)) throw new Error(`key id "${parsed.id}" appears twice`);
+    keys.push(parsed);
   }
   return keys;
+}
+
+function keyEntry(entry: string): SecretKey | undefined {
+  const at = entry.indexOf(':');
+  const id = entry.slice(0, at);
+  const key = Buffer.from(entry.slice(at + 1), 'base64');
+  return at < 1 || !KEY_ID.test(id) || key.length !== KEY_BYTES ? undefined : { id, key };
+}
+
+function derivedKey(material: string): SecretKey {
+  const key = Buffer.from(hkdfSync('sha256', material, '', 'chores:webhook-secret-keys', KEY_BYTES));
+  return { id: `gen-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`, key };
 }
 
 /** A new key entry for OUTBOX_SECRET_KEYS, e.g. `k20261122:…`. */

@@ -3,6 +3,7 @@ import type { Context } from 'aws-lambda';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { loadConfig, type Config } from '../config.js';
 import { createPool, type Db } from '../db/pool.js';
+import { secretsManagerReader, withWebhookKeysFromSecret } from '../outbox/key-secret.js';
 import { loadTracing, noTracing, type Tracing } from '../tracing/tracing.js';
 import { METRICS_NAMESPACE } from './metrics.js';
 
@@ -39,7 +40,8 @@ type Handler<Result> = (event: unknown, context: Context) => Promise<Result>;
  * first invocation. Importing the entry thus reads no environment, so the CLI can import the same
  * module and hand its `makeHandler` a runtime of its own. A bad variable fails that first
  * invocation with the `ConfigError` naming it, and every later one until it is fixed. In a traced
- * Lambda the Tracer is loaded then too (see `loadTracing`), before anything it should record.
+ * Lambda the Tracer is loaded then too (see `loadTracing`), before anything it should record, and
+ * the webhook keys are read from Secrets Manager when the environment names their secret.
  *
  * @example export const handler = handlerFromEnv(process.env, makeHandler)
  */
@@ -50,7 +52,7 @@ export function handlerFromEnv<Result>(
   let built: Promise<Handler<Result>> | undefined;
   return async (event, context) => {
     built ??= loadTracing(env)
-      .then((tracing) => make(runtimeFromEnv(env, tracing)))
+      .then(async (tracing) => make(runtimeFromEnv(await withWebhookKeysFromSecret(env, secretsManagerReader(tracing)), tracing)))
       .catch((error: unknown) => {
         built = undefined; // tried again on the next invocation, failing the same way until fixed
         throw error;

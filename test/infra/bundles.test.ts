@@ -71,6 +71,8 @@ describe('the Lambda bundles', { timeout: 60_000 }, () => {
     ['uploads-cleanup', '@aws-sdk/client-s3'],
     ['uploads-notify', '@aws-sdk/client-sqs'],
     ['outbox-deliver', 'aws-xray-sdk-core'],
+    ['outbox-deliver', '@aws-sdk/client-secrets-manager'],
+    ['migrate', '@aws-sdk/client-secrets-manager'],
   ])('leave %s’s %s out of what it loads at init, for a dynamic import', async (job, library) => {
     const { loaded, file } = built.find((b) => b.job === job)!;
 

@@ -301,6 +301,24 @@ describe('the CDK stack', () => {
     for (const id of functionIds) expect(template.toJSON().Resources[id].DependsOn ?? []).toContain(triggerId);
   });
 
+  it('lets the migrate function read the webhook keys it seals plain-text secrets with, through an endpoint from its isolated subnets', () => {
+    const [secretId] = Object.keys(
+      template.findResources('AWS::SecretsManager::Secret', { Properties: { Name: 'chores/webhook-secret-keys' } }),
+    );
+    const migrate = functionOf('migrate');
+    const policies = resources('AWS::IAM::Policy').filter(([, r]) =>
+      r.Properties.Roles.some((role: { Ref: string }) => role.Ref === migrate[1].Properties.Role['Fn::GetAtt'][0]),
+    );
+
+    expect(migrate[1].Properties.Environment.Variables[WEBHOOK_KEYS_SECRET_ENV]).toEqual({ Ref: secretId });
+    expect(JSON.stringify(policies)).toContain('secretsmanager:GetSecretValue');
+    expect(JSON.stringify(policies)).toContain(secretId);
+    const endpoints = resources('AWS::EC2::VPCEndpoint').map(([, r]) => r.Properties);
+    expect(
+      endpoints.filter((e) => JSON.stringify(e.ServiceName).includes('.secretsmanager') && e.VpcEndpointType === 'Interface'),
+    ).toHaveLength(1);
+  });
+
   it('outputs the dispatch queue, function names, buckets, schedule group, failed-runs queue, dashboard URL and webhook keys', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
       [
