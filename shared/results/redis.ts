@@ -2,20 +2,55 @@ import { createClient } from '@redis/client';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { ARCHIVE_ROOT, archiveDay, archiveKey, decodeRows, writeArchive } from './archive.js';
-import { ArchiveWriteError } from './errors.js';
+import { ArchiveWriteError, RedisStoreError, ResultsError } from './errors.js';
 import { globToRegExp, type RetentionRule } from './rules.js';
 import type { ResultsCleanupSettings } from './cleanup.js';
 
 /**
  * A client for Celery's Redis backend (RESULTS_STORE=redis://…), connected on first use by the caller.
  * A connection dropped between commands (server restart, idle timeout) is emitted as 'error', which
- * with no listener crashes the process; the client reconnects by itself and a command caught by the
- * drop fails with its own error, so the listener only reports.
+ * with no listener crashes the process; the client reconnects by itself (a few attempts: see
+ * reconnectStrategy) and a command caught by the drop fails with its own error, so the listener only reports.
  */
 export function redisClient(url: string, onError: (error: unknown) => void = () => {}) {
-  const client = createClient({ url });
+  const client = createClient({ url, socket: { reconnectStrategy } });
   client.on('error', onError);
   return client;
+}
+
+// Connection attempts in a row before the client gives up. The client's own strategy retries
+// forever, so a server that is down, or refuses the password, held the run (and every command
+// queued behind the reconnect) until the Lambda timeout. 5 attempts with the backoff below span
+// ~1.5 s, enough for a restart; a longer outage fails the run, which Lambda retries a minute later.
+const RECONNECT_ATTEMPTS = 5;
+
+/**
+ * Retries a lost or refused connection a few times, then gives up: commands waiting for it fail,
+ * the run fails naming the cause, and the next run connects afresh. A refused password never
+ * heals by retrying, so it gives up at once.
+ */
+function reconnectStrategy(retries: number, cause: Error): number | Error {
+  if (retries >= RECONNECT_ATTEMPTS || /^(WRONGPASS|NOAUTH|NOPERM)\b|\bAUTH\b/.test(cause.message)) return cause;
+  return Math.min(50 * 2 ** retries, 2_000);
+}
+
+/** The server a redis:// URL names, without its credentials, for messages. */
+export function redisLocation(url: string): string {
+  const { protocol, host, pathname } = new URL(url);
+  return `${protocol}//${host}${pathname}`;
+}
+
+/** Connects the client unless it is open (a container's first run, or its client gave up on a lost connection). */
+export async function connectRedis(client: RedisClient, url: string): Promise<void> {
+  if (client.isOpen) return;
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new RedisStoreError(
+      `could not connect to Redis at ${redisLocation(url)}: ${(error as Error).message} — check RESULTS_STORE (host, port, password) and that the server is up`,
+      { cause: error },
+    );
+  }
 }
 
 export type RedisClient = ReturnType<typeof redisClient>;
@@ -66,7 +101,19 @@ interface CeleryMeta {
  *
  * @example await cleanupRedisResults({ redis, rules, settings: { dryRun: false, batchSize: 1000 }, budget, runId })
  */
-export async function cleanupRedisResults(input: {
+export async function cleanupRedisResults(input: RedisCleanupInput): Promise<RedisCleanupStats> {
+  try {
+    return await cleanKeys(input);
+  } catch (error) {
+    if (error instanceof ResultsError) throw error; // the archive's own, which says what was kept
+    throw new RedisStoreError(
+      `the Redis store failed mid-run: ${(error as Error).message} — keys this run already removed or gave a TTL stay so; the next run goes on`,
+      { cause: error },
+    );
+  }
+}
+
+interface RedisCleanupInput {
   redis: RedisClient;
   rules: RetentionRule[];
   settings: ResultsCleanupSettings;
@@ -74,7 +121,9 @@ export async function cleanupRedisResults(input: {
   runId: string;
   archive?: ObjectStorage;
   now?: number;
-}): Promise<RedisCleanupStats> {
+}
+
+async function cleanKeys(input: RedisCleanupInput): Promise<RedisCleanupStats> {
   const { redis, rules, settings, budget } = input;
   const now = input.now ?? Date.now();
   const floor = settings.olderThanDays === undefined ? Infinity : now - settings.olderThanDays * 86_400_000;
@@ -109,13 +158,14 @@ export async function cleanupRedisResults(input: {
       // Idle time first: a GET resets it. (Read once: the TTL set below keeps later runs off the key.)
       const idle = family.kind === 'result' ? [] : await Promise.all(unbounded.map((key) => redis.objectIdleTime(key)));
       // Reply queues are lists: nothing to read but their idle time. The others are JSON strings.
-      const values = family.kind === 'reply' ? unbounded.map(() => '{}') : await Promise.all(unbounded.map((key) => redis.get(key)));
+      const values =
+        family.kind === 'reply' ? unbounded.map(() => '{}') : await Promise.all(unbounded.map((key) => redis.get(key).catch(notAString)));
 
       const doomed: { key: string; value: string }[] = [];
       const expiries: { key: string; seconds: number }[] = [];
       unbounded.forEach((key, i) => {
         const value = values[i];
-        if (value === null || value === undefined) return; // gone since the SCAN
+        if (value === null || value === undefined) return; // gone since the SCAN, or not a string (see notAString)
         const meta = parseMeta(String(value));
         const idleSeconds = idle[i];
         const done = meta?.date_done ? parseCeleryTime(meta.date_done) : typeof idleSeconds === 'number' ? now - idleSeconds * 1000 : NaN;
@@ -188,6 +238,17 @@ export async function restoreRedisResults(input: {
     }
   }
   return stats;
+}
+
+/**
+ * GET on a key holding no string answers WRONGTYPE. Under these patterns that is Celery's chord
+ * state, not a result (`celery-taskset-meta-<id>.j`, a list, and `.s`, a sorted set, left behind
+ * by a chord that never completed): it is skipped like any value that is not a result, where one
+ * such key used to fail every run.
+ */
+function notAString(error: unknown): null {
+  if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return null;
+  throw error;
 }
 
 function parseMeta(value: string): CeleryMeta | undefined {

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanupRedisResults, parseCeleryTime, restoreRedisResults } from '../../shared/results/redis.js';
 import { parseRules } from '../../shared/results/rules.js';
@@ -9,6 +10,14 @@ import { startRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/temp.js';
 
 const { client: redis, url: redisUrl } = await startRedis();
+/** A loopback port nothing listens on. */
+const closedPort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 const { url: dbUrl } = await testDatabase();
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 const RULES = parseRules('[{"task":"audit.*","keep":"never"},{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]');
@@ -153,6 +162,47 @@ describe('the Redis store (Celery Redis backend)', () => {
 
     expect(killed).toBeGreaterThanOrEqual(1);
     expect(stats).toMatchObject({ job: 'results-cleanup', keysScanned: 1, deleted: 1 });
+  });
+
+  it("skips keys of another type under Celery's patterns (an unfinished chord's list and sorted set) and cleans the rest", async () => {
+    await storeResult('old', { date_done: daysAgo(8) });
+    await redis.rPush('celery-taskset-meta-chord-1.j', 'part');
+    await redis.zAdd('celery-taskset-meta-chord-1.s', { score: 0, value: 'part' });
+    await redis.hSet('celery-task-meta-odd', 'status', 'SUCCESS');
+
+    const stats = await clean();
+
+    expect(stats).toMatchObject({ keysScanned: 4, deleted: 1 });
+    expect(await redis.exists('celery-task-meta-old')).toBe(0);
+    expect(await redis.exists(['celery-taskset-meta-chord-1.j', 'celery-taskset-meta-chord-1.s', 'celery-task-meta-odd'])).toBe(3);
+  });
+
+  it('fails the Lambda run naming the server, and never the password, when Redis refuses the password', async () => {
+    await redis.sendCommand(['ACL', 'SETUSER', 'chores', 'on', '>right-password', '~*', '+@all']);
+    const url = new URL(redisUrl);
+    const handler = await freshEntry(() => import('../../functions/results-cleanup.js'), {
+      DATABASE_URL: dbUrl,
+      RESULTS_STORE: `redis://chores:not-the-password@${url.host}`,
+    });
+
+    const failure = await handler({}, lambdaContext()).catch((error: Error) => error);
+    vi.unstubAllEnvs();
+
+    expect(String(failure)).toMatch(new RegExp(`^RedisStoreError: could not connect to Redis at redis://${url.host}: WRONGPASS`));
+    expect(String(failure)).not.toContain('not-the-password');
+  });
+
+  it('fails the Lambda run after a few connection attempts, naming the server, when Redis is down', async () => {
+    const port = await closedPort();
+    const handler = await freshEntry(() => import('../../functions/results-cleanup.js'), {
+      DATABASE_URL: dbUrl,
+      RESULTS_STORE: `redis://127.0.0.1:${port}/0`,
+    });
+
+    const failure = await handler({}, lambdaContext()).catch((error: Error) => error);
+    vi.unstubAllEnvs();
+
+    expect(String(failure)).toMatch(`could not connect to Redis at redis://127.0.0.1:${port}/0: connect ECONNREFUSED`);
   });
 
   it('walks a large keyspace in SCAN steps', async () => {
