@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanupRedisResults, parseCeleryTime, restoreRedisResults } from '../../shared/results/redis.js';
 import { parseRules } from '../../shared/results/rules.js';
@@ -6,18 +5,11 @@ import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { FileStorage } from '../../shared/storage/file.js';
 import { testDatabase } from '../helpers/db.js';
 import { freshEntry, lambdaContext } from '../helpers/lambda.js';
+import { closedPort } from '../helpers/ports.js';
 import { startRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/temp.js';
 
 const { client: redis, url: redisUrl } = await startRedis();
-/** A loopback port nothing listens on. */
-const closedPort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 const { url: dbUrl } = await testDatabase();
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 const RULES = parseRules('[{"task":"audit.*","keep":"never"},{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]');
