@@ -1,5 +1,6 @@
 import type { Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
+import { isRowId } from '../db/params.js';
 import { EndpointNotFoundError, OutboxError } from './errors.js';
 import {
   endpointStats,
@@ -67,7 +68,7 @@ export interface EventDetail {
 
 /** One event, its deliveries, and every attempt of each. */
 export async function showEvent(db: Db, schema: SchemaName, eventId: string): Promise<EventDetail> {
-  if (!/^\d+$/.test(eventId)) throw new OutboxError(`"${eventId}" is not an event id (a number) — see \`chores outbox events\``);
+  if (!isRowId(eventId)) throw new OutboxError(`"${eventId}" is not an event id (a number) — see \`chores outbox events\``);
   const {
     rows: [event],
   } = await db.query<Omit<EventDetail, 'deliveries'>>(selectEvent(schema, eventId));
@@ -108,7 +109,7 @@ export interface EndpointStats {
  * @example await endpointStatistics(db, schema, '3', new Date(Date.now() - 86_400_000)) // → { attempts: 120, delivered: 118, … }
  */
 export async function endpointStatistics(db: Db, schema: SchemaName, endpointId: string, since: Date): Promise<EndpointStats> {
-  if (!/^\d+$/.test(endpointId)) throw new EndpointNotFoundError(endpointId);
+  if (!isRowId(endpointId)) throw new EndpointNotFoundError(endpointId);
   const {
     rows: [endpoint],
   } = await db.query<{ url: string; is_active: boolean; disabled_reason: string | null; failing_since: Date | null }>(
