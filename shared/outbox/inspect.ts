@@ -25,7 +25,12 @@ export interface EventSummary {
 }
 
 /** Recent events, newest first, filtered by status, type and creation time. */
+const EVENT_STATUSES = ['pending', 'fanned_out', 'delivered', 'failed'];
+
 export async function listEvents(db: Db, schema: SchemaName, filter: EventFilter): Promise<EventSummary[]> {
+  // A typo (`faild`) must not read as "no events match".
+  if (filter.status !== undefined && !EVENT_STATUSES.includes(filter.status))
+    throw new OutboxError(`--status must be one of ${EVENT_STATUSES.join(', ')}, got "${filter.status}"`);
   return (await db.query<EventSummary>(selectEvents(schema, filter))).rows;
 }
 

@@ -134,6 +134,24 @@ describe('ids that are not row ids', () => {
   });
 });
 
+describe('filters that can match nothing by mistake', () => {
+  it('are refused naming the problem: an unknown event status, a replay window whose since is not before its until', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    const window = {
+      endpointId: endpoint.id,
+      status: 'failed' as const,
+      since: new Date(Date.now() - 86_400_000),
+      until: new Date(Date.now() - 7 * 86_400_000),
+    };
+
+    const unknownStatus = listEvents(db, schema, { status: 'faild', limit: 10 });
+    const swapped = replay(db, schema, window, { dryRun: true });
+
+    await expect(unknownStatus).rejects.toThrow('--status must be one of pending, fanned_out, delivered, failed, got "faild"');
+    await expect(swapped).rejects.toThrow(/^the replay window is empty: since \S+ is not before until \S+$/);
+  });
+});
+
 describe('attempt history and endpoint stats', () => {
   it('record one attempt per POST the receiver saw, and the stats add up to what it answered', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
