@@ -131,6 +131,17 @@ describe('the Redis store (Celery Redis backend)', () => {
     expect(await redis.mGet(['celery-task-meta-old-1', 'celery-task-meta-old-2'])).toEqual(before);
   });
 
+  it('names the archive object it cannot read when restoring, and restores nothing from it', async () => {
+    const archive = new FileStorage(await tempDir('chores-redis-archive-'));
+    await archive.put('results/2026/11/21/truncated.jsonl.gz', new Uint8Array([0x1f, 0x8b, 0x08]), 'application/gzip');
+
+    const restore = restoreRedisResults({ redis, archive, filter: { since: new Date(0) } });
+
+    await expect(restore).rejects.toThrow(
+      `could not read archive object ${archive.url}/results/2026/11/21/truncated.jsonl.gz: unexpected end of file`,
+    );
+  });
+
   it('runs through the real results-cleanup Lambda entry when RESULTS_STORE is a redis:// URL', async () => {
     await storeResult('old', { date_done: new Date(Date.now() - 9 * 86_400_000).toISOString() });
     const handler = await freshEntry(() => import('../../functions/results-cleanup.js'), { DATABASE_URL: dbUrl, RESULTS_STORE: redisUrl });
