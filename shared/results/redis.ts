@@ -69,6 +69,10 @@ const FAMILIES = [
 // Keys per SCAN step: each step is a short, non-blocking command; the whole keyspace is walked
 // without ever holding the server the way KEYS would.
 const SCAN_COUNT = 1_000;
+// Result bytes read (GET) at a time. A SCAN step's keys were all read at once: Celery results of a
+// few MB each (tasks returning reports) are a few GB per step, past any Lambda's memory. With an
+// archive, a group is held about three times over (values, JSON lines, gzip).
+const READ_BYTES = 16 * 1024 * 1024;
 
 export interface RedisCleanupStats {
   dryRun: boolean;
@@ -142,6 +146,8 @@ async function cleanKeys(input: RedisCleanupInput): Promise<RedisCleanupStats> {
   };
 
   let page = 0;
+  // Archive objects of the run, numbered in order.
+  let part = 0;
   families: for (const family of FAMILIES) {
     let cursor = '0';
     do {
@@ -157,53 +163,59 @@ async function cleanKeys(input: RedisCleanupInput): Promise<RedisCleanupStats> {
       const unbounded = keys.filter((_, i) => ttls[i] === -1);
       // Idle time first: a GET resets it. (Read once: the TTL set below keeps later runs off the key.)
       const idle = family.kind === 'result' ? [] : await Promise.all(unbounded.map((key) => redis.objectIdleTime(key)));
-      // Reply queues are lists: nothing to read but their idle time. The others are JSON strings.
-      const values =
-        family.kind === 'reply' ? unbounded.map(() => '{}') : await Promise.all(unbounded.map((key) => redis.get(key).catch(notAString)));
+      // Reply queues are lists: nothing to read but their idle time. The others are JSON strings,
+      // read a bounded share at a time (see READ_BYTES), sized first with STRLEN.
+      const sizes = family.kind === 'reply' ? [] : await Promise.all(unbounded.map((key) => redis.strLen(key).catch(notAString)));
+      for (const group of byBytes(
+        unbounded.map((key, i) => ({ key, idleSeconds: idle[i], bytes: Number(sizes[i] ?? 0) })),
+        READ_BYTES,
+      )) {
+        const values =
+          family.kind === 'reply' ? group.map(() => '{}') : await Promise.all(group.map(({ key }) => redis.get(key).catch(notAString)));
 
-      const doomed: { key: string; value: string }[] = [];
-      const expiries: { key: string; seconds: number }[] = [];
-      unbounded.forEach((key, i) => {
-        const value = values[i];
-        if (value === null || value === undefined) return; // gone since the SCAN, or not a string (see notAString)
-        const meta = parseMeta(String(value));
-        const idleSeconds = idle[i];
-        const done = meta?.date_done ? parseCeleryTime(meta.date_done) : typeof idleSeconds === 'number' ? now - idleSeconds * 1000 : NaN;
-        if (!meta || Number.isNaN(done)) return; // not a finished task's result: leave it
-        const status = family.kind === 'group' ? (meta.status ?? 'SUCCESS') : meta.status;
-        const match = matchers.find(
-          ({ rule, task }) => (!task || (meta.name != null && task.test(meta.name))) && (!rule.status || rule.status === status),
-        );
-        if (!match || match.rule.keepMs === null) return;
-        const expiry = done + match.rule.keepMs;
-        if (expiry <= now && done < floor) {
-          doomed.push({ key, value: String(value) });
-          stats.byRule[match.rule.label]! += 1;
-        } else if (expiry > now) {
-          expiries.push({ key, seconds: Math.ceil((expiry - now) / 1000) });
-        }
-      });
-
-      if (settings.dryRun) {
-        stats.remaining += doomed.length;
-        stats.ttlSet += expiries.length;
-      } else {
-        if (input.archive && doomed.length > 0 && family.kind !== 'reply') {
-          const objectKey = archiveKey(new Date(), input.runId, page);
-          try {
-            await writeArchive(
-              input.archive,
-              objectKey,
-              doomed.map((d) => JSON.stringify(d)),
-            );
-          } catch (error) {
-            throw new ArchiveWriteError(`${input.archive.url}/${objectKey}`, doomed.length, error);
+        const doomed: { key: string; value: string }[] = [];
+        const expiries: { key: string; seconds: number }[] = [];
+        group.forEach(({ key, idleSeconds }, i) => {
+          const value = values[i];
+          if (value === null || value === undefined) return; // gone since the SCAN, or not a string (see notAString)
+          const meta = parseMeta(String(value));
+          const done = meta?.date_done ? parseCeleryTime(meta.date_done) : typeof idleSeconds === 'number' ? now - idleSeconds * 1000 : NaN;
+          if (!meta || Number.isNaN(done)) return; // not a finished task's result: leave it
+          const status = family.kind === 'group' ? (meta.status ?? 'SUCCESS') : meta.status;
+          const match = matchers.find(
+            ({ rule, task }) => (!task || (meta.name != null && task.test(meta.name))) && (!rule.status || rule.status === status),
+          );
+          if (!match || match.rule.keepMs === null) return;
+          const expiry = done + match.rule.keepMs;
+          if (expiry <= now && done < floor) {
+            doomed.push({ key, value: String(value) });
+            stats.byRule[match.rule.label]! += 1;
+          } else if (expiry > now) {
+            expiries.push({ key, seconds: Math.ceil((expiry - now) / 1000) });
           }
-          stats.archived += doomed.length;
+        });
+
+        if (settings.dryRun) {
+          stats.remaining += doomed.length;
+          stats.ttlSet += expiries.length;
+        } else {
+          if (input.archive && doomed.length > 0 && family.kind !== 'reply') {
+            const objectKey = archiveKey(new Date(), input.runId, part++);
+            try {
+              await writeArchive(
+                input.archive,
+                objectKey,
+                doomed.map((d) => JSON.stringify(d)),
+              );
+            } catch (error) {
+              throw new ArchiveWriteError(`${input.archive.url}/${objectKey}`, doomed.length, error);
+            }
+            stats.archived += doomed.length;
+          }
+          if (doomed.length > 0) stats.deleted += await redis.unlink(doomed.map((d) => d.key));
+          const set = await Promise.all(expiries.map((e) => redis.expire(e.key, e.seconds, 'NX')));
+          stats.ttlSet += set.filter(Boolean).length;
         }
-        if (doomed.length > 0) stats.deleted += await redis.unlink(doomed.map((d) => d.key));
-        const set = await Promise.all(expiries.map((e) => redis.expire(e.key, e.seconds, 'NX')));
-        stats.ttlSet += set.filter(Boolean).length;
       }
       page += 1;
     } while (cursor !== '0');
@@ -246,6 +258,22 @@ export async function restoreRedisResults(input: {
     }
   }
   return stats;
+}
+
+/** `items` in order, in groups of at most `limit` bytes (a larger item alone). */
+function* byBytes<T extends { bytes: number }>(items: T[], limit: number): Generator<T[]> {
+  let group: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (group.length > 0 && bytes + item.bytes > limit) {
+      yield group;
+      group = [];
+      bytes = 0;
+    }
+    group.push(item);
+    bytes += item.bytes;
+  }
+  if (group.length > 0) yield group;
 }
 
 /**

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanupRedisResults, parseCeleryTime, restoreRedisResults } from '../../shared/results/redis.js';
 import { parseRules } from '../../shared/results/rules.js';
@@ -12,6 +15,7 @@ import { tempDir } from '../helpers/temp.js';
 const { client: redis, url: redisUrl } = await startRedis();
 const { url: dbUrl } = await testDatabase();
 const NOW = Date.parse('2026-11-21T12:00:00Z');
+const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
 const RULES = parseRules('[{"task":"audit.*","keep":"never"},{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]');
 const daysAgo = (days: number) => new Date(NOW - days * 86_400_000).toISOString().replace('Z', '+00:00');
 
@@ -206,6 +210,19 @@ describe('the Redis store (Celery Redis backend)', () => {
     vi.unstubAllEnvs();
 
     expect(String(failure)).toMatch(`could not connect to Redis at redis://127.0.0.1:${port}/0: connect ECONNREFUSED`);
+  });
+
+  it('reads large results a bounded share at a time: 300 MB of them clean under a 200 MB heap', { timeout: 120_000 }, async () => {
+    // Celery results of a few MB each, as tasks returning reports leave them, all in one SCAN step.
+    const big = 'x'.repeat(3_000_000);
+    for (let i = 0; i < 100; i++) await storeResult(`big-${i}`, { date_done: daysAgo(9), result: big });
+
+    const { stdout } = await promisify(execFile)('node', ['--max-old-space-size=200', BIN, 'run', 'results-cleanup', '--json'], {
+      env: { ...process.env, DATABASE_URL: dbUrl, RESULTS_STORE: redisUrl },
+    });
+
+    expect(JSON.parse(stdout)).toMatchObject({ keysScanned: 100, deleted: 100 });
+    expect(await redis.dbSize()).toBe(0);
   });
 
   it('walks a large keyspace in SCAN steps', async () => {
