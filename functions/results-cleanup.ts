@@ -13,9 +13,9 @@ export function makeHandler(runtime: JobRuntime) {
 
   return createJobHandler('results-cleanup', runtime, async ({ db, config, settings, budget, runId }) => {
     if (redisUrl) {
-      const { cleanupRedisResults, redisClient } = await import('../shared/results/redis.js');
+      const { cleanupRedisResults, connectRedis, redisClient } = await import('../shared/results/redis.js');
       redis ??= redisClient(redisUrl, (error) => runtime.logger.warn('Redis connection lost; reconnecting', { error }));
-      if (!redis.isOpen) await redis.connect();
+      await connectRedis(redis, redisUrl);
       const { rules } = config.results;
       return cleanupRedisResults({ redis, rules, settings, budget, runId, ...(archiveStorage && { archive: archiveStorage }) });
     }

@@ -1,4 +1,5 @@
 import * as z from './zod.js'; // zod/mini, with English messages: see shared/zod.ts
+import { isRowId } from './db/params.js';
 import { parseTimeOrAgo } from './duration.js';
 
 /**
@@ -99,7 +100,7 @@ const resultsCleanupSettings = lazy(() =>
 /** outbox-deliver's manual payload `{"replay": {…}}`: the same replay as `chores outbox replay`. */
 const outboxDeliverSettings = lazy(() => {
   const id = z.pipe(
-    z.union([z.string().check(z.regex(/^\d+$/, 'must be a numeric id')), z.int().check(z.positive())]),
+    z.union([z.string().check(z.refine(isRowId, 'must be a numeric id (digits, within bigint)')), z.int().check(z.positive())]),
     z.transform(String),
   );
   const time = z.pipe(

@@ -1,5 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Command } from 'commander';
+import { isRowId } from '../../shared/db/params.js';
 import { parseTimeOrAgo } from '../../shared/duration.js';
 import { ChoresError } from '../../shared/errors.js';
 import type { DeliveryStats } from '../../shared/outbox/deliver.js';
@@ -77,7 +78,7 @@ function timeOption(option: string, text: string | undefined): Date | undefined 
 }
 
 function idOption(option: string, text: string | undefined): string | undefined {
-  if (text !== undefined && !/^\d+$/.test(text)) throw new ChoresError(`${option} must be a numeric id, got "${text}"`);
+  if (text !== undefined && !isRowId(text)) throw new ChoresError(`${option} must be a numeric id, got "${text}"`);
   return text;
 }
 

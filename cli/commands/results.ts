@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ChoresError } from '../../shared/errors.js';
-import { redisClient, restoreRedisResults } from '../../shared/results/redis.js';
+import { connectRedis, redisClient, restoreRedisResults } from '../../shared/results/redis.js';
 import { restoreStore } from '../../shared/results/restore.js';
 import { openStorage } from '../../shared/storage/open.js';
 import { parseStorageUrl } from '../../shared/storage/url.js';
@@ -26,7 +26,7 @@ export function registerResults(program: Command): void {
         const filter = { ...(options.taskId && { taskIds: options.taskId }), ...(since && { since }) };
         if (config.results.redisUrl) {
           const redis = redisClient(config.results.redisUrl);
-          await redis.connect();
+          await connectRedis(redis, config.results.redisUrl);
           try {
             return await restoreRedisResults({ redis, archive: openStorage(location), filter });
           } finally {

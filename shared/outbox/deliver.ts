@@ -6,6 +6,7 @@ import { decide } from './decide.js';
 import { disableEndpoints } from './endpoints.js';
 import type { SendOutcome, WebhookSender } from './http.js';
 import type { FailedAttempt } from './log-messages.js';
+import { queryWithinBudget } from './lock-wait.js';
 import { GLOBAL_CONCURRENCY, oversizedPayloadError, PAYLOAD_BYTES_IN_MEMORY, pauseOf } from './limits.js';
 import {
   claimDue,
@@ -379,8 +380,10 @@ class DeliveryRun {
     const succeeded = unique(outcomes.filter((o) => o.outcome.kind === 'delivered').map((o) => o.endpointId));
     // An oversized payload is the producer's fault, not the endpoint's.
     const failing = unique(outcomes.filter((o) => !['delivered', 'undeliverable'].includes(o.outcome.kind)).map((o) => o.endpointId));
-    const { rows } = await db.query<{ event_id: string; status: string; recheck: boolean }>(
+    const { rows } = await queryWithinBudget<{ event_id: string; status: string; recheck: boolean }>(
+      this.deps,
       recordResults(schema, batch, this.trigger, { succeeded, failed: failing }),
+      'recording webhook outcomes',
     );
     this.stats.processed += batch.length;
     for (const attempt of batch) this.unrecorded.delete(attempt.result.id);
@@ -397,11 +400,13 @@ class DeliveryRun {
       if (ms !== undefined) pauses.set(endpointId, Math.max(ms, pauses.get(endpointId) ?? 0));
     }
     if (pauses.size > 0)
-      await db.query(
+      await queryWithinBudget(
+        this.deps,
         pauseEndpoints(
           schema,
           [...pauses].map(([id, ms]) => ({ id, ms })),
         ),
+        'pausing throttled endpoints',
       );
     const gone = unique(outcomes.filter((o) => o.outcome.kind === 'gone').map((o) => o.endpointId));
     const suspects = failing.filter((id) => !gone.includes(id));
@@ -427,7 +432,7 @@ class DeliveryRun {
     this.stats.cancelled += deliveryIds.filter((id) => !this.unrecorded.has(id) && !justRetried.has(id)).length;
     // Events the record could not settle for sure, and those of deliveries the disables failed.
     const reopen = unique([...rows.filter((r) => r.recheck).map((r) => r.event_id), ...eventIds]);
-    if (reopen.length > 0) await db.query(completeEvents(schema, reopen));
+    if (reopen.length > 0) await queryWithinBudget(this.deps, completeEvents(schema, reopen), 'completing events');
   }
 
   /** Deliveries claimed but never started go back at once rather than waiting out their lease. */

@@ -1,4 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { isRowId } from '../db/params.js';
 import * as z from '../zod.js'; // zod/mini, with English messages: see shared/zod.ts
 import { MalformedDispatchMessageError } from './errors.js';
 
@@ -21,7 +22,15 @@ const IDS_PER_MESSAGE = 50;
 /** The dispatch queue's message body, the public contract for producers in any language. */
 export const DispatchMessage = z.strictObject({
   eventIds: z
-    .array(z.pipe(z.union([z.string().check(z.regex(/^\d+$/)), z.number().check(z.int(), z.nonnegative())]), z.transform(String)))
+    .array(
+      z.pipe(
+        z.union([
+          z.string().check(z.refine(isRowId, 'must be an event id (digits, within bigint)')),
+          z.number().check(z.int(), z.nonnegative()),
+        ]),
+        z.transform(String),
+      ),
+    )
     .check(z.minLength(1), z.maxLength(1_000)),
 });
 

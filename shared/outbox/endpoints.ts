@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/pool.js';
 import { inTransaction } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
+import { isRowId } from '../db/params.js';
 import { EndpointNotFoundError } from './errors.js';
 import { publish } from './publish.js';
 import { SecretBox, type SecretKey } from './secrets.js';
@@ -65,12 +66,14 @@ export async function listEndpoints(db: Db, schema: SchemaName): Promise<Endpoin
 }
 
 export async function enableEndpoint(db: Db, schema: SchemaName, id: string): Promise<void> {
+  if (!isRowId(id)) throw new EndpointNotFoundError(id);
   const { rowCount } = await db.query(enableEndpointSql(schema, id));
   if (!rowCount) throw new EndpointNotFoundError(id);
 }
 
 /** New secret now (stored encrypted); the old one keeps co-signing for `ROTATION_OVERLAP_HOURS`. */
 export async function rotateSecret(db: Db, schema: SchemaName, secretKeys: SecretKey[], id: string): Promise<{ secret: string }> {
+  if (!isRowId(id)) throw new EndpointNotFoundError(id);
   const secret = generateSecret();
   const sealed = new SecretBox(secretKeys).seal(secret);
   const { rowCount } = await db.query(rotateEndpointSecret(schema, id, sealed, ROTATION_OVERLAP_HOURS));
@@ -119,6 +122,7 @@ export async function disableEndpoints(
 
 /** `chores endpoints disable`: an operator's decision, so no announcement. */
 export async function disableEndpointByHand(db: Db, schema: SchemaName, id: string, reason: string): Promise<void> {
+  if (!isRowId(id)) throw new EndpointNotFoundError(id);
   const { rowCount } = await db.query(lockEndpoint(schema, id)); // outside a transaction: just a lookup
   if (!rowCount) throw new EndpointNotFoundError(id);
   const { eventIds } = await disableEndpoints(db, schema, [{ id, reason }], false);

@@ -4,12 +4,25 @@ export class OutboxError extends ChoresError {}
 
 /** A webhook URL the SSRF policy refuses; `reason` says which rule and how to allow it. */
 export class UnsafeUrlError extends OutboxError {
+  /** The URL as shown: its origin, without credentials, path or query (see `shownUrl`). */
+  readonly url: string;
   constructor(
-    readonly url: string,
+    url: string,
     readonly reason: string,
   ) {
-    super(`refusing webhook URL ${url}: ${reason}`);
+    super(`refusing webhook URL ${shownUrl(url)}: ${reason}`);
+    this.url = shownUrl(url);
   }
+}
+
+/**
+ * A webhook URL as errors show it: scheme and host, then `/…` for whatever followed. Secrets travel
+ * in the other parts (`https://user:pass@…`, a token path such as `…/services/T0/B0/XXXX`), and a
+ * refusal is kept in `last_error`, in the attempt's row and in the failed attempt's log line.
+ */
+function shownUrl(text: string): string {
+  const [, scheme = '', host = '', rest = ''] = /^([^/?#]*\/\/)?(?:[^/?#]*@)?([^/?#]*)(.*)$/s.exec(text) ?? [];
+  return `${scheme}${host}${rest.length > 1 ? '/…' : rest}`;
 }
 
 /** An SQS record whose body is not `{"eventIds": [...]}`. Only that record fails. */

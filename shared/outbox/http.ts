@@ -190,6 +190,8 @@ export class WebhookSender {
 
 /**
  * Reads the response body up to the cap; a timeout firing while it streams aborts the read too.
+ * NUL becomes U+FFFD: Postgres text cannot hold it, and one body with it (a gzipped answer, which
+ * starts 1f 8b 08 00) failed the whole flush, every outcome of the batch sent again.
  * With listeners rather than `for await`: the stream's async iterator cost a promise per chunk and
  * more per response than the rest of the read.
  */
@@ -197,7 +199,7 @@ function readCapped(body: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const done = () => resolve(Buffer.concat(chunks).subarray(0, RESPONSE_CAP_BYTES).toString('utf8'));
+    const done = () => resolve(Buffer.concat(chunks).subarray(0, RESPONSE_CAP_BYTES).toString('utf8').replaceAll('\0', '\uFFFD'));
     body.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;

@@ -1,5 +1,6 @@
 import type { Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
+import { isRowId } from '../db/params.js';
 import { EndpointNotFoundError, OutboxError } from './errors.js';
 import {
   endpointStats,
@@ -24,7 +25,12 @@ export interface EventSummary {
 }
 
 /** Recent events, newest first, filtered by status, type and creation time. */
+const EVENT_STATUSES = ['pending', 'fanned_out', 'delivered', 'failed'];
+
 export async function listEvents(db: Db, schema: SchemaName, filter: EventFilter): Promise<EventSummary[]> {
+  // A typo (`faild`) must not read as "no events match".
+  if (filter.status !== undefined && !EVENT_STATUSES.includes(filter.status))
+    throw new OutboxError(`--status must be one of ${EVENT_STATUSES.join(', ')}, got "${filter.status}"`);
   return (await db.query<EventSummary>(selectEvents(schema, filter))).rows;
 }
 
@@ -67,7 +73,7 @@ export interface EventDetail {
 
 /** One event, its deliveries, and every attempt of each. */
 export async function showEvent(db: Db, schema: SchemaName, eventId: string): Promise<EventDetail> {
-  if (!/^\d+$/.test(eventId)) throw new OutboxError(`"${eventId}" is not an event id (a number) — see \`chores outbox events\``);
+  if (!isRowId(eventId)) throw new OutboxError(`"${eventId}" is not an event id (a number) — see \`chores outbox events\``);
   const {
     rows: [event],
   } = await db.query<Omit<EventDetail, 'deliveries'>>(selectEvent(schema, eventId));
@@ -108,7 +114,7 @@ export interface EndpointStats {
  * @example await endpointStatistics(db, schema, '3', new Date(Date.now() - 86_400_000)) // → { attempts: 120, delivered: 118, … }
  */
 export async function endpointStatistics(db: Db, schema: SchemaName, endpointId: string, since: Date): Promise<EndpointStats> {
-  if (!/^\d+$/.test(endpointId)) throw new EndpointNotFoundError(endpointId);
+  if (!isRowId(endpointId)) throw new EndpointNotFoundError(endpointId);
   const {
     rows: [endpoint],
   } = await db.query<{ url: string; is_active: boolean; disabled_reason: string | null; failing_since: Date | null }>(

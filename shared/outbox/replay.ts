@@ -1,7 +1,7 @@
 import type { Db } from '../db/pool.js';
 import type { SchemaName } from '../db/identifiers.js';
 import { deliverDue, type DeliveryDeps, type DeliveryStats } from './deliver.js';
-import { EndpointDisabledError, EndpointNotFoundError } from './errors.js';
+import { EndpointDisabledError, EndpointNotFoundError, OutboxError } from './errors.js';
 import { replayDeliveries, selectEndpoint, selectReplayable, type ReplayFilter } from './history-sql.js';
 
 export type { ReplayFilter } from './history-sql.js';
@@ -24,6 +24,11 @@ export interface ReplayOutcome {
  * @example await replay(db, schema, { endpointId: '3', since: new Date('2026-11-21T08:00Z'), status: 'failed' }) // → { replayed: 42, … }
  */
 export async function replay(db: Db, schema: SchemaName, filter: ReplayFilter, options: { dryRun?: boolean } = {}): Promise<ReplayOutcome> {
+  // Swapped bounds (`--since 1d --until 7d`) select nothing: say so instead of "replayed 0".
+  if (filter.since && filter.until && filter.since >= filter.until)
+    throw new OutboxError(
+      `the replay window is empty: since ${filter.since.toISOString()} is not before until ${filter.until.toISOString()}`,
+    );
   const {
     rows: [endpoint],
   } = await db.query<{ is_active: boolean; disabled_reason: string | null }>(selectEndpoint(schema, filter.endpointId));

@@ -1,4 +1,5 @@
 import { deliverDue, emptyDeliveryStats, type DeliveryDeps, type DeliveryFeed, type DeliveryStats } from './deliver.js';
+import { queryWithinBudget } from './lock-wait.js';
 import { replayAndDeliver, type ReplayFilter } from './replay.js';
 import { analyzeOutbox, countBacklog, fanOut, type AttemptTrigger } from './sql.js';
 
@@ -34,7 +35,7 @@ export async function sweepOutbox(deps: DeliveryDeps): Promise<OutboxDeliverStat
     run: async (landed) => {
       let analyzed = false;
       for (;;) {
-        const { rows } = await deps.db.query<{ deliveries: number }>(fanOut(deps.schema, FAN_OUT_BATCH));
+        const { rows } = await queryWithinBudget<{ deliveries: number }>(deps, fanOut(deps.schema, FAN_OUT_BATCH), 'the fan-out');
         fannedOut += rows.length;
         for (const row of rows) created += row.deliveries;
         landed();
@@ -59,9 +60,9 @@ export async function deliverEvents(
   eventIds: string[],
   trigger: AttemptTrigger = 'fast-path',
 ): Promise<OutboxDeliverStats> {
-  const { rowCount } = await deps.db.query(fanOut(deps.schema, eventIds.length, eventIds));
+  const { rows } = await queryWithinBudget(deps, fanOut(deps.schema, eventIds.length, eventIds), 'the fan-out');
   const delivery = await deliverDue(deps, eventIds, trigger);
-  return finish(deps, rowCount ?? 0, delivery);
+  return finish(deps, rows.length, delivery);
 }
 
 /**

@@ -18,3 +18,6 @@ export class ArchiveWriteError extends ResultsError {
 }
 
 export class ArchiveReadError extends ResultsError {}
+
+/** Celery's Redis result backend could not be reached, or failed during a run. */
+export class RedisStoreError extends ResultsError {}

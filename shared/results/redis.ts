@@ -2,20 +2,55 @@ import { createClient } from '@redis/client';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { ARCHIVE_ROOT, archiveDay, archiveKey, decodeRows, writeArchive } from './archive.js';
-import { ArchiveWriteError } from './errors.js';
+import { ArchiveReadError, ArchiveWriteError, RedisStoreError, ResultsError } from './errors.js';
 import { globToRegExp, type RetentionRule } from './rules.js';
 import type { ResultsCleanupSettings } from './cleanup.js';
 
 /**
  * A client for Celery's Redis backend (RESULTS_STORE=redis://…), connected on first use by the caller.
  * A connection dropped between commands (server restart, idle timeout) is emitted as 'error', which
- * with no listener crashes the process; the client reconnects by itself and a command caught by the
- * drop fails with its own error, so the listener only reports.
+ * with no listener crashes the process; the client reconnects by itself (a few attempts: see
+ * reconnectStrategy) and a command caught by the drop fails with its own error, so the listener only reports.
  */
 export function redisClient(url: string, onError: (error: unknown) => void = () => {}) {
-  const client = createClient({ url });
+  const client = createClient({ url, socket: { reconnectStrategy } });
   client.on('error', onError);
   return client;
+}
+
+// Connection attempts in a row before the client gives up. The client's own strategy retries
+// forever, so a server that is down, or refuses the password, held the run (and every command
+// queued behind the reconnect) until the Lambda timeout. 5 attempts with the backoff below span
+// ~1.5 s, enough for a restart; a longer outage fails the run, which Lambda retries a minute later.
+const RECONNECT_ATTEMPTS = 5;
+
+/**
+ * Retries a lost or refused connection a few times, then gives up: commands waiting for it fail,
+ * the run fails naming the cause, and the next run connects afresh. A refused password never
+ * heals by retrying, so it gives up at once.
+ */
+function reconnectStrategy(retries: number, cause: Error): number | Error {
+  if (retries >= RECONNECT_ATTEMPTS || /^(WRONGPASS|NOAUTH|NOPERM)\b|\bAUTH\b/.test(cause.message)) return cause;
+  return Math.min(50 * 2 ** retries, 2_000);
+}
+
+/** The server a redis:// URL names, without its credentials, for messages. */
+export function redisLocation(url: string): string {
+  const { protocol, host, pathname } = new URL(url);
+  return `${protocol}//${host}${pathname}`;
+}
+
+/** Connects the client unless it is open (a container's first run, or its client gave up on a lost connection). */
+export async function connectRedis(client: RedisClient, url: string): Promise<void> {
+  if (client.isOpen) return;
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new RedisStoreError(
+      `could not connect to Redis at ${redisLocation(url)}: ${(error as Error).message} — check RESULTS_STORE (host, port, password) and that the server is up`,
+      { cause: error },
+    );
+  }
 }
 
 export type RedisClient = ReturnType<typeof redisClient>;
@@ -34,6 +69,10 @@ const FAMILIES = [
 // Keys per SCAN step: each step is a short, non-blocking command; the whole keyspace is walked
 // without ever holding the server the way KEYS would.
 const SCAN_COUNT = 1_000;
+// Result bytes read (GET) at a time. A SCAN step's keys were all read at once: Celery results of a
+// few MB each (tasks returning reports) are a few GB per step, past any Lambda's memory. With an
+// archive, a group is held about three times over (values, JSON lines, gzip).
+const READ_BYTES = 16 * 1024 * 1024;
 
 export interface RedisCleanupStats {
   dryRun: boolean;
@@ -66,7 +105,19 @@ interface CeleryMeta {
  *
  * @example await cleanupRedisResults({ redis, rules, settings: { dryRun: false, batchSize: 1000 }, budget, runId })
  */
-export async function cleanupRedisResults(input: {
+export async function cleanupRedisResults(input: RedisCleanupInput): Promise<RedisCleanupStats> {
+  try {
+    return await cleanKeys(input);
+  } catch (error) {
+    if (error instanceof ResultsError) throw error; // the archive's own, which says what was kept
+    throw new RedisStoreError(
+      `the Redis store failed mid-run: ${(error as Error).message} — keys this run already removed or gave a TTL stay so; the next run goes on`,
+      { cause: error },
+    );
+  }
+}
+
+interface RedisCleanupInput {
   redis: RedisClient;
   rules: RetentionRule[];
   settings: ResultsCleanupSettings;
@@ -74,7 +125,9 @@ export async function cleanupRedisResults(input: {
   runId: string;
   archive?: ObjectStorage;
   now?: number;
-}): Promise<RedisCleanupStats> {
+}
+
+async function cleanKeys(input: RedisCleanupInput): Promise<RedisCleanupStats> {
   const { redis, rules, settings, budget } = input;
   const now = input.now ?? Date.now();
   const floor = settings.olderThanDays === undefined ? Infinity : now - settings.olderThanDays * 86_400_000;
@@ -93,6 +146,8 @@ export async function cleanupRedisResults(input: {
   };
 
   let page = 0;
+  // Archive objects of the run, numbered in order.
+  let part = 0;
   families: for (const family of FAMILIES) {
     let cursor = '0';
     do {
@@ -108,52 +163,59 @@ export async function cleanupRedisResults(input: {
       const unbounded = keys.filter((_, i) => ttls[i] === -1);
       // Idle time first: a GET resets it. (Read once: the TTL set below keeps later runs off the key.)
       const idle = family.kind === 'result' ? [] : await Promise.all(unbounded.map((key) => redis.objectIdleTime(key)));
-      // Reply queues are lists: nothing to read but their idle time. The others are JSON strings.
-      const values = family.kind === 'reply' ? unbounded.map(() => '{}') : await Promise.all(unbounded.map((key) => redis.get(key)));
+      // Reply queues are lists: nothing to read but their idle time. The others are JSON strings,
+      // read a bounded share at a time (see READ_BYTES), sized first with STRLEN.
+      const sizes = family.kind === 'reply' ? [] : await Promise.all(unbounded.map((key) => redis.strLen(key).catch(notAString)));
+      for (const group of byBytes(
+        unbounded.map((key, i) => ({ key, idleSeconds: idle[i], bytes: Number(sizes[i] ?? 0) })),
+        READ_BYTES,
+      )) {
+        const values =
+          family.kind === 'reply' ? group.map(() => '{}') : await Promise.all(group.map(({ key }) => redis.get(key).catch(notAString)));
 
-      const doomed: { key: string; value: string }[] = [];
-      const expiries: { key: string; seconds: number }[] = [];
-      unbounded.forEach((key, i) => {
-        const value = values[i];
-        if (value === null || value === undefined) return; // gone since the SCAN
-        const meta = parseMeta(String(value));
-        const idleSeconds = idle[i];
-        const done = meta?.date_done ? parseCeleryTime(meta.date_done) : typeof idleSeconds === 'number' ? now - idleSeconds * 1000 : NaN;
-        if (!meta || Number.isNaN(done)) return; // not a finished task's result: leave it
-        const status = family.kind === 'group' ? (meta.status ?? 'SUCCESS') : meta.status;
-        const match = matchers.find(
-          ({ rule, task }) => (!task || (meta.name != null && task.test(meta.name))) && (!rule.status || rule.status === status),
-        );
-        if (!match || match.rule.keepMs === null) return;
-        const expiry = done + match.rule.keepMs;
-        if (expiry <= now && done < floor) {
-          doomed.push({ key, value: String(value) });
-          stats.byRule[match.rule.label]! += 1;
-        } else if (expiry > now) {
-          expiries.push({ key, seconds: Math.ceil((expiry - now) / 1000) });
-        }
-      });
-
-      if (settings.dryRun) {
-        stats.remaining += doomed.length;
-        stats.ttlSet += expiries.length;
-      } else {
-        if (input.archive && doomed.length > 0 && family.kind !== 'reply') {
-          const objectKey = archiveKey(new Date(), input.runId, page);
-          try {
-            await writeArchive(
-              input.archive,
-              objectKey,
-              doomed.map((d) => JSON.stringify(d)),
-            );
-          } catch (error) {
-            throw new ArchiveWriteError(`${input.archive.url}/${objectKey}`, doomed.length, error);
+        const doomed: { key: string; value: string }[] = [];
+        const expiries: { key: string; seconds: number }[] = [];
+        group.forEach(({ key, idleSeconds }, i) => {
+          const value = values[i];
+          if (value === null || value === undefined) return; // gone since the SCAN, or not a string (see notAString)
+          const meta = parseMeta(String(value));
+          const done = meta?.date_done ? parseCeleryTime(meta.date_done) : typeof idleSeconds === 'number' ? now - idleSeconds * 1000 : NaN;
+          if (!meta || Number.isNaN(done)) return; // not a finished task's result: leave it
+          const status = family.kind === 'group' ? (meta.status ?? 'SUCCESS') : meta.status;
+          const match = matchers.find(
+            ({ rule, task }) => (!task || (meta.name != null && task.test(meta.name))) && (!rule.status || rule.status === status),
+          );
+          if (!match || match.rule.keepMs === null) return;
+          const expiry = done + match.rule.keepMs;
+          if (expiry <= now && done < floor) {
+            doomed.push({ key, value: String(value) });
+            stats.byRule[match.rule.label]! += 1;
+          } else if (expiry > now) {
+            expiries.push({ key, seconds: Math.ceil((expiry - now) / 1000) });
           }
-          stats.archived += doomed.length;
+        });
+
+        if (settings.dryRun) {
+          stats.remaining += doomed.length;
+          stats.ttlSet += expiries.length;
+        } else {
+          if (input.archive && doomed.length > 0 && family.kind !== 'reply') {
+            const objectKey = archiveKey(new Date(), input.runId, part++);
+            try {
+              await writeArchive(
+                input.archive,
+                objectKey,
+                doomed.map((d) => JSON.stringify(d)),
+              );
+            } catch (error) {
+              throw new ArchiveWriteError(`${input.archive.url}/${objectKey}`, doomed.length, error);
+            }
+            stats.archived += doomed.length;
+          }
+          if (doomed.length > 0) stats.deleted += await redis.unlink(doomed.map((d) => d.key));
+          const set = await Promise.all(expiries.map((e) => redis.expire(e.key, e.seconds, 'NX')));
+          stats.ttlSet += set.filter(Boolean).length;
         }
-        if (doomed.length > 0) stats.deleted += await redis.unlink(doomed.map((d) => d.key));
-        const set = await Promise.all(expiries.map((e) => redis.expire(e.key, e.seconds, 'NX')));
-        stats.ttlSet += set.filter(Boolean).length;
       }
       page += 1;
     } while (cursor !== '0');
@@ -177,8 +239,16 @@ export async function restoreRedisResults(input: {
   for (const key of await input.archive.list(ARCHIVE_ROOT)) {
     const day = archiveDay(key);
     if (!day || (sinceDay && day < sinceDay)) continue;
+    let rows: { key: string; value: string }[];
+    try {
+      rows = decodeRows(await input.archive.get(key)) as unknown as { key: string; value: string }[];
+    } catch (error) {
+      throw new ArchiveReadError(`could not read archive object ${input.archive.url}/${key}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
     stats.objectsRead += 1;
-    for (const row of decodeRows(await input.archive.get(key)) as unknown as { key: string; value: string }[]) {
+    for (const row of rows) {
       const meta = parseMeta(row.value);
       if (wanted && !wanted.has(row.key)) continue;
       if (input.filter.since && !(meta?.date_done && parseCeleryTime(meta.date_done) >= input.filter.since.getTime())) continue;
@@ -188,6 +258,33 @@ export async function restoreRedisResults(input: {
     }
   }
   return stats;
+}
+
+/** `items` in order, in groups of at most `limit` bytes (a larger item alone). */
+function* byBytes<T extends { bytes: number }>(items: T[], limit: number): Generator<T[]> {
+  let group: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (group.length > 0 && bytes + item.bytes > limit) {
+      yield group;
+      group = [];
+      bytes = 0;
+    }
+    group.push(item);
+    bytes += item.bytes;
+  }
+  if (group.length > 0) yield group;
+}
+
+/**
+ * GET on a key holding no string answers WRONGTYPE. Under these patterns that is Celery's chord
+ * state, not a result (`celery-taskset-meta-<id>.j`, a list, and `.s`, a sorted set, left behind
+ * by a chord that never completed): it is skipped like any value that is not a result, where one
+ * such key used to fail every run.
+ */
+function notAString(error: unknown): null {
+  if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return null;
+  throw error;
 }
 
 function parseMeta(value: string): CeleryMeta | undefined {

@@ -118,7 +118,7 @@ export class S3Storage implements ObjectStorage {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (error) {
       throw new StorageError(
-        `bucket ${this.bucket} is not reachable (${(error as Error).name}); nothing was deleted — check UPLOADS_STORAGE_URL and the role's access`,
+        `bucket ${this.bucket} is not reachable (${describeS3Error(error)}); nothing was deleted — check UPLOADS_STORAGE_URL and the role's access`,
         { cause: error },
       );
     }
@@ -139,4 +139,13 @@ export class S3Storage implements ObjectStorage {
   private keyOf(key: string): string {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
+}
+
+/**
+ * An S3 error as `name: message`. A HEAD answers with a bare status (the name `NotFound` or
+ * `403`, no message), but a connection error's name is only `Error`: its message says what failed.
+ */
+function describeS3Error(error: unknown): string {
+  const { name, message } = error as Error;
+  return message && message !== name && message !== 'UnknownError' ? `${name}: ${message}` : name;
 }

@@ -3,6 +3,8 @@ import { inTransaction, type Db } from '../db/pool.js';
 import { archiveKey, writeArchive } from '../results/archive.js';
 // The same archive as results-cleanup's, so the same failure.
 import { ArchiveWriteError } from '../results/errors.js';
+import { ChoresError } from '../errors.js';
+import { PolicyError } from './errors.js';
 import { cleanupBatchSettings } from '../db/batch.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
@@ -207,8 +209,11 @@ async function runBatch(
     stats.byPolicy[t.policy.label]! += batch.deleted;
     if (archive) stats.archived += batch.deleted;
   } catch (error) {
-    if (!hasPgCode(error, PgErrorCode.lockNotAvailable)) throw error;
-    stats.skippedBatches += 1;
+    if (hasPgCode(error, PgErrorCode.lockNotAvailable)) stats.skippedBatches += 1;
+    // Postgres' own error (a `where` that parses but fails on some row: a cast of a value that is
+    // not a number) names no policy: with several, say which one.
+    else if (error instanceof ChoresError) throw error;
+    else throw new PolicyError(t.policy.label, `a batch failed: ${(error as Error).message}`, { cause: error });
   }
   const elapsed = performance.now() - started;
   stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(elapsed));

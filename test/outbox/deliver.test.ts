@@ -259,6 +259,21 @@ describe('delivery outcomes', () => {
     expect(delivery.last_response).toHaveLength(4_096);
   });
 
+  it('store a response body holding NUL bytes (a gzipped answer), which Postgres text refuses, without failing the flush', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await addTestEndpoint(db, other.url);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    receiver.respond(() => ({ status: 200, headers: { 'content-encoding': 'gzip' }, body: '\u001f\u008b\u0008\u0000ok' }));
+
+    const stats = await sweepOutbox(deps);
+    const deliveries = await deliveryRows(db);
+    const { rows: attempts } = await db.query('SELECT response FROM chores.webhook_attempts ORDER BY endpoint_id');
+
+    expect(stats).toMatchObject({ processed: 2, delivered: 2 });
+    expect(deliveries.map((d) => d.last_response)).toEqual(['\u001f\u008b\u0008\ufffdok', 'ok']);
+    expect(attempts.map((a) => a.response)).toEqual(['\u001f\u008b\u0008\ufffdok', 'ok']);
+  });
+
   it('disable an endpoint that answers 410, fail its other deliveries and tell the other subscribers', async () => {
     const gone = await addTestEndpoint(db, `${receiver.url}/gone`);
     await addTestEndpoint(db, other.url);

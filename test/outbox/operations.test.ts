@@ -1,10 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { cleanupOutbox } from '../../shared/outbox/cleanup.js';
 import { PER_ENDPOINT_CONCURRENCY } from '../../shared/outbox/deliver.js';
+import { disableEndpointByHand, enableEndpoint } from '../../shared/outbox/endpoints.js';
 import { endpointStatistics, listEvents, showEvent } from '../../shared/outbox/inspect.js';
 import { replay } from '../../shared/outbox/replay.js';
 import { replayOutbox, sweepOutbox, type OutboxDeliverStats } from '../../shared/outbox/service.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
+import { parseSettings } from '../../shared/runtime/settings.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { addTestEndpoint, outboxDeps, publishEvents } from '../helpers/outbox.js';
 import { startReceiver } from '../helpers/receiver.js';
@@ -116,6 +118,37 @@ describe('replay', () => {
     await expect(replay(db, schema, { endpointId: endpoint.id, status: 'failed' })).rejects.toThrow(
       `endpoint ${endpoint.id} is disabled (gone) — enable it and replay in one step: \`chores endpoints enable ${endpoint.id} --replay-since <time>\``,
     );
+  });
+});
+
+describe('ids that are not row ids', () => {
+  it('are refused naming the id, in a replay payload, the endpoint commands and outbox show, never as a Postgres cast error', async () => {
+    const tooBig = '9223372036854775808';
+
+    const payload = () => parseSettings('outbox-deliver', { replay: { endpointId: tooBig } });
+
+    expect(payload).toThrow(/replay\.endpointId: must be a numeric id \(digits, within bigint\)/);
+    await expect(disableEndpointByHand(db, schema, 'abc', 'typo')).rejects.toThrow('no webhook endpoint with id abc');
+    await expect(enableEndpoint(db, schema, tooBig)).rejects.toThrow(`no webhook endpoint with id ${tooBig}`);
+    await expect(showEvent(db, schema, tooBig)).rejects.toThrow(`"${tooBig}" is not an event id`);
+  });
+});
+
+describe('filters that can match nothing by mistake', () => {
+  it('are refused naming the problem: an unknown event status, a replay window whose since is not before its until', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    const window = {
+      endpointId: endpoint.id,
+      status: 'failed' as const,
+      since: new Date(Date.now() - 86_400_000),
+      until: new Date(Date.now() - 7 * 86_400_000),
+    };
+
+    const unknownStatus = listEvents(db, schema, { status: 'faild', limit: 10 });
+    const swapped = replay(db, schema, window, { dryRun: true });
+
+    await expect(unknownStatus).rejects.toThrow('--status must be one of pending, fanned_out, delivered, failed, got "faild"');
+    await expect(swapped).rejects.toThrow(/^the replay window is empty: since \S+ is not before until \S+$/);
   });
 });
 

@@ -104,4 +104,11 @@ describe('the SQS dispatcher', () => {
     expect(() => parseDispatchMessage('{"eventIds":[]}')).toThrow(/eventIds/);
     expect(() => parseDispatchMessage('{"eventIds":["x"]}')).toThrow(/eventIds/);
   });
+
+  it('refuses an event id beyond bigint in a dispatch message, naming it, where Postgres failed the record with its own error', () => {
+    expect(parseDispatchMessage('{"eventIds":["9223372036854775807"]}')).toEqual(['9223372036854775807']);
+    expect(() => parseDispatchMessage('{"eventIds":["9223372036854775808"]}')).toThrow(
+      /eventIds\.0: must be an event id \(digits, within bigint\)/,
+    );
+  });
 });

@@ -133,6 +133,27 @@ describe('the webhook URL policy', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  it('never repeats credentials or a token path in a refusal, which is kept in last_error and logged', async () => {
+    const sender = new WebhookSender(strict);
+    const webhook = { webhookId: 'msg_1', timestamp: new Date(), body: '{}', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] };
+
+    const withCredentials = await sender.send({ ...webhook, url: 'https://hooks:s3cret-pass@example.com/in' }, 2_000);
+    const tokenPath = await sender.send({ ...webhook, url: 'https://10.0.0.8/services/T0/B0/t0ken-xyz' }, 2_000);
+    await sender.close();
+
+    expect(withCredentials).toMatchObject({
+      kind: 'refused',
+      error: expect.stringMatching(/^refusing webhook URL https:\/\/example\.com\/…: credentials/),
+    });
+    expect(tokenPath).toMatchObject({
+      kind: 'refused',
+      error: expect.stringMatching(
+        /^refusing webhook URL https:\/\/10\.0\.0\.8\/…: 10\.0\.0\.8 is not a globally routable unicast address: private/,
+      ),
+    });
+    expect(JSON.stringify([withCredentials, tokenPath])).not.toMatch(/s3cret|t0ken/);
+  });
+
   it('rejects a bad CIDR naming it', () => {
     expect(() => buildAllowList(['10.0.0.0/33'])).toThrow(/"10\.0\.0\.0\/33" is not a CIDR/);
   });

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanupRedisResults, parseCeleryTime, restoreRedisResults } from '../../shared/results/redis.js';
 import { parseRules } from '../../shared/results/rules.js';
@@ -5,12 +8,14 @@ import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { FileStorage } from '../../shared/storage/file.js';
 import { testDatabase } from '../helpers/db.js';
 import { freshEntry, lambdaContext } from '../helpers/lambda.js';
+import { closedPort } from '../helpers/ports.js';
 import { startRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/temp.js';
 
 const { client: redis, url: redisUrl } = await startRedis();
 const { url: dbUrl } = await testDatabase();
 const NOW = Date.parse('2026-11-21T12:00:00Z');
+const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
 const RULES = parseRules('[{"task":"audit.*","keep":"never"},{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]');
 const daysAgo = (days: number) => new Date(NOW - days * 86_400_000).toISOString().replace('Z', '+00:00');
 
@@ -130,6 +135,17 @@ describe('the Redis store (Celery Redis backend)', () => {
     expect(await redis.mGet(['celery-task-meta-old-1', 'celery-task-meta-old-2'])).toEqual(before);
   });
 
+  it('names the archive object it cannot read when restoring, and restores nothing from it', async () => {
+    const archive = new FileStorage(await tempDir('chores-redis-archive-'));
+    await archive.put('results/2026/11/21/truncated.jsonl.gz', new Uint8Array([0x1f, 0x8b, 0x08]), 'application/gzip');
+
+    const restore = restoreRedisResults({ redis, archive, filter: { since: new Date(0) } });
+
+    await expect(restore).rejects.toThrow(
+      `could not read archive object ${archive.url}/results/2026/11/21/truncated.jsonl.gz: unexpected end of file`,
+    );
+  });
+
   it('runs through the real results-cleanup Lambda entry when RESULTS_STORE is a redis:// URL', async () => {
     await storeResult('old', { date_done: new Date(Date.now() - 9 * 86_400_000).toISOString() });
     const handler = await freshEntry(() => import('../../functions/results-cleanup.js'), { DATABASE_URL: dbUrl, RESULTS_STORE: redisUrl });
@@ -153,6 +169,60 @@ describe('the Redis store (Celery Redis backend)', () => {
 
     expect(killed).toBeGreaterThanOrEqual(1);
     expect(stats).toMatchObject({ job: 'results-cleanup', keysScanned: 1, deleted: 1 });
+  });
+
+  it("skips keys of another type under Celery's patterns (an unfinished chord's list and sorted set) and cleans the rest", async () => {
+    await storeResult('old', { date_done: daysAgo(8) });
+    await redis.rPush('celery-taskset-meta-chord-1.j', 'part');
+    await redis.zAdd('celery-taskset-meta-chord-1.s', { score: 0, value: 'part' });
+    await redis.hSet('celery-task-meta-odd', 'status', 'SUCCESS');
+
+    const stats = await clean();
+
+    expect(stats).toMatchObject({ keysScanned: 4, deleted: 1 });
+    expect(await redis.exists('celery-task-meta-old')).toBe(0);
+    expect(await redis.exists(['celery-taskset-meta-chord-1.j', 'celery-taskset-meta-chord-1.s', 'celery-task-meta-odd'])).toBe(3);
+  });
+
+  it('fails the Lambda run naming the server, and never the password, when Redis refuses the password', async () => {
+    await redis.sendCommand(['ACL', 'SETUSER', 'chores', 'on', '>right-password', '~*', '+@all']);
+    const url = new URL(redisUrl);
+    const handler = await freshEntry(() => import('../../functions/results-cleanup.js'), {
+      DATABASE_URL: dbUrl,
+      RESULTS_STORE: `redis://chores:not-the-password@${url.host}`,
+    });
+
+    const failure = await handler({}, lambdaContext()).catch((error: Error) => error);
+    vi.unstubAllEnvs();
+
+    expect(String(failure)).toMatch(new RegExp(`^RedisStoreError: could not connect to Redis at redis://${url.host}: WRONGPASS`));
+    expect(String(failure)).not.toContain('not-the-password');
+  });
+
+  it('fails the Lambda run after a few connection attempts, naming the server, when Redis is down', async () => {
+    const port = await closedPort();
+    const handler = await freshEntry(() => import('../../functions/results-cleanup.js'), {
+      DATABASE_URL: dbUrl,
+      RESULTS_STORE: `redis://127.0.0.1:${port}/0`,
+    });
+
+    const failure = await handler({}, lambdaContext()).catch((error: Error) => error);
+    vi.unstubAllEnvs();
+
+    expect(String(failure)).toMatch(`could not connect to Redis at redis://127.0.0.1:${port}/0: connect ECONNREFUSED`);
+  });
+
+  it('reads large results a bounded share at a time: 300 MB of them clean under a 200 MB heap', { timeout: 120_000 }, async () => {
+    // Celery results of a few MB each, as tasks returning reports leave them, all in one SCAN step.
+    const big = 'x'.repeat(3_000_000);
+    for (let i = 0; i < 100; i++) await storeResult(`big-${i}`, { date_done: daysAgo(9), result: big });
+
+    const { stdout } = await promisify(execFile)('node', ['--max-old-space-size=200', BIN, 'run', 'results-cleanup', '--json'], {
+      env: { ...process.env, DATABASE_URL: dbUrl, RESULTS_STORE: redisUrl },
+    });
+
+    expect(JSON.parse(stdout)).toMatchObject({ keysScanned: 100, deleted: 100 });
+    expect(await redis.dbSize()).toBe(0);
   });
 
   it('walks a large keyspace in SCAN steps', async () => {

@@ -233,6 +233,20 @@ describe('a custom table without an index on its timestamp', () => {
     expect(await column<number>('SELECT count(*)::int FROM audit_log')).toEqual([3000]);
   });
 
+  it('names the policy when its where parses but fails on a row at delete time, and that batch deletes nothing', async () => {
+    const policies = `[{"table":"audit_log","timestampColumn":"created_at","keep":"1d","label":"fine"},
+      {"table":"audit_log","timestampColumn":"created_at","keep":"1d","where":"kind::int > 0","label":"cast"}]`;
+    await db.query(`UPDATE audit_log SET created_at = now() - interval '2 days'`);
+
+    const failure = clean(policies.replace('"fine"', '"fine","where":"kind = \'info\'"'));
+
+    await expect(failure).rejects.toThrow(
+      /^TABLE_RETENTION policy "cast": a batch failed: invalid input syntax for type integer: "debug"$/,
+    );
+    await expect(failure).rejects.toBeInstanceOf(PolicyError);
+    expect(await column<number>('SELECT count(*)::int FROM audit_log')).toEqual([2000]); // "fine" ran first; "cast" deleted nothing
+  });
+
   it('fails naming the policy when the table or column is missing or not a timestamp', async () => {
     await expect(clean('[{"table":"nowhere","timestampColumn":"created_at","keep":"1d"}]')).rejects.toThrow(
       /policy "public.nowhere": table public.nowhere does not exist/,

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { FileStorage } from '../../shared/storage/file.js';
@@ -8,6 +9,7 @@ import { S3Storage } from '../../shared/storage/s3.js';
 import { cleanupUploads } from '../../shared/uploads/cleanup.js';
 import { claimExpired } from '../../shared/uploads/sql.js';
 import { schema, testDatabase } from '../helpers/db.js';
+import { closedPort } from '../helpers/ports.js';
 import { localS3 } from '../helpers/s3.js';
 import { seedUploads, uploadKeys } from '../helpers/uploads.js';
 import { tempDir } from '../helpers/temp.js';
@@ -142,6 +144,22 @@ describe('uploads-cleanup', () => {
 
     await expect(clean(open())).rejects.toThrow(/nothing was deleted/);
 
+    expect(await uploadKeys(db)).toEqual(['real-object']);
+  });
+
+  it('names the connection error when the S3 endpoint is down, and loses nothing', async () => {
+    await db.query(`INSERT INTO chores.uploads (storage_key, created_at) VALUES ('real-object', now() - interval '2 days')`);
+    const endpoint = `http://127.0.0.1:${await closedPort()}`;
+    const down = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+
+    const failure = clean(new S3Storage(down, 'uploads', 'u'));
+
+    await expect(failure).rejects.toThrow(/bucket uploads is not reachable \(Error: .*ECONNREFUSED.*\); nothing was deleted/);
     expect(await uploadKeys(db)).toEqual(['real-object']);
   });
 

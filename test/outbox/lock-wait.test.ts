@@ -1,0 +1,72 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { DbClient } from '../../shared/db/pool.js';
+import { budgetUntil } from '../../shared/runtime/budget.js';
+import { sweepOutbox } from '../../shared/outbox/service.js';
+import { testDatabase } from '../helpers/db.js';
+import { addTestEndpoint, deliveryRows, outboxDeps, publishEvents } from '../helpers/outbox.js';
+import { startReceiver } from '../helpers/receiver.js';
+
+const { db, url } = await testDatabase();
+const deps = outboxDeps(db, url);
+const receiver = await startReceiver();
+
+/** Another session's open transaction holding the endpoint's row, as an app that updated it and has not committed. */
+async function holdEndpoint(id: string, mode: 'FOR UPDATE' | 'FOR NO KEY UPDATE'): Promise<DbClient> {
+  const holder = await db.connect();
+  await holder.query('BEGIN');
+  await holder.query(`SELECT 1 FROM chores.webhook_endpoints WHERE id = $1 ${mode}`, [id]);
+  return holder;
+}
+
+async function release(holder: DbClient): Promise<void> {
+  await holder.query('ROLLBACK');
+  holder.release();
+}
+
+beforeEach(async () => {
+  await db.query('TRUNCATE chores.outbox_events, chores.webhook_endpoints CASCADE');
+  receiver.received.length = 0;
+  receiver.respond(() => ({ status: 200, body: 'ok' }));
+});
+
+describe('a row lock another transaction keeps', () => {
+  it('fails the flush within the run’s budget, naming the wait, and the delivery goes again once the lease lapses', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    receiver.respond(() => ({ status: 500, body: 'down' })); // a failure starts the endpoint's failing streak: its row is written
+    const holder = await holdEndpoint(endpoint.id, 'FOR NO KEY UPDATE');
+
+    let failure: unknown;
+    try {
+      // Long enough to start a POST (a request never starts with under a second left).
+      failure = await sweepOutbox({ ...deps, budget: budgetUntil(Date.now() + 1_500) }).catch((error: unknown) => error);
+    } finally {
+      await release(holder);
+    }
+    await db.query(`UPDATE chores.webhook_deliveries SET leased_until = now() - interval '1 second'`);
+    receiver.respond(() => ({ status: 200, body: 'ok' }));
+    const retry = await sweepOutbox(deps);
+
+    expect(String(failure)).toMatch(/^OutboxError: recording webhook outcomes gave up after waiting \d+ ms for a row lock/);
+    expect(retry).toMatchObject({ processed: 1, delivered: 1 });
+    expect(receiver.received).toHaveLength(2); // at least once: the unrecorded attempt is sent again
+  });
+
+  it('fails the fan-out within the run’s budget and sends nothing, leaving the event pending for the next run', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    const holder = await holdEndpoint(endpoint.id, 'FOR UPDATE'); // the delivery's foreign key must share-lock it
+
+    let failure: unknown;
+    try {
+      failure = await sweepOutbox({ ...deps, budget: budgetUntil(Date.now() + 500) }).catch((error: unknown) => error);
+    } finally {
+      await release(holder);
+    }
+    const next = await sweepOutbox(deps);
+
+    expect(String(failure)).toMatch(/^OutboxError: the fan-out gave up after waiting \d+ ms for a row lock/);
+    expect(next).toMatchObject({ fannedOut: 1, delivered: 1 });
+    expect(await deliveryRows(db)).toMatchObject([{ status: 'delivered', attempts: 1 }]);
+  });
+});
