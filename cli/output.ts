@@ -10,12 +10,20 @@ export function formatStats(stats: Record<string, unknown>): string {
     if (value !== null && typeof value === 'object') {
       lines.push(`  ${key}:`);
       const innerWidth = Math.max(...Object.keys(value).map((k) => k.length));
-      for (const [inner, innerValue] of Object.entries(value)) lines.push(`    ${inner.padEnd(innerWidth)}  ${innerValue}`);
+      for (const [inner, innerValue] of Object.entries(value)) lines.push(`    ${inner.padEnd(innerWidth)}  ${formatValue(innerValue)}`);
     } else {
       lines.push(`  ${key.padEnd(width)}  ${value}`);
     }
   }
   return lines.join('\n');
+}
+
+/** A value under a nested key: one more level (tables-cleanup's per-table sizes) as `key=value` pairs. */
+function formatValue(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.entries(value)
+    .map(([key, inner]) => `${key}=${inner !== null && typeof inner === 'object' ? JSON.stringify(inner) : inner}`)
+    .join(' ');
 }
 
 /** A run's counts on one line, `deleted=5 remaining=0`, in the stats' own order; timings left out. */
