@@ -41,6 +41,7 @@ describe('chores dev', () => {
     const { stdout } = await chores(['dev', '--once']);
 
     for (const job of jobNames) expect(stdout).toMatch(new RegExp(`${job}\\s+\\w+=`));
+    expect(stdout).toContain(`embedded Postgres ready, data in ${home} `); // CHORES_HOME, where the data really is
     expect(stdout).toContain('seeded 2000 task results, a demo endpoint, 3 events and 7 uploads');
     // The three demo events and two expiry notices, each verified by the receiver's own check.
     expect(stdout.match(/webhook {2}✓ .* \(signature verified\)/g)).toHaveLength(5);
