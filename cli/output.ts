@@ -3,6 +3,8 @@ import { isSkipped } from '../shared/runtime/handler.js';
 /** Human output for stats objects of any job: one headline, then aligned `key  value` lines. */
 export function formatStats(stats: Record<string, unknown>): string {
   if (isSkipped(stats)) return `${stats.job}: skipped — ${stats.reason}`;
+  // Not a run's stats: outbox-deliver's answer to an SQS batch (`chores invoke … --payload` of an SQS event).
+  if (typeof stats.job !== 'string') return JSON.stringify(stats, null, 2);
   const { job, durationMs, ...rest } = stats;
   const lines = [`${job} finished in ${durationMs} ms`];
   const width = Math.max(...Object.keys(rest).map((k) => k.length));

@@ -20,4 +20,16 @@ describe('human output of a run', () => {
     expect(text).toContain('    public.audit_log  bytes=32768 deadTuples=0 liveTuples=10');
     expect(text).toContain('    debug-audit  5');
   });
+
+  it("prints outbox-deliver's answer to an SQS batch as it is, not 'undefined finished in undefined ms'", () => {
+    // Arrange: what the function returns to `chores invoke outbox-deliver --payload "$(cat events/outbox-deliver.sqs.json)"`.
+    const answer = { batchItemFailures: [{ itemIdentifier: '19dd0b57-b21e-4ac1-bd88-01bbb068cb78' }] };
+
+    // Act
+    const text = formatStats(answer);
+
+    // Assert
+    expect(text).not.toContain('undefined');
+    expect(JSON.parse(text)).toEqual(answer);
+  });
 });
