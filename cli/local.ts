@@ -1,9 +1,10 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { startLocalPostgres } from '../shared/db/embedded.js';
 
 /** Where `chores` keeps local state: the embedded database, demo uploads. Git-ignored. */
-export const LOCAL_DIR = process.env.CHORES_HOME ?? join(process.cwd(), '.chores');
+// Absolute: a relative CHORES_HOME made the demo uploads URL `file://relhome/uploads`, which every command refused.
+export const LOCAL_DIR = resolve(process.env.CHORES_HOME ?? '.chores');
 // Off the default 5432, so a developer's own Postgres is never touched.
 const LOCAL_PORT = Number(process.env.CHORES_LOCAL_PG_PORT ?? 54320);
 const LOCAL_DATABASE = 'chores';

@@ -3,6 +3,8 @@ import { isSkipped } from '../shared/runtime/handler.js';
 /** Human output for stats objects of any job: one headline, then aligned `key  value` lines. */
 export function formatStats(stats: Record<string, unknown>): string {
   if (isSkipped(stats)) return `${stats.job}: skipped — ${stats.reason}`;
+  // Not a run's stats: outbox-deliver's answer to an SQS batch (`chores invoke … --payload` of an SQS event).
+  if (typeof stats.job !== 'string') return JSON.stringify(stats, null, 2);
   const { job, durationMs, ...rest } = stats;
   const lines = [`${job} finished in ${durationMs} ms`];
   const width = Math.max(...Object.keys(rest).map((k) => k.length));
@@ -10,12 +12,20 @@ export function formatStats(stats: Record<string, unknown>): string {
     if (value !== null && typeof value === 'object') {
       lines.push(`  ${key}:`);
       const innerWidth = Math.max(...Object.keys(value).map((k) => k.length));
-      for (const [inner, innerValue] of Object.entries(value)) lines.push(`    ${inner.padEnd(innerWidth)}  ${innerValue}`);
+      for (const [inner, innerValue] of Object.entries(value)) lines.push(`    ${inner.padEnd(innerWidth)}  ${formatValue(innerValue)}`);
     } else {
       lines.push(`  ${key.padEnd(width)}  ${value}`);
     }
   }
   return lines.join('\n');
+}
+
+/** A value under a nested key: one more level (tables-cleanup's per-table sizes) as `key=value` pairs. */
+function formatValue(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.entries(value)
+    .map(([key, inner]) => `${key}=${inner !== null && typeof inner === 'object' ? JSON.stringify(inner) : inner}`)
+    .join(' ');
 }
 
 /** A run's counts on one line, `deleted=5 remaining=0`, in the stats' own order; timings left out. */

@@ -15,11 +15,15 @@ const Stage = z.strictObject({
       z.strictObject({ create: z.literal(true) }),
       z.strictObject({
         vpcId: z.string(),
+        /** Its IPv4 CIDR: the SQS interface endpoint admits HTTPS from it. */
+        cidrBlock: z.string(),
         availabilityZones: z.array(z.string()).min(1),
         /** Subnets with a NAT route: outbox-deliver only (it POSTs to the internet). */
         privateSubnetIds: z.array(z.string()).min(1),
         /** Subnets without internet: every other function, the proxy. */
         isolatedSubnetIds: z.array(z.string()).min(1),
+        /** Their route tables, one per isolated subnet in the same order: the S3 gateway endpoint is added to them. */
+        isolatedRouteTableIds: z.array(z.string()).min(1),
       }),
     ])
     .default({ create: true }),

@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { firingAlarms } from '../../shared/alarms.js';
 import { jobs, type JobName } from '../../shared/jobs.js';
@@ -9,6 +10,7 @@ import { startDemoReceiver } from '../dev/receiver.js';
 import { LocalScheduler } from '../dev/scheduler.js';
 import { isSkipped } from '../../shared/runtime/handler.js';
 import { countsLine, printJson } from '../output.js';
+import { LOCAL_DIR } from '../local.js';
 import { withSession } from '../session.js';
 
 // Producers before their consumers: notices are published before the sweep delivers them, and
@@ -23,6 +25,11 @@ const ONCE_ORDER: JobName[] = [
 ];
 const RECEIVER_PORT = Number(process.env.CHORES_DEV_RECEIVER_PORT ?? 54380);
 
+// `.chores/` when it is the checkout's own, else where CHORES_HOME put it.
+const shownDir = () => {
+  const inside = relative(process.cwd(), LOCAL_DIR);
+  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? `${inside}/` : LOCAL_DIR;
+};
 const logLine = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)}  ${line}`);
 
 export function registerDev(program: Command): void {
@@ -43,7 +50,9 @@ export function registerDev(program: Command): void {
         const secrets = cliSecretBox(config.outbox.secretKeys);
         const receiver = await startDemoReceiver(RECEIVER_PORT, () => demoSecret(db, config.schema, receiver.url, secrets), log);
         log(
-          target.local ? `embedded Postgres ready, data in .chores/ (${target.url.replace(/:[^:@/]+@/, ':***@')})` : 'using DATABASE_URL',
+          target.local
+            ? `embedded Postgres ready, data in ${shownDir()} (${target.url.replace(/:[^:@/]+@/, ':***@')})`
+            : 'using DATABASE_URL',
         );
         log(`demo receiver listening on ${receiver.url}`);
         if (target.local && (await seedDemoOnce(db, config.schema, receiver.url, secrets))) {

@@ -29,9 +29,12 @@ export class Network extends Construct {
     } else {
       this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
         vpcId: config.vpcId,
+        vpcCidrBlock: config.cidrBlock,
         availabilityZones: config.availabilityZones,
         privateSubnetIds: config.privateSubnetIds,
         isolatedSubnetIds: config.isolatedSubnetIds,
+        // Without these and the CIDR, CDK cannot add the endpoints below (no synth of an imported VPC did).
+        isolatedSubnetRouteTableIds: config.isolatedRouteTableIds,
       });
     }
     this.vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [this.isolatedSubnets] });

@@ -25,9 +25,12 @@ const ResultsVariables = z.object({
   RESULTS_ARCHIVE_URL: z.optional(parsedBy(z.string(), (url) => parseStorageUrl(url, 'RESULTS_ARCHIVE_URL'))),
   RESULTS_STORE: parsedBy(
     z._default(
-      z.union([z.enum(STORE_NAMES), z.string().check(z.regex(/^rediss?:\/\//))], {
-        error: `must be one of ${STORE_NAMES.join(', ')}, or a redis:// URL`,
-      }),
+      // One check, not a union: zod reported a union's failure as its last member's regex pattern.
+      z.string().check(
+        z.refine((store) => (STORE_NAMES as readonly string[]).includes(store) || isRedis(store), {
+          error: `must be one of ${STORE_NAMES.join(', ')}, or a redis:// URL`,
+        }),
+      ),
       'chores',
     ),
     checkRedisUrl,

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,7 @@ describe('chores dev', () => {
     const { stdout } = await chores(['dev', '--once']);
 
     for (const job of jobNames) expect(stdout).toMatch(new RegExp(`${job}\\s+\\w+=`));
+    expect(stdout).toContain(`embedded Postgres ready, data in ${home} `); // CHORES_HOME, where the data really is
     expect(stdout).toContain('seeded 2000 task results, a demo endpoint, 3 events and 7 uploads');
     // The three demo events and two expiry notices, each verified by the receiver's own check.
     expect(stdout.match(/webhook {2}✓ .* \(signature verified\)/g)).toHaveLength(5);
@@ -55,6 +56,19 @@ describe('chores dev', () => {
     expect(runs.map((run) => run.job).sort()).toEqual([...jobNames].sort());
     expect(runs.find((run) => run.job === 'uploads-notify')!.notified).toBe(0);
     expect(runs.find((run) => run.job === 'results-cleanup')!.deleted).toBe(0);
+  });
+
+  // One CLI process; the embedded server starts (and is initialised if this test runs alone).
+  it('takes a relative CHORES_HOME as relative to the directory it runs in', { timeout: 90_000 }, async () => {
+    const relative = { ...env, CHORES_HOME: basename(home) };
+
+    const { stdout } = await promisify(execFile)('node', [BIN, 'run', 'uploads-cleanup', '--dry-run', '--json'], {
+      env: relative,
+      cwd: dirname(home),
+      timeout: 90_000,
+    });
+
+    expect(JSON.parse(stdout)).toMatchObject({ job: 'uploads-cleanup', dryRun: true, failed: 0 });
   });
 
   // Three CLI processes and two embedded-server starts.

@@ -39,6 +39,14 @@ describe('connection URLs that do not parse', () => {
     for (const message of [hash, port, redis]) expect(message).not.toMatch(/s3cr|hunter2|Invalid URL/);
   });
 
+  it('name the result stores RESULTS_STORE takes when it is none of them', () => {
+    const message = configError({ DATABASE_URL: 'postgres://a@b/c', RESULTS_STORE: 'mongo' });
+
+    expect(message).toBe(
+      'invalid configuration: RESULTS_STORE: must be one of chores, celery-db, django-celery-results, or a redis:// URL',
+    );
+  });
+
   it('accept what pg accepts, such as a space in the password', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://app:two words@db.internal/app' }).database).toMatchObject({ kind: 'url' });
   });

@@ -180,6 +180,27 @@ describe('the CDK stack', () => {
     imported.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: 'sg-0123', FromPort: 5432, ToPort: 5432 });
   });
 
+  it("synthesizes the README's stage example: the imported VPC's endpoints on its route tables, each function in its subnets", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const example = JSON.parse(/Configure a stage with[\s\S]*?```json\n([\s\S]*?)\n```/.exec(readme)![1]!);
+
+    const { template: imported } = synthesize({ chores: example });
+
+    imported.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcId: 'vpc-0abc1234def567890',
+      RouteTableIds: ['rtb-0bbbbbbbbbbbbbbb3', 'rtb-0bbbbbbbbbbbbbbb4'],
+    });
+    imported.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcId: 'vpc-0abc1234def567890',
+      SubnetIds: ['subnet-0bbbbbbbbbbbbbbb3', 'subnet-0bbbbbbbbbbbbbbb4'],
+    });
+    const subnetsOf = (job: string) =>
+      resources('AWS::Lambda::Function', imported).find(([, r]) => r.Properties.FunctionName === `chores-${job}`)![1].Properties.VpcConfig
+        .SubnetIds;
+    expect(subnetsOf('outbox-deliver')).toEqual(['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0aaaaaaaaaaaaaaa2']);
+    expect(subnetsOf('results-cleanup')).toEqual(['subnet-0bbbbbbbbbbbbbbb3', 'subnet-0bbbbbbbbbbbbbbb4']);
+  });
+
   it('blocks public access, requires TLS and encrypts every bucket; the archive ages into cheaper storage', () => {
     for (const [, bucket] of resources('AWS::S3::Bucket')) {
       expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
