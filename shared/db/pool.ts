@@ -7,13 +7,24 @@ export type DbClient = pg.PoolClient;
 // Lambda runs one invocation at a time per container, so a handful of connections covers the
 // run's lock connection plus its work; more would only crowd RDS when many containers are warm.
 const LAMBDA_POOL_SIZE = 4;
+// pg waits for a connection forever by default: a server (or proxy) that accepts the TCP connection
+// and never answers held a run until the Lambda timeout killed it, leaving it STARTED with nothing
+// said. RDS Proxy answers in milliseconds, a cold one or a failover in a few seconds. The same bound
+// applies to waiting for a free client of the pool, which a run's few connections never make long.
+export const CONNECT_TIMEOUT_MS = 10_000;
 
-/** `Client`: the `pg` client class to connect with (a traced one under X-Ray; pg's own by default). */
-export function createPool(connection: DatabaseConnection, max = LAMBDA_POOL_SIZE, Client?: typeof pg.Client): Db {
-  const pool =
-    connection.kind === 'url'
-      ? new pg.Pool({ connectionString: connection.url, max, idleTimeoutMillis: 30_000, ...(Client && { Client }) })
-      : iamPool(connection, max, Client);
+/**
+ * `Client`: the `pg` client class to connect with (a traced one under X-Ray; pg's own by default).
+ * `connectTimeoutMs`: how long a new connection may take (CONNECT_TIMEOUT_MS; tests shorten it).
+ */
+export function createPool(
+  connection: DatabaseConnection,
+  max = LAMBDA_POOL_SIZE,
+  Client?: typeof pg.Client,
+  connectTimeoutMs = CONNECT_TIMEOUT_MS,
+): Db {
+  const common = { max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: connectTimeoutMs, ...(Client && { Client }) };
+  const pool = connection.kind === 'url' ? new pg.Pool({ connectionString: connection.url, ...common }) : iamPool(connection, common);
   // An idle client losing its connection (RDS failover, proxy idle timeout) must not crash the
   // process; the pool drops it and the next checkout opens a new one.
   pool.on('error', () => {});
@@ -25,7 +36,7 @@ export function createPool(connection: DatabaseConnection, max = LAMBDA_POOL_SIZ
  * (no secret to fetch or leak), over TLS, which IAM authentication requires. RDS Proxy presents
  * a certificate from Amazon's public roots, which Node trusts by default.
  */
-function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, max: number, Client?: typeof pg.Client): pg.Pool {
+function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, common: pg.PoolConfig): pg.Pool {
   // Loaded on first connect: the signer brings the SDK's signing code, which only IAM needs.
   const signer = import('./iam-token.js').then(({ rdsAuthTokenSigner }) => rdsAuthTokenSigner(connection));
   const token = async () => (await signer)();
@@ -36,9 +47,7 @@ function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, max: 
     user: connection.user,
     password: token,
     ssl: { rejectUnauthorized: true },
-    max,
-    idleTimeoutMillis: 30_000,
-    ...(Client && { Client }),
+    ...common,
   });
 }
 
