@@ -25,7 +25,7 @@ async function storeResult(id: string, meta: Record<string, unknown>, ttlSeconds
   await redis.set(`celery-task-meta-${id}`, value, ttlSeconds ? { expiration: { type: 'EX', value: ttlSeconds } } : undefined);
 }
 
-const clean = (extra: { dryRun?: boolean; archive?: FileStorage } = {}) =>
+const clean = (extra: { dryRun?: boolean; archive?: FileStorage; serverMajor?: number } = {}) =>
   cleanupRedisResults({
     redis,
     rules: RULES,
@@ -34,6 +34,7 @@ const clean = (extra: { dryRun?: boolean; archive?: FileStorage } = {}) =>
     runId: 'redis',
     now: NOW,
     ...(extra.archive && { archive: extra.archive }),
+    ...(extra.serverMajor !== undefined && { serverMajor: extra.serverMajor }),
   });
 
 beforeEach(async () => {
@@ -63,6 +64,18 @@ describe('the Redis store (Celery Redis backend)', () => {
     expect(await ttlOf('audit')).toBe(-1); // kept forever, as the rule says
     expect(await ttlOf('has-ttl')).toBeLessThanOrEqual(3_600); // Redis's to expire
     expect(await redis.get('unrelated-key')).toBe('x');
+  });
+
+  it('gives TTLs the same way on a Redis before 7, which has no EXPIRE … NX (its path, taken on this Redis 7)', async () => {
+    await storeResult('young', { date_done: daysAgo(1), name: 'app.mail' });
+    await storeResult('old', { date_done: daysAgo(8), name: 'app.mail' });
+    await storeResult('has-ttl', { date_done: daysAgo(30), name: 'app.mail' }, 3_600);
+
+    const stats = await clean({ serverMajor: 6 });
+
+    expect(stats).toMatchObject({ deleted: 1, ttlSet: 1 });
+    expect(Math.abs((await redis.ttl('celery-task-meta-young')) - 6 * 86_400)).toBeLessThan(5);
+    expect(await redis.ttl('celery-task-meta-has-ttl')).toBeLessThanOrEqual(3_600);
   });
 
   it('handles group results and remote-control reply queues like results: a TTL from the rules, or gone past it', async () => {
