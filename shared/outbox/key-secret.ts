@@ -41,7 +41,9 @@ export async function withWebhookKeysFromSecret(
 export function secretsManagerReader(tracing?: Tracing): SecretReader {
   return async (arn) => {
     const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-    const plain = new SecretsManagerClient({});
+    // The secret's own region (arn:aws:secretsmanager:<region>:…): a CLI may have none configured.
+    const region = arn.split(':')[3];
+    const plain = new SecretsManagerClient(region ? { region } : {});
     const client = tracing ? tracing.awsClient(plain) : plain;
     try {
       const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: arn }));

@@ -82,11 +82,13 @@ describe("the CLI, given the stack's WebhookKeysSecretArn output", () => {
   it('seals and opens with the deployed key, not a local one', async () => {
     vi.stubEnv('DATABASE_URL', url);
     vi.stubEnv(WEBHOOK_KEYS_SECRET_ENV, ARN);
+    vi.stubEnv('AWS_REGION', 'us-east-1'); // the shell's region; the secret is in eu-west-1
 
     const ids = await withSession(async ({ config }) => config.outbox.secretKeys.map((k) => k.id));
+    const [call] = secretsManager.commandCalls(GetSecretValueCommand);
 
     expect(ids).toEqual([policy.secretKeys[0]!.id]);
-    expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(await call!.thisValue.config.region()).toBe('eu-west-1');
   });
 });
 
