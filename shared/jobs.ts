@@ -236,7 +236,7 @@ export const jobs = {
     timeoutSeconds: 120,
     memoryMb: 256,
     alarms: [],
-    infra: { egress: false, dispatchQueue: 'send', dashboard: ['notified', 'skipped'] },
+    infra: { egress: false, dispatchQueue: 'send', dashboard: ['notified', 'skipped', 'dispatchFailed'] },
   },
   'tables-cleanup': {
     description:

@@ -11,6 +11,8 @@ export interface UploadsNotifyStats {
   notified: number;
   /** Uploads in the notice window that already had their notice. */
   skipped: number;
+  /** Notices the fast path could not take (SQS refused or unreachable): they go out on the next sweep. */
+  dispatchFailed: number;
   truncated: boolean;
 }
 
@@ -33,6 +35,7 @@ export async function notifyExpiringUploads(input: {
   const { rows } = await db.query<{ n: string }>(countExpiring(schema, ttlHours, noticeHours));
   const inWindow = Number(rows[0]!.n);
   let notified = 0;
+  let dispatchFailed = 0;
   let truncated = false;
   for (let first = true; ; first = false) {
     if (!first && budget.expired()) {
@@ -41,8 +44,11 @@ export async function notifyExpiringUploads(input: {
     }
     const { rows: created } = await db.query<{ id: string }>(insertNotices(schema, ttlHours, noticeHours, NOTICE_BATCH));
     notified += created.length;
-    if (dispatcher && created.length > 0) await dispatcher.dispatch(created.map((event) => event.id));
+    if (dispatcher && created.length > 0) {
+      const { failed } = await dispatcher.dispatch(created.map((event) => event.id));
+      for (const { eventIds } of failed) dispatchFailed += eventIds.length;
+    }
     if (created.length < NOTICE_BATCH) break;
   }
-  return { notified, skipped: Math.max(0, inWindow - notified), truncated };
+  return { notified, skipped: Math.max(0, inWindow - notified), dispatchFailed, truncated };
 }

@@ -45,7 +45,7 @@ describe('uploads-notify', () => {
     const stats = await notify();
     const events = await notices();
 
-    expect(stats).toEqual({ notified: 2, skipped: 0, truncated: false });
+    expect(stats).toEqual({ notified: 2, skipped: 0, dispatchFailed: 0, truncated: false });
     expect(events.map((e) => e.payload.storageKey).sort()).toEqual(['explicit-soon', 'ttl-soon']);
     expect(events.find((e) => e.payload.storageKey === 'ttl-soon')!.payload).toEqual({
       uploadId: ids.get('ttl-soon'),
@@ -53,6 +53,25 @@ describe('uploads-notify', () => {
       expiresAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
     expect(dispatched.flat().sort()).toEqual(events.map((e) => e.id).sort());
+  });
+
+  it('counts the notices the fast path could not take, which stay pending for the sweep', async () => {
+    await seedUploads(db, storage, [{ key: 'soon', createdAgo: '20 hours' }]);
+
+    const stats = await notifyExpiringUploads({
+      db,
+      schema,
+      ttlHours: 24,
+      noticeHours: 6,
+      budget: UNLIMITED_BUDGET,
+      dispatcher: new InProcessDispatcher(async () => {
+        throw new Error('the queue is unreachable');
+      }),
+    });
+    const { rows } = await db.query(`SELECT status FROM chores.outbox_events WHERE event_type = 'file.expiring'`);
+
+    expect(stats).toMatchObject({ notified: 1, dispatchFailed: 1 });
+    expect(rows).toEqual([{ status: 'pending' }]);
   });
 
   it('never notifies twice across reruns', async () => {
