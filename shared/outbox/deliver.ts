@@ -6,7 +6,7 @@ import { decide } from './decide.js';
 import { disableEndpoints } from './endpoints.js';
 import type { SendOutcome, WebhookSender } from './http.js';
 import type { FailedAttempt } from './log-messages.js';
-import { queryWithinBudget } from './lock-wait.js';
+import { lockWaitSetting, namingLockWait, queryWithinBudget } from './lock-wait.js';
 import { GLOBAL_CONCURRENCY, oversizedPayloadError, PAYLOAD_BYTES_IN_MEMORY, pauseOf } from './limits.js';
 import {
   claimDue,
@@ -420,7 +420,9 @@ class DeliveryRun {
         reason: `only failures since ${e.failing_since.toISOString()} (over ${outbox.disableAfterHours} h)`,
       })),
     ];
-    const { disabled, eventIds, deliveryIds } = await disableEndpoints(db, schema, toDisable);
+    const { disabled, eventIds, deliveryIds } = await namingLockWait('disabling endpoints', () =>
+      disableEndpoints(db, schema, toDisable, true, lockWaitSetting(this.deps.budget)),
+    );
     for (const id of disabled) this.disabled.add(id);
     this.stats.endpointsDisabled += disabled.length;
     // A delivery counts once: those POSTed and not yet recorded count when recorded (superseded),

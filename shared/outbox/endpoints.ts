@@ -85,37 +85,42 @@ export async function rotateSecret(db: Db, schema: SchemaName, secretKeys: Secre
  * Disables endpoints and fails their pending deliveries. When `announce` is set (automatic
  * disables), an `endpoint.disabled` event is published in the same transaction so the other
  * subscribers hear of it. Returns the endpoints actually disabled, the deliveries failed and
- * their events, for completion.
+ * their events, for completion. `settings` go with each transaction's BEGIN (a delivery run's lock bound).
  */
 export async function disableEndpoints(
   db: Db,
   schema: SchemaName,
   endpoints: { id: string; reason: string }[],
   announce = true,
+  settings?: string,
 ): Promise<{ disabled: string[]; eventIds: string[]; deliveryIds: string[] }> {
   const disabled: string[] = [];
   const eventIds: string[] = [];
   const deliveryIds: string[] = [];
   for (const { id, reason } of endpoints) {
-    await inTransaction(db, async (tx) => {
-      const {
-        rows: [endpoint],
-      } = await tx.query<{ url: string; is_active: boolean }>(lockEndpoint(schema, id));
-      if (!endpoint?.is_active) return; // already disabled, perhaps by a concurrent run
-      const { rows } = await tx.query<{ id: string; event_id: string }>(disableEndpoint(schema, id, reason));
-      eventIds.push(...rows.map((r) => r.event_id));
-      deliveryIds.push(...rows.map((r) => r.id));
-      disabled.push(id);
-      if (announce) {
-        // The origin only: a path may carry a token the other subscribers should not see.
-        const origin = new URL(endpoint.url).origin;
-        await publish(tx, schema, {
-          type: 'endpoint.disabled',
-          payload: { endpointId: id, origin, reason },
-          idempotencyKey: `endpoint.disabled:${id}:${Date.now()}`,
-        });
-      }
-    });
+    await inTransaction(
+      db,
+      async (tx) => {
+        const {
+          rows: [endpoint],
+        } = await tx.query<{ url: string; is_active: boolean }>(lockEndpoint(schema, id));
+        if (!endpoint?.is_active) return; // already disabled, perhaps by a concurrent run
+        const { rows } = await tx.query<{ id: string; event_id: string }>(disableEndpoint(schema, id, reason));
+        eventIds.push(...rows.map((r) => r.event_id));
+        deliveryIds.push(...rows.map((r) => r.id));
+        disabled.push(id);
+        if (announce) {
+          // The origin only: a path may carry a token the other subscribers should not see.
+          const origin = new URL(endpoint.url).origin;
+          await publish(tx, schema, {
+            type: 'endpoint.disabled',
+            payload: { endpointId: id, origin, reason },
+            idempotencyKey: `endpoint.disabled:${id}:${Date.now()}`,
+          });
+        }
+      },
+      settings,
+    );
   }
   return { disabled, eventIds, deliveryIds };
 }

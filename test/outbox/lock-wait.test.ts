@@ -47,9 +47,29 @@ describe('a row lock another transaction keeps', () => {
     receiver.respond(() => ({ status: 200, body: 'ok' }));
     const retry = await sweepOutbox(deps);
 
-    expect(String(failure)).toMatch(/^OutboxError: recording webhook outcomes gave up after waiting \d+ ms for a row lock/);
+    expect(String(failure)).toMatch(/^OutboxError: recording webhook outcomes gave up waiting for a row lock/);
     expect(retry).toMatchObject({ processed: 1, delivered: 1 });
     expect(receiver.received).toHaveLength(2); // at least once: the unrecorded attempt is sent again
+  });
+
+  it('fails the disable of an endpoint that answered 410 within the run’s budget, naming the wait', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    // Already failing: the flush then leaves the endpoint's row alone, and only the disable must lock it.
+    await db.query(`UPDATE chores.webhook_endpoints SET failing_since = now() - interval '1 hour' WHERE id = $1`, [endpoint.id]);
+    await publishEvents(db, [{ type: 'x', payload: {} }]);
+    receiver.respond(() => ({ status: 410, body: 'gone' }));
+    const holder = await holdEndpoint(endpoint.id, 'FOR NO KEY UPDATE');
+
+    let failure: unknown;
+    try {
+      failure = await sweepOutbox({ ...deps, budget: budgetUntil(Date.now() + 1_500) }).catch((error: unknown) => error);
+    } finally {
+      await release(holder);
+    }
+    const { rows } = await db.query('SELECT is_active FROM chores.webhook_endpoints WHERE id = $1', [endpoint.id]);
+
+    expect(String(failure)).toMatch(/^OutboxError: disabling endpoints gave up waiting for a row lock/);
+    expect(rows).toEqual([{ is_active: true }]); // the next run's 410 disables it
   });
 
   it('fails the fan-out within the run’s budget and sends nothing, leaving the event pending for the next run', async () => {
@@ -65,7 +85,7 @@ describe('a row lock another transaction keeps', () => {
     }
     const next = await sweepOutbox(deps);
 
-    expect(String(failure)).toMatch(/^OutboxError: the fan-out gave up after waiting \d+ ms for a row lock/);
+    expect(String(failure)).toMatch(/^OutboxError: the fan-out gave up waiting for a row lock/);
     expect(next).toMatchObject({ fannedOut: 1, delivered: 1 });
     expect(await deliveryRows(db)).toMatchObject([{ status: 'delivered', attempts: 1 }]);
   });
