@@ -20,11 +20,12 @@ const TAG_BYTES = 16;
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 // What the deployed stack's secret holds until an operator rotates it: Secrets Manager generates
 // 64 letters and digits (it cannot generate `<id>:<base64>`), ~380 bits, taken as key material.
-const GENERATED_MATERIAL = /^[A-Za-z0-9]{32,}$/;
+// Exactly that shape, so a typed passphrase is refused rather than taken for a key.
+const GENERATED_MATERIAL = /^[A-Za-z0-9]{64}$/;
 
 /**
  * Parses `id:base64key,id:base64key` (newest first); throws naming the bad entry. An entry may also
- * be key material as the stack's secret is generated (32 or more letters and digits, no id): its key
+ * be key material as the stack's secret is generated (64 letters and digits, no id): its key
  * is derived from it (HKDF-SHA256) and its id is `gen-` and the key's fingerprint, the same every
  * time, so a rotation keeps it in the list as it is, after the new entry.
  */

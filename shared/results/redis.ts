@@ -125,20 +125,16 @@ interface RedisCleanupInput {
   runId: string;
   archive?: ObjectStorage;
   now?: number;
-  /** The server's major version, read from INFO when absent (tests give an older one to take its path). */
-  serverMajor?: number;
 }
 
 // Sets a TTL only on a key that still has none, in one step: Celery may have rewritten the key with
-// its own TTL since the TTL was read. Redis 7 has EXPIRE … NX for it; before 7 (ElastiCache 6, the
-// Redis 5 and 6 many Celery setups run) NX is an unknown argument that failed every run with a key
-// to expire, so there the same check runs as a script, as atomic.
+// its own TTL since the TTL was read. As a script rather than Redis 7's EXPIRE … NX, which the Redis 5
+// and 6 many Celery setups run (ElastiCache 6) refuse as an unknown argument: every run with a key
+// to expire failed there.
 const EXPIRE_IF_NONE = "if redis.call('TTL', KEYS[1]) == -1 then return redis.call('EXPIRE', KEYS[1], ARGV[1]) end return 0";
 
-async function ttlSetter(redis: RedisClient, serverMajor?: number): Promise<(key: string, seconds: number) => Promise<boolean>> {
-  const major = serverMajor ?? Number(/^redis_version:(\d+)/m.exec(String(await redis.info('server')))?.[1] ?? 0);
-  if (major >= 7) return async (key, seconds) => (await redis.expire(key, seconds, 'NX')) === 1;
-  return async (key, seconds) => (await redis.eval(EXPIRE_IF_NONE, { keys: [key], arguments: [String(seconds)] })) === 1;
+export async function setTtlIfNone(redis: RedisClient, key: string, seconds: number): Promise<boolean> {
+  return (await redis.eval(EXPIRE_IF_NONE, { keys: [key], arguments: [String(seconds)] })) === 1;
 }
 
 async function cleanKeys(input: RedisCleanupInput): Promise<RedisCleanupStats> {
@@ -159,7 +155,6 @@ async function cleanKeys(input: RedisCleanupInput): Promise<RedisCleanupStats> {
     truncated: false,
   };
 
-  const setTtl = await ttlSetter(redis, input.serverMajor);
   let page = 0;
   // Archive objects of the run, numbered in order.
   let part = 0;
@@ -228,7 +223,7 @@ async function cleanKeys(input: RedisCleanupInput): Promise<RedisCleanupStats> {
             stats.archived += doomed.length;
           }
           if (doomed.length > 0) stats.deleted += await redis.unlink(doomed.map((d) => d.key));
-          const set = await Promise.all(expiries.map((e) => setTtl(e.key, e.seconds)));
+          const set = await Promise.all(expiries.map((e) => setTtlIfNone(redis, e.key, e.seconds)));
           stats.ttlSet += set.filter(Boolean).length;
         }
       }

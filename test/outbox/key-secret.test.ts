@@ -104,7 +104,8 @@ describe('a generated key entry', () => {
     expect(generated!.key).toHaveLength(32);
   });
 
-  it('is refused when too short to be key material', () => {
-    expect(() => parseSecretKeys('short1234')).toThrow(/entry 1 is not <id>:<base64 of 32 random bytes>/);
+  it('is refused unless shaped as the stack generates it: a typed passphrase is not a key', () => {
+    expect(() => parseSecretKeys('changemechangemechangemechangeme')).toThrow(/entry 1 is not <id>:<base64 of 32 random bytes>/);
+    expect(() => parseSecretKeys(`${GENERATED}x`)).toThrow(/entry 1 is not/);
   });
 });

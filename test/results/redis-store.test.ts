@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { cleanupRedisResults, parseCeleryTime, restoreRedisResults } from '../../shared/results/redis.js';
+import { cleanupRedisResults, parseCeleryTime, restoreRedisResults, setTtlIfNone } from '../../shared/results/redis.js';
 import { parseRules } from '../../shared/results/rules.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { FileStorage } from '../../shared/storage/file.js';
@@ -25,7 +25,7 @@ async function storeResult(id: string, meta: Record<string, unknown>, ttlSeconds
   await redis.set(`celery-task-meta-${id}`, value, ttlSeconds ? { expiration: { type: 'EX', value: ttlSeconds } } : undefined);
 }
 
-const clean = (extra: { dryRun?: boolean; archive?: FileStorage; serverMajor?: number } = {}) =>
+const clean = (extra: { dryRun?: boolean; archive?: FileStorage } = {}) =>
   cleanupRedisResults({
     redis,
     rules: RULES,
@@ -34,7 +34,6 @@ const clean = (extra: { dryRun?: boolean; archive?: FileStorage; serverMajor?: n
     runId: 'redis',
     now: NOW,
     ...(extra.archive && { archive: extra.archive }),
-    ...(extra.serverMajor !== undefined && { serverMajor: extra.serverMajor }),
   });
 
 beforeEach(async () => {
@@ -66,16 +65,15 @@ describe('the Redis store (Celery Redis backend)', () => {
     expect(await redis.get('unrelated-key')).toBe('x');
   });
 
-  it('gives TTLs the same way on a Redis before 7, which has no EXPIRE … NX (its path, taken on this Redis 7)', async () => {
-    await storeResult('young', { date_done: daysAgo(1), name: 'app.mail' });
-    await storeResult('old', { date_done: daysAgo(8), name: 'app.mail' });
-    await storeResult('has-ttl', { date_done: daysAgo(30), name: 'app.mail' }, 3_600);
+  it('sets a TTL only on a key that still has none, never over one Celery set since the TTL was read (any Redis, 5 on)', async () => {
+    await redis.set('no-ttl', 'x');
+    await redis.set('given-ttl', 'x', { expiration: { type: 'EX', value: 60 } });
 
-    const stats = await clean({ serverMajor: 6 });
+    const set = [await setTtlIfNone(redis, 'no-ttl', 3_600), await setTtlIfNone(redis, 'given-ttl', 3_600)];
 
-    expect(stats).toMatchObject({ deleted: 1, ttlSet: 1 });
-    expect(Math.abs((await redis.ttl('celery-task-meta-young')) - 6 * 86_400)).toBeLessThan(5);
-    expect(await redis.ttl('celery-task-meta-has-ttl')).toBeLessThanOrEqual(3_600);
+    expect(set).toEqual([true, false]);
+    expect(Math.abs((await redis.ttl('no-ttl')) - 3_600)).toBeLessThan(5);
+    expect(await redis.ttl('given-ttl')).toBeLessThanOrEqual(60);
   });
 
   it('handles group results and remote-control reply queues like results: a TTL from the rules, or gone past it', async () => {
