@@ -11,6 +11,19 @@ export const PgErrorCode = {
   untranslatableCharacter: '22P05',
 } as const;
 
+/** SQLSTATE classes: the first two characters of a code. */
+export const PgErrorClass = {
+  /** A value that does not fit its use: a failed cast, a number out of range. */
+  dataException: '22',
+  /** A statement Postgres refuses as written: syntax, an unknown column or function, a privilege. */
+  syntaxOrAccessRule: '42',
+} as const;
+
+export function hasPgClass(error: unknown, errorClass: string): boolean {
+  const { code } = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown };
+  return typeof code === 'string' && code.length === 5 && code.startsWith(errorClass);
+}
+
 export function hasPgCode(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
 }

@@ -1,9 +1,8 @@
-import { hasPgCode, PgErrorCode } from '../db/pg-errors.js';
+import { hasPgClass, hasPgCode, PgErrorClass, PgErrorCode } from '../db/pg-errors.js';
 import { inTransaction, type Db } from '../db/pool.js';
 import { archiveKey, writeArchive } from '../results/archive.js';
 // The same archive as results-cleanup's, so the same failure.
 import { ArchiveWriteError } from '../results/errors.js';
-import { ChoresError } from '../errors.js';
 import { PolicyError } from './errors.js';
 import { cleanupBatchSettings } from '../db/batch.js';
 import type { TimeBudget } from '../runtime/budget.js';
@@ -210,10 +209,12 @@ async function runBatch(
     if (archive) stats.archived += batch.deleted;
   } catch (error) {
     if (hasPgCode(error, PgErrorCode.lockNotAvailable)) stats.skippedBatches += 1;
-    // Postgres' own error (a `where` that parses but fails on some row: a cast of a value that is
-    // not a number) names no policy: with several, say which one.
-    else if (error instanceof ChoresError) throw error;
-    else throw new PolicyError(t.policy.label, `a batch failed: ${(error as Error).message}`, { cause: error });
+    // Postgres' error for what the policy wrote (a `where` that parses but fails on some row: a cast
+    // of a value that is not a number) names no policy: with several, say which one. Anything else
+    // (a dropped connection, a full disk) is not the policy's doing and goes up as it is.
+    else if (hasPgClass(error, PgErrorClass.dataException) || hasPgClass(error, PgErrorClass.syntaxOrAccessRule))
+      throw new PolicyError(t.policy.label, `a batch failed: ${(error as Error).message}`, { cause: error });
+    else throw error;
   }
   const elapsed = performance.now() - started;
   stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(elapsed));

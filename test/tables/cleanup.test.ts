@@ -247,6 +247,21 @@ describe('a custom table without an index on its timestamp', () => {
     expect(await column<number>('SELECT count(*)::int FROM audit_log')).toEqual([2000]); // "fine" ran first; "cast" deleted nothing
   });
 
+  it('lets an error that is not the policy’s doing (the server out of disk) go up as Postgres said it, blaming no policy', async () => {
+    await db.query(`UPDATE audit_log SET created_at = now() - interval '2 days'`);
+    await db.query(`CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$`);
+    await db.query('CREATE TRIGGER disk_full BEFORE DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION disk_full()');
+    try {
+      const failure = clean('[{"table":"audit_log","timestampColumn":"created_at","keep":"1d"}]');
+
+      await expect(failure).rejects.toThrow(/^could not extend file: No space left on device$/);
+      await expect(failure).rejects.not.toBeInstanceOf(PolicyError);
+    } finally {
+      await db.query('DROP TRIGGER disk_full ON audit_log; DROP FUNCTION disk_full()');
+    }
+  });
+
   it('fails naming the policy when the table or column is missing or not a timestamp', async () => {
     await expect(clean('[{"table":"nowhere","timestampColumn":"created_at","keep":"1d"}]')).rejects.toThrow(
       /policy "public.nowhere": table public.nowhere does not exist/,
