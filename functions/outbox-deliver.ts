@@ -1,3 +1,4 @@
+import { secretsManagerReader, withWebhookKeysFromSecret } from '../shared/outbox/key-secret.js';
 import { FAILED_ATTEMPT_MESSAGE, type FailedAttempt } from '../shared/outbox/log-messages.js';
 import { replayOutbox, sweepOutbox } from '../shared/outbox/service.js';
 import { deliverSqsBatch } from '../shared/outbox/sqs.js';
@@ -24,4 +25,7 @@ export function makeHandler(runtime: JobRuntime) {
   );
 }
 
-export const handler = handlerFromEnv(process.env, makeHandler);
+// The webhook keys are in Secrets Manager when deployed: read on the first invocation (see key-secret.ts).
+export const handler = handlerFromEnv(process.env, makeHandler, (env, tracing) =>
+  withWebhookKeysFromSecret(env, secretsManagerReader(tracing)),
+);

@@ -3,7 +3,6 @@ import type { Context } from 'aws-lambda';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { loadConfig, type Config } from '../config.js';
 import { createPool, type Db } from '../db/pool.js';
-import { secretsManagerReader, withWebhookKeysFromSecret } from '../outbox/key-secret.js';
 import { loadTracing, noTracing, type Tracing } from '../tracing/tracing.js';
 import { METRICS_NAMESPACE } from './metrics.js';
 
@@ -34,25 +33,28 @@ export function runtimeFromEnv(env: Record<string, string | undefined>, tracing:
 }
 
 type Handler<Result> = (event: unknown, context: Context) => Promise<Result>;
+type Env = Record<string, string | undefined>;
 
 /**
  * A Lambda entry's `handler`: `make` given the runtime built from `env`, once per container, on the
  * first invocation. Importing the entry thus reads no environment, so the CLI can import the same
  * module and hand its `makeHandler` a runtime of its own. A bad variable fails that first
  * invocation with the `ConfigError` naming it, and every later one until it is fixed. In a traced
- * Lambda the Tracer is loaded then too (see `loadTracing`), before anything it should record, and
- * the webhook keys are read from Secrets Manager when the environment names their secret.
+ * Lambda the Tracer is loaded then too (see `loadTracing`), before anything it should record.
+ * `resolve` completes the environment first, where a job needs a value read at run time (outbox-deliver's
+ * webhook keys, from Secrets Manager): only the entries that pass it bundle what it loads.
  *
  * @example export const handler = handlerFromEnv(process.env, makeHandler)
  */
 export function handlerFromEnv<Result>(
-  env: Record<string, string | undefined>,
+  env: Env,
   make: (runtime: JobRuntime) => Handler<Result>,
+  resolve: (env: Env, tracing: Tracing) => Promise<Env> = async (same) => same,
 ): Handler<Result> {
   let built: Promise<Handler<Result>> | undefined;
   return async (event, context) => {
     built ??= loadTracing(env)
-      .then(async (tracing) => make(runtimeFromEnv(await withWebhookKeysFromSecret(env, secretsManagerReader(tracing)), tracing)))
+      .then(async (tracing) => make(runtimeFromEnv(await resolve(env, tracing), tracing)))
       .catch((error: unknown) => {
         built = undefined; // tried again on the next invocation, failing the same way until fixed
         throw error;
