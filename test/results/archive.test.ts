@@ -10,10 +10,13 @@ import { nativeTable } from '../../shared/results/stores.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import type { AccessPath } from '../../shared/tables/policies.js';
 import { FileStorage } from '../../shared/storage/file.js';
+import { openStorage } from '../../shared/storage/open.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
+import { parseStorageUrl } from '../../shared/storage/url.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { localS3 } from '../helpers/s3.js';
+import { TEST_S3_TIMEOUTS, TEST_SECRET, s3ConfigFor, silentEndpoint } from '../helpers/stalling.js';
 import { tempDir } from '../helpers/temp.js';
 
 const { db } = await testDatabase();
@@ -174,6 +177,27 @@ describe.each(['index', 'heap'] as const)('when the archive cannot be written (%
     await expect(clean(new S3Storage(s3.client, 'missing-bucket', 'p'), 7, path)).rejects.toThrow(/s3:\/\/missing-bucket\/p\/results\//);
 
     expect((await db.query('SELECT count(*)::int AS n FROM chores.task_results')).rows[0].n).toBe(5);
+  });
+
+  it('fails the run naming the timeout when the archive endpoint never answers, and keeps every row', async () => {
+    await seedVariedOldResults(5);
+    const before = (await db.query(SNAPSHOT)).rows;
+    const silent = await silentEndpoint();
+    const archive = openStorage(parseStorageUrl('s3://archive/hung', 'TEST'), s3ConfigFor(silent.endpoint), undefined, TEST_S3_TIMEOUTS);
+
+    const failure = await clean(archive, 7, path).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+
+    expect(failure).toBeInstanceOf(ArchiveWriteError);
+    expect(failure!.message).toMatch(
+      /^archive write failed for s3:\/\/archive\/hung\/results\/\S+: could not write .*: timed out after 3 attempts/,
+    );
+    expect(failure!.message).toMatch(/rolled back and nothing was deleted/);
+    expect(failure!.message).not.toContain('\n');
+    expect(failure!.message).not.toContain(TEST_SECRET);
+    expect((await db.query(SNAPSHOT)).rows).toEqual(before);
   });
 });
 
