@@ -40,13 +40,11 @@ export async function silentEndpoint(): Promise<StallingEndpoint> {
   return { endpoint: await listen(server), connections: () => connections, requests: [] };
 }
 
-/**
- * An HTTP server on 127.0.0.1 that answers `respond` with a status (sent whole) or, for `stall`,
- * with nothing at all; `stall-body` sends 200 with a 1,000-byte Content-Length, 7 bytes, then stops.
- */
-export async function stallingHttpEndpoint(
-  respond: (request: IncomingMessage) => number | 'stall' | 'stall-body',
-): Promise<StallingEndpoint> {
+/** A status with an empty body, an XML body (200), nothing at all, or 200 and 7 of 1,000 bytes. */
+export type StallingAnswer = number | { xml: string } | 'stall' | 'stall-body';
+
+/** An HTTP server on 127.0.0.1 that answers each request as `respond` says. */
+export async function stallingHttpEndpoint(respond: (request: IncomingMessage) => StallingAnswer): Promise<StallingEndpoint> {
   let connections = 0;
   const requests: string[] = [];
   const server = createHttpServer((request, response) => {
@@ -57,6 +55,10 @@ export async function stallingHttpEndpoint(
     if (answer === 'stall-body') {
       response.writeHead(200, { 'content-length': '1000', 'content-type': 'application/octet-stream' });
       response.write('partial');
+      return;
+    }
+    if (typeof answer === 'object') {
+      response.writeHead(200, { 'content-type': 'application/xml' }).end(answer.xml);
       return;
     }
     response.writeHead(answer, { 'content-length': '0' }).end();

@@ -16,7 +16,7 @@ import { S3Storage } from '../../shared/storage/s3.js';
 import { parseStorageUrl } from '../../shared/storage/url.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { localS3 } from '../helpers/s3.js';
-import { TEST_S3_TIMEOUTS, TEST_SECRET, s3ConfigFor, silentEndpoint } from '../helpers/stalling.js';
+import { TEST_S3_TIMEOUTS, TEST_SECRET, s3ConfigFor, silentEndpoint, stallingHttpEndpoint } from '../helpers/stalling.js';
 import { tempDir } from '../helpers/temp.js';
 
 const { db } = await testDatabase();
@@ -212,6 +212,20 @@ describe('restoring', () => {
 
     expect(stats).toMatchObject({ matched: 1, restored: 1 });
     expect((await db.query('SELECT task_id FROM chores.task_results')).rows).toEqual([{ task_id: 'newer' }]);
+  });
+
+  it('fails naming the object and the timeout when an archive object stops midway', async () => {
+    const key = 'p/results/2026/11/21/20261121T031500123Z-run-1-0001.jsonl.gz';
+    const listing = `<?xml version="1.0" encoding="UTF-8"?>
+      <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>archive</Name><KeyCount>1</KeyCount>
+      <IsTruncated>false</IsTruncated><Contents><Key>${key}</Key><Size>1000</Size></Contents></ListBucketResult>`;
+    const stalling = await stallingHttpEndpoint((request) => (request.url!.includes('list-type=2') ? { xml: listing } : 'stall-body'));
+    const archive = openStorage(parseStorageUrl('s3://archive/p', 'TEST'), s3ConfigFor(stalling.endpoint), undefined, TEST_S3_TIMEOUTS);
+
+    const restore = restoreResults({ db, table, archive, filter: { since: new Date(0) } });
+
+    await expect(restore).rejects.toThrow(/^could not read archive object s3:\/\/archive\/\S+-0001\.jsonl\.gz: .*timed out: /);
+    expect((await db.query('SELECT count(*)::int AS n FROM chores.task_results')).rows[0].n).toBe(0);
   });
 
   it('refuses to restore without a filter', async () => {
