@@ -34,7 +34,7 @@ export class S3Storage implements ObjectStorage {
     try {
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: body, ContentType: contentType }));
     } catch (error) {
-      throw new StorageError(`could not write ${this.url}/${key}: ${(error as Error).message}`, { cause: error });
+      throw new StorageError(`could not write ${this.url}/${key}: ${describeS3Error(error)}`, { cause: error });
     }
   }
 
@@ -44,7 +44,7 @@ export class S3Storage implements ObjectStorage {
       return await output.Body!.transformToByteArray();
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(`${this.url}/${key}`);
-      throw new StorageError(`could not read ${this.url}/${key}: ${(error as Error).message}`, { cause: error });
+      throw new StorageError(`could not read ${this.url}/${key}: ${describeS3Error(error)}`, { cause: error });
     }
   }
 
@@ -56,7 +56,7 @@ export class S3Storage implements ObjectStorage {
         for (const object of page.Contents ?? []) keys.push(object.Key!.slice(base.length));
       }
     } catch (error) {
-      throw new StorageError(`could not list ${this.url}: ${(error as Error).message}`, { cause: error });
+      throw new StorageError(`could not list ${this.url}: ${describeS3Error(error)}`, { cause: error });
     }
     return keys.sort();
   }
@@ -70,7 +70,7 @@ export class S3Storage implements ObjectStorage {
     await this.requireBucket();
     const outcomes = new Map<string, DeleteOutcome>();
     const present: string[] = [];
-    const heads = await mapLimit(keys, HEAD_CONCURRENCY, (key) => this.exists(key));
+    const heads = await this.heads(keys);
     keys.forEach((key, i) => {
       const head = heads[i]!;
       if (head === true) present.push(key);
@@ -92,6 +92,11 @@ export class S3Storage implements ObjectStorage {
           outcomes.set(key, error ? { status: 'failed', error } : { status: 'deleted' });
         }
       } catch (error) {
+        if (isTimeout(error)) {
+          // S3 may have deleted some of them; their rows stay, and the next run's HEAD finds out.
+          const what = `DeleteObjects of ${chunk.length} keys in ${this.url} ${describeS3Error(error)}`;
+          throw new StorageError(`${what}; none is reported deleted — check the S3 endpoint and network`, { cause: error });
+        }
         for (const key of chunk) outcomes.set(key, { status: 'failed', error: `DeleteObjects failed: ${(error as Error).message}` });
       }
     }
@@ -100,7 +105,7 @@ export class S3Storage implements ObjectStorage {
 
   async probe(keys: string[]): Promise<Map<string, ProbeOutcome>> {
     await this.requireBucket();
-    const heads = await mapLimit(keys, HEAD_CONCURRENCY, (key) => this.exists(key));
+    const heads = await this.heads(keys);
     return new Map(
       keys.map((key, i): [string, ProbeOutcome] => {
         const head = heads[i]!;
@@ -124,16 +129,29 @@ export class S3Storage implements ObjectStorage {
     }
   }
 
-  /** True, false (404), or the error text. */
-  private async exists(key: string): Promise<boolean | string> {
-    try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
-      return true;
-    } catch (error) {
-      if (error instanceof NotFound || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
-        return false;
-      return `HEAD failed: ${(error as Error).name}: ${(error as Error).message}`;
-    }
+  /**
+   * HEAD of each key: true, false (404), or the error text. A timeout is the endpoint's fault, not
+   * the key's: no further HEAD is sent, and the call throws (only the HEADs already in flight wait
+   * out theirs), so a hung endpoint costs one request's worst case rather than one per key.
+   */
+  private async heads(keys: string[]): Promise<(boolean | string)[]> {
+    let timedOut: StorageError | undefined;
+    const heads = await mapLimit(keys, HEAD_CONCURRENCY, async (key) => {
+      if (timedOut) return 'not tried: an earlier HEAD timed out';
+      try {
+        await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+        return true;
+      } catch (error) {
+        if (error instanceof NotFound || (error as SdkError).$metadata?.httpStatusCode === 404) return false;
+        if (isTimeout(error)) {
+          const what = `HEAD ${this.url}/${key} ${describeS3Error(error)}`;
+          timedOut ??= new StorageError(`${what}; nothing was deleted — check the S3 endpoint and network`, { cause: error });
+        }
+        return `HEAD failed: ${(error as Error).name}: ${(error as Error).message}`;
+      }
+    });
+    if (timedOut) throw timedOut;
+    return heads;
   }
 
   private keyOf(key: string): string {
@@ -141,11 +159,24 @@ export class S3Storage implements ObjectStorage {
   }
 }
 
+type SdkError = Error & { $metadata?: { httpStatusCode?: number; attempts?: number } };
+
+/** The SDK names every timeout (connect, socket idle) `TimeoutError`; see `S3_TIMEOUTS` in open.ts. */
+function isTimeout(error: unknown): boolean {
+  return (error as Error).name === 'TimeoutError';
+}
+
 /**
  * An S3 error as `name: message`. A HEAD answers with a bare status (the name `NotFound` or
  * `403`, no message), but a connection error's name is only `Error`: its message says what failed.
+ * A timeout says so first, with the SDK's attempts (its retries waited out the same timeout).
  */
 function describeS3Error(error: unknown): string {
   const { name, message } = error as Error;
+  if (isTimeout(error)) {
+    const attempts = (error as SdkError).$metadata?.attempts;
+    const what = message.replace(/^@smithy\/node-http-handler - /, '').replace(/\.$/, '');
+    return `timed out${attempts ? ` after ${attempts} attempts` : ''}: ${what}`;
+  }
   return message && message !== name && message !== 'UnknownError' ? `${name}: ${message}` : name;
 }

@@ -10,10 +10,13 @@ import { nativeTable } from '../../shared/results/stores.js';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import type { AccessPath } from '../../shared/tables/policies.js';
 import { FileStorage } from '../../shared/storage/file.js';
+import { openStorage } from '../../shared/storage/open.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
+import { parseStorageUrl } from '../../shared/storage/url.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { localS3 } from '../helpers/s3.js';
+import { TEST_S3_TIMEOUTS, TEST_SECRET, s3ConfigFor, silentEndpoint, stallingHttpEndpoint } from '../helpers/stalling.js';
 import { tempDir } from '../helpers/temp.js';
 
 const { db } = await testDatabase();
@@ -175,6 +178,27 @@ describe.each(['index', 'heap'] as const)('when the archive cannot be written (%
 
     expect((await db.query('SELECT count(*)::int AS n FROM chores.task_results')).rows[0].n).toBe(5);
   });
+
+  it('fails the run naming the timeout when the archive endpoint never answers, and keeps every row', async () => {
+    await seedVariedOldResults(5);
+    const before = (await db.query(SNAPSHOT)).rows;
+    const silent = await silentEndpoint();
+    const archive = openStorage(parseStorageUrl('s3://archive/hung', 'TEST'), s3ConfigFor(silent.endpoint), undefined, TEST_S3_TIMEOUTS);
+
+    const failure = await clean(archive, 7, path).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+
+    expect(failure).toBeInstanceOf(ArchiveWriteError);
+    expect(failure!.message).toMatch(
+      /^archive write failed for s3:\/\/archive\/hung\/results\/\S+: could not write .*: timed out after 3 attempts/,
+    );
+    expect(failure!.message).toMatch(/rolled back and nothing was deleted/);
+    expect(failure!.message).not.toContain('\n');
+    expect(failure!.message).not.toContain(TEST_SECRET);
+    expect((await db.query(SNAPSHOT)).rows).toEqual(before);
+  });
 });
 
 describe('restoring', () => {
@@ -188,6 +212,20 @@ describe('restoring', () => {
 
     expect(stats).toMatchObject({ matched: 1, restored: 1 });
     expect((await db.query('SELECT task_id FROM chores.task_results')).rows).toEqual([{ task_id: 'newer' }]);
+  });
+
+  it('fails naming the object and the timeout when an archive object stops midway', async () => {
+    const key = 'p/results/2026/11/21/20261121T031500123Z-run-1-0001.jsonl.gz';
+    const listing = `<?xml version="1.0" encoding="UTF-8"?>
+      <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>archive</Name><KeyCount>1</KeyCount>
+      <IsTruncated>false</IsTruncated><Contents><Key>${key}</Key><Size>1000</Size></Contents></ListBucketResult>`;
+    const stalling = await stallingHttpEndpoint((request) => (request.url!.includes('list-type=2') ? { xml: listing } : 'stall-body'));
+    const archive = openStorage(parseStorageUrl('s3://archive/p', 'TEST'), s3ConfigFor(stalling.endpoint), undefined, TEST_S3_TIMEOUTS);
+
+    const restore = restoreResults({ db, table, archive, filter: { since: new Date(0) } });
+
+    await expect(restore).rejects.toThrow(/^could not read archive object s3:\/\/archive\/\S+-0001\.jsonl\.gz: .*timed out: /);
+    expect((await db.query('SELECT count(*)::int AS n FROM chores.task_results')).rows[0].n).toBe(0);
   });
 
   it('refuses to restore without a filter', async () => {

@@ -4,13 +4,16 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { FileStorage } from '../../shared/storage/file.js';
+import { openStorage } from '../../shared/storage/open.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
+import { parseStorageUrl } from '../../shared/storage/url.js';
 import { cleanupUploads } from '../../shared/uploads/cleanup.js';
 import { claimExpired } from '../../shared/uploads/sql.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { closedPort } from '../helpers/ports.js';
 import { localS3 } from '../helpers/s3.js';
+import { TEST_S3_TIMEOUTS, s3ConfigFor, silentEndpoint, stallingHttpEndpoint } from '../helpers/stalling.js';
 import { seedUploads, uploadKeys } from '../helpers/uploads.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -161,6 +164,31 @@ describe('uploads-cleanup', () => {
 
     await expect(failure).rejects.toThrow(/bucket uploads is not reachable \(Error: .*ECONNREFUSED.*\); nothing was deleted/);
     expect(await uploadKeys(db)).toEqual(['real-object']);
+  });
+
+  it('names the timeout when the S3 endpoint accepts and never answers, and loses nothing', async () => {
+    await db.query(`INSERT INTO chores.uploads (storage_key, created_at) VALUES ('real-object', now() - interval '2 days')`);
+    const silent = await silentEndpoint();
+    const hung = openStorage(parseStorageUrl('s3://uploads/u', 'TEST'), s3ConfigFor(silent.endpoint), undefined, TEST_S3_TIMEOUTS);
+
+    const failure = clean(hung);
+
+    await expect(failure).rejects.toThrow(/^bucket uploads is not reachable \(timed out after 3 attempts: .*\); nothing was deleted/);
+    expect(await uploadKeys(db)).toEqual(['real-object']);
+  });
+
+  it('fails the run when object HEADs hang, deleting no object and no row', async () => {
+    await db.query(`INSERT INTO chores.uploads (storage_key, created_at)
+      SELECT 'hung/' || i, now() - interval '2 days' FROM generate_series(1, 50) AS i`);
+    // The bucket answers; every object HEAD hangs, so nothing is known about any object.
+    const stalling = await stallingHttpEndpoint((request) => (/^\/uploads\/?(\?|$)/.test(request.url!) ? 200 : 'stall'));
+    const hung = openStorage(parseStorageUrl('s3://uploads/u', 'TEST'), s3ConfigFor(stalling.endpoint), undefined, TEST_S3_TIMEOUTS);
+
+    const failure = clean(hung);
+
+    await expect(failure).rejects.toThrow(/^HEAD s3:\/\/uploads\/u\/hung\/\d+ timed out after [1-3] attempts: .*; nothing was deleted/);
+    expect(stalling.requests.some((r) => r.startsWith('POST'))).toBe(false);
+    expect(await uploadKeys(db)).toHaveLength(50);
   });
 
   it('deletes through S3 DeleteObjects, telling deleted from missing', async () => {
