@@ -1,5 +1,4 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { DbClient } from '../../shared/db/pool.js';
 import { budgetUntil } from '../../shared/runtime/budget.js';
 import { sweepOutbox } from '../../shared/outbox/service.js';
 import { testDatabase } from '../helpers/db.js';
@@ -10,17 +9,20 @@ const { db, url } = await testDatabase();
 const deps = outboxDeps(db, url);
 const receiver = await startReceiver();
 
-/** Another session's open transaction holding the endpoint's row, as an app that updated it and has not committed. */
-async function holdEndpoint(id: string, mode: 'FOR UPDATE' | 'FOR NO KEY UPDATE'): Promise<DbClient> {
+/**
+ * A sweep with `budgetMs` left while another session's open transaction holds the endpoint's row (an
+ * app that updated it and has not committed): what the sweep threw, once the holder has let go.
+ */
+async function sweepWhileHeld(endpointId: string, mode: 'FOR UPDATE' | 'FOR NO KEY UPDATE', budgetMs: number): Promise<unknown> {
   const holder = await db.connect();
-  await holder.query('BEGIN');
-  await holder.query(`SELECT 1 FROM chores.webhook_endpoints WHERE id = $1 ${mode}`, [id]);
-  return holder;
-}
-
-async function release(holder: DbClient): Promise<void> {
-  await holder.query('ROLLBACK');
-  holder.release();
+  try {
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM chores.webhook_endpoints WHERE id = $1 ${mode}`, [endpointId]);
+    return await sweepOutbox({ ...deps, budget: budgetUntil(Date.now() + budgetMs) }).catch((error: unknown) => error);
+  } finally {
+    await holder.query('ROLLBACK');
+    holder.release();
+  }
 }
 
 beforeEach(async () => {
@@ -34,15 +36,8 @@ describe('a row lock another transaction keeps', () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     await publishEvents(db, [{ type: 'x', payload: {} }]);
     receiver.respond(() => ({ status: 500, body: 'down' })); // a failure starts the endpoint's failing streak: its row is written
-    const holder = await holdEndpoint(endpoint.id, 'FOR NO KEY UPDATE');
-
-    let failure: unknown;
-    try {
-      // Long enough to start a POST (a request never starts with under a second left).
-      failure = await sweepOutbox({ ...deps, budget: budgetUntil(Date.now() + 1_500) }).catch((error: unknown) => error);
-    } finally {
-      await release(holder);
-    }
+    // Long enough to start a POST (a request never starts with under a second left).
+    const failure = await sweepWhileHeld(endpoint.id, 'FOR NO KEY UPDATE', 1_500);
     await db.query(`UPDATE chores.webhook_deliveries SET leased_until = now() - interval '1 second'`);
     receiver.respond(() => ({ status: 200, body: 'ok' }));
     const retry = await sweepOutbox(deps);
@@ -58,14 +53,7 @@ describe('a row lock another transaction keeps', () => {
     await db.query(`UPDATE chores.webhook_endpoints SET failing_since = now() - interval '1 hour' WHERE id = $1`, [endpoint.id]);
     await publishEvents(db, [{ type: 'x', payload: {} }]);
     receiver.respond(() => ({ status: 410, body: 'gone' }));
-    const holder = await holdEndpoint(endpoint.id, 'FOR NO KEY UPDATE');
-
-    let failure: unknown;
-    try {
-      failure = await sweepOutbox({ ...deps, budget: budgetUntil(Date.now() + 1_500) }).catch((error: unknown) => error);
-    } finally {
-      await release(holder);
-    }
+    const failure = await sweepWhileHeld(endpoint.id, 'FOR NO KEY UPDATE', 1_500);
     const { rows } = await db.query('SELECT is_active FROM chores.webhook_endpoints WHERE id = $1', [endpoint.id]);
 
     expect(String(failure)).toMatch(/^OutboxError: disabling endpoints gave up waiting for a row lock/);
@@ -75,14 +63,7 @@ describe('a row lock another transaction keeps', () => {
   it('fails the fan-out within the run’s budget and sends nothing, leaving the event pending for the next run', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     await publishEvents(db, [{ type: 'x', payload: {} }]);
-    const holder = await holdEndpoint(endpoint.id, 'FOR UPDATE'); // the delivery's foreign key must share-lock it
-
-    let failure: unknown;
-    try {
-      failure = await sweepOutbox({ ...deps, budget: budgetUntil(Date.now() + 500) }).catch((error: unknown) => error);
-    } finally {
-      await release(holder);
-    }
+    const failure = await sweepWhileHeld(endpoint.id, 'FOR UPDATE', 500); // the delivery's foreign key must share-lock it
     const next = await sweepOutbox(deps);
 
     expect(String(failure)).toMatch(/^OutboxError: the fan-out gave up waiting for a row lock/);
