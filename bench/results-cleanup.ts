@@ -214,7 +214,7 @@ async function compareScale(bench: BenchDatabase): Promise<void> {
   const growth = wholeUs(large) / wholeUs(small);
   console.log('  targets:');
   console.log(
-    `    cost per row at 10M no worse than at 1M  ${verdict(growth <= 1)} (${fmt(growth, 2)}x the 1M cost with its pages written; ` +
+    `    cost per row at 10M no worse than at 1M  ${verdict(growth <= 1)} (${fmt(growth, 3)}x the 1M cost with its pages written; ` +
       `${fmt(runUs(large) / runUs(small), 2)}x the run alone)`,
   );
 }
