@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { connect, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import { afterAll } from 'vitest';
+import { onTestFinished } from 'vitest';
 import type { S3Timeouts } from '../../shared/storage/open.js';
 
 /** Short enough that a test waits out the SDK's 3 attempts in about a second. */
@@ -82,7 +82,8 @@ export async function unacceptingEndpoint(): Promise<{ endpoint: string }> {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     });`;
   const child = spawn(process.execPath, ['-e', listener], { stdio: ['ignore', 'pipe', 'inherit'] });
-  afterAll(() => {
+  // The helpers are called inside tests, where an afterAll never ran: each run left this process behind.
+  onTestFinished(() => {
     child.kill('SIGKILL');
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -96,7 +97,7 @@ export async function unacceptingEndpoint(): Promise<{ endpoint: string }> {
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     fillers.push(socket);
   }
-  afterAll(() => {
+  onTestFinished(() => {
     for (const socket of fillers) socket.destroy();
   });
   return { endpoint: `http://127.0.0.1:${port}` };
@@ -109,7 +110,7 @@ async function listen(server: Server): Promise<string> {
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  afterAll(async () => {
+  onTestFinished(async () => {
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => server.close(resolve));
   });
