@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import type { ObjectStorage } from '../storage/port.js';
+import { ArchiveReadError } from './errors.js';
 
 // `node:zlib` is loaded by the first archive written or read, not at import: it costs a Lambda's
 // cold start ~2–5 ms, and most runs archive nothing.
@@ -41,6 +42,18 @@ export function decodeRows(body: Uint8Array): Record<string, unknown>[] {
     .split('\n')
     .filter((line) => line.length > 0)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/**
+ * The rows of one archive object, for a restore: any failure to read or decode it (a storage error,
+ * a truncated object, one that is not gzip) names the object.
+ */
+export async function readArchive(storage: ObjectStorage, key: string): Promise<Record<string, unknown>[]> {
+  try {
+    return decodeRows(await storage.get(key));
+  } catch (error) {
+    throw new ArchiveReadError(`could not read archive object ${storage.url}/${key}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 export async function writeArchive(storage: ObjectStorage, key: string, rowsJson: string[]): Promise<void> {

@@ -1,8 +1,8 @@
 import { createClient } from '@redis/client';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { ARCHIVE_ROOT, archiveDay, archiveKey, decodeRows, writeArchive } from './archive.js';
-import { ArchiveReadError, ArchiveWriteError, RedisStoreError, ResultsError } from './errors.js';
+import { ARCHIVE_ROOT, archiveDay, archiveKey, readArchive, writeArchive } from './archive.js';
+import { ArchiveWriteError, RedisStoreError, ResultsError } from './errors.js';
 import { globToRegExp, type RetentionRule } from './rules.js';
 import type { ResultsCleanupSettings } from './cleanup.js';
 
@@ -249,14 +249,7 @@ export async function restoreRedisResults(input: {
   for (const key of await input.archive.list(ARCHIVE_ROOT)) {
     const day = archiveDay(key);
     if (!day || (sinceDay && day < sinceDay)) continue;
-    let rows: { key: string; value: string }[];
-    try {
-      rows = decodeRows(await input.archive.get(key)) as unknown as { key: string; value: string }[];
-    } catch (error) {
-      throw new ArchiveReadError(`could not read archive object ${input.archive.url}/${key}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+    const rows = (await readArchive(input.archive, key)) as unknown as { key: string; value: string }[];
     stats.objectsRead += 1;
     for (const row of rows) {
       const meta = parseMeta(row.value);

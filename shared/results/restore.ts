@@ -1,6 +1,6 @@
 import type { Db } from '../db/pool.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { archiveDay, decodeRows } from './archive.js';
+import { archiveDay, readArchive } from './archive.js';
 import { ArchiveReadError } from './errors.js';
 import { restoreRows } from './sql.js';
 import type { SchemaName } from '../db/identifiers.js';
@@ -45,14 +45,7 @@ export async function restoreResults(input: {
   });
   const stats: RestoreStats = { objectsRead: 0, matched: 0, restored: 0, alreadyPresent: 0 };
   for (const key of keys) {
-    let rows: Record<string, unknown>[];
-    try {
-      rows = decodeRows(await input.archive.get(key));
-    } catch (error) {
-      throw new ArchiveReadError(`could not read archive object ${input.archive.url}/${key}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+    const rows = await readArchive(input.archive, key);
     stats.objectsRead += 1;
     const matching = rows.filter((row) => {
       if (wanted && !wanted.has(String(row[input.table.key]))) return false;

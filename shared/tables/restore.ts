@@ -1,8 +1,7 @@
 import type { Db } from '../db/pool.js';
-import { decodeRows } from '../results/archive.js';
+import { readArchive } from '../results/archive.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { tableArchiveRoot } from './cleanup.js';
-import { TablesError } from './errors.js';
 import { relationOf, restoreTableRows } from './sql.js';
 
 export interface TableRestoreStats {
@@ -37,12 +36,7 @@ export async function restoreTable(input: {
   });
   const stats: TableRestoreStats = { objectsRead: 0, matched: 0, restored: 0, alreadyPresent: 0 };
   for (const key of keys) {
-    let rows: Record<string, unknown>[];
-    try {
-      rows = decodeRows(await input.archive.get(key));
-    } catch (error) {
-      throw new TablesError(`could not read archive object ${input.archive.url}/${key}: ${(error as Error).message}`, { cause: error });
-    }
+    const rows = await readArchive(input.archive, key);
     stats.objectsRead += 1;
     for (let i = 0; i < rows.length; i += RESTORE_CHUNK) {
       const chunk = rows.slice(i, i + RESTORE_CHUNK);
