@@ -6,11 +6,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildHandlers } from '../infra/build.js';
-import { LAMBDA_NODE_OPTIONS } from '../infra/bundling.js';
 import { benchDatabase, fmt, verdict } from './database.js';
 
 // Cold starts vary with the machine's load: each bundle is started this many times, the median printed.
 const COLD_RUNS = 7;
+// What the functions ran with before their bundles mapped stack traces themselves: printed beside.
+const EAGER_SOURCE_MAPS = '--enable-source-maps';
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
 /**
@@ -20,9 +21,10 @@ const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
  * module (what Lambda's init phase loads) and the Tracer chunk (what the first invocation loads
  * before any work). The first invocation against Postgres is printed beside it, traced as in Lambda:
  * its subsegments go to a UDP socket standing in for the X-Ray daemon (counted, to show tracing ran).
- * Node's own start-up is not counted; Lambda's is its own. The verdict is on processes run with
- * the functions' NODE_OPTIONS (source maps on), as deployed; processes without them, alternated
- * with those, show what the maps cost.
+ * Node's own start-up is not counted; Lambda's is its own. The verdict is on processes run as
+ * deployed, with no NODE_OPTIONS: the bundle maps its stack traces itself, reading a map only when a
+ * stack is printed (infra/shims/lazy-source-maps.ts). Processes with Node's --enable-source-maps,
+ * which reads every map at import (what the functions ran with before), alternate with those.
  *
  * Lambda runs Node 22, where `navigator` is a global; on the Node 20 this may run on it is not, and
  * pg's Cloudflare check (`lib/stream.js`) then touches `Response`, which loads Node 20's bundled
@@ -57,13 +59,13 @@ export async function benchBundles(): Promise<void> {
         console.log(JSON.stringify({ load: loaded - t0, total }));
         // Let the X-Ray SDK's last datagrams leave (after the measurement).
         setTimeout(() => process.exit(0), 50);`;
-      // Alternated process by process: as deployed (source maps on), and the code alone.
+      // Alternated process by process: as deployed, and with Node reading every map at import.
       const runs: { load: number; total: number }[] = [];
-      const bare: { load: number; total: number }[] = [];
+      const eager: { load: number; total: number }[] = [];
       const before = datagrams;
       for (let i = 0; i < COLD_RUNS; i++) {
-        runs.push(await coldStart(script, outside, bench.url, daemonAddress, LAMBDA_NODE_OPTIONS));
-        bare.push(await coldStart(script, outside, bench.url, daemonAddress, ''));
+        runs.push(await coldStart(script, outside, bench.url, daemonAddress, ''));
+        eager.push(await coldStart(script, outside, bench.url, daemonAddress, EAGER_SOURCE_MAPS));
       }
       const load = median(runs.map((r) => r.load));
       const total = median(runs.map((r) => r.total));
@@ -71,7 +73,7 @@ export async function benchBundles(): Promise<void> {
       console.log(
         `  ${job.padEnd(16)} ${fmt(atInit / 1024).padStart(4)} KiB at init (${fmt(bytes / 1024)} untraced), +${fmt(lazyBytes / 1024).padStart(3)} on demand (< 400 KiB: ${verdict(atInit < 400 * 1024)})` +
           `   cold import ${fmt(load).padStart(3)} ms as deployed (< 100 ms: ${verdict(load < 100)}), ` +
-          `${fmt(median(bare.map((r) => r.load))).padStart(3)} without source maps; first call ${fmt(total - load)} ms; ` +
+          `${fmt(median(eager.map((r) => r.load))).padStart(3)} with ${EAGER_SOURCE_MAPS}; first call ${fmt(total - load)} ms; ` +
           `${fmt((datagrams - before) / (2 * COLD_RUNS))} subsegments/run`,
       );
     }
@@ -95,7 +97,7 @@ async function coldStart(
       PATH: process.env.PATH!,
       DATABASE_URL: url,
       UPLOADS_STORAGE_URL: `file://${outside}/uploads`,
-      // The functions' (LAMBDA_NODE_OPTIONS): Node then reads each module's source map as it loads it.
+      // None as deployed; EAGER_SOURCE_MAPS has Node read each module's source map as it loads it.
       NODE_OPTIONS: nodeOptions,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',

@@ -14,14 +14,6 @@ import type { BuildOptions } from 'esbuild';
  */
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 
-/**
- * Every function's NODE_OPTIONS: stack traces in the logs point at our TypeScript, not at column
- * 48,213 of a minified line. Node reads and parses a module's source map when it loads the module,
- * so this costs each cold start; the maps carry no source text (`sourcesContent: false`), which a
- * stack trace never needs, and `npm run bench -- bundles` measures cold starts with this set.
- */
-export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
-
 export const bundling = {
   bundle: true,
   platform: 'node',
@@ -31,9 +23,12 @@ export const bundling = {
   // Minified, `LockLostError` became `de`: in every logged error, in the exc_type a failed run
   // records, and in any check of an error's name. Names kept cost ~16 KiB a bundle.
   keepNames: true,
+  // Stack traces in the logs point at our TypeScript, not at column 48,213 of a minified line: each
+  // bundle file's map is read when a stack is first printed (the injected shim), not at every cold
+  // start as under NODE_OPTIONS=--enable-source-maps (8–20 ms of each, `npm run bench -- bundles`).
   sourcemap: true,
-  // Positions and names only: the sources' text made the maps three times larger (2.8 MB for
-  // outbox-deliver), all of it read and parsed on every cold start for nothing.
+  // Positions and names only, all a stack trace needs: the sources' text made the maps three times
+  // larger (2.8 MB for outbox-deliver), all of it read and parsed to print one stack.
   sourcesContent: false,
   mainFields: ['module', 'main'],
   // ESM chunks: what a handler imports dynamically (the Redis client of results-cleanup, the RDS IAM
@@ -51,6 +46,7 @@ export const bundling = {
     'node:stream/promises': './infra/shims/middy-streams.mjs',
   },
   // ESM bundles still meet CommonJS dependencies that call require(); give them one.
+  inject: ['./infra/shims/lazy-source-maps.ts'],
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   outExtension: { '.js': '.mjs' },
   logLevel: 'warning',

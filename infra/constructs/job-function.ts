@@ -6,7 +6,6 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../shared/runtime/metrics.js';
 import { bundleHandler } from '../build.js';
-import { LAMBDA_NODE_OPTIONS } from '../bundling.js';
 import type { Database } from './database.js';
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
@@ -78,7 +77,6 @@ export class HandlerFunction extends lambda.Function {
       // trace header the SDK sends on every call, so an SQS message carries its producer's trace.
       tracing: lambda.Tracing.ACTIVE,
       environment: {
-        NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
         POWERTOOLS_SERVICE_NAME: 'chores',
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...props.environment,

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildHandlers, HANDLERS } from '../../infra/build.js';
-import { LAMBDA_NODE_OPTIONS } from '../../infra/bundling.js';
 import { jobNames } from '../../shared/jobs.js';
 import { testDatabase } from '../helpers/db.js';
 import { addTestEndpoint, deliveryRows, publishEvents } from '../helpers/outbox.js';
@@ -28,8 +27,8 @@ const maps = (files: string[]) => Promise.all(files.map((f) => readFile(`${f}.ma
 const sources = async (files: string[]) => (await maps(files)).join('\n');
 
 /**
- * Loads a bundle in a fresh Node process, with only the Lambda environment and the functions'
- * NODE_OPTIONS, and invokes it once with `event`; prints the result, or the error's stack.
+ * Loads a bundle in a fresh Node process, with only the Lambda environment (no NODE_OPTIONS, as
+ * deployed), and invokes it once with `event`; prints the result, or the error's stack.
  */
 async function invokeBundle(file: string, env: Record<string, string>, event: object = {}) {
   const script = `
@@ -44,7 +43,7 @@ async function invokeBundle(file: string, env: Record<string, string>, event: ob
     cwd: outside,
     env: {
       PATH: process.env.PATH!,
-      NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
+      NODE_OPTIONS: '',
       NODE_PATH: '',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
@@ -152,17 +151,26 @@ describe('the Lambda bundles', { timeout: 60_000 }, () => {
     }
   });
 
-  it('report an error under its own name, with a stack that points at our TypeScript through maps without source text', async () => {
-    const { file, loaded } = built.find((b) => b.job === 'results-cleanup')!;
+  // As deployed (the bundle maps its own stacks), and as a stage that turns Node's mapping on runs.
+  it.each([
+    ['as deployed', ''],
+    ['under NODE_OPTIONS=--enable-source-maps', '--enable-source-maps'],
+  ])(
+    'report an error under its own name, with a stack that points at our TypeScript through maps without source text, %s',
+    async (_how, nodeOptions) => {
+      const { file, loaded } = built.find((b) => b.job === 'results-cleanup')!;
 
-    const { stack } = await invokeBundle(file, {}, { batchSize: 'many' });
+      const { stack } = await invokeBundle(file, { NODE_OPTIONS: nodeOptions }, { batchSize: 'many' });
 
-    // Minified without keepNames, the class was `de`, in logs and in a failed run's exc_type alike.
-    expect(stack).toMatch(/^InvalidPayloadError: invalid payload for results-cleanup: batchSize: /);
-    // The deployed NODE_OPTIONS map each frame of the minified bundle back to its source file.
-    expect(stack).toMatch(/\/shared\/runtime\/[a-z-]+\.ts:\d+:\d+\)?$/m);
-    for (const map of await maps(loaded)) expect(JSON.parse(map)).not.toHaveProperty('sourcesContent');
-  });
+      // Minified without keepNames, the class was `de`, in logs and in a failed run's exc_type alike.
+      expect(stack).toMatch(/^InvalidPayloadError: invalid payload for results-cleanup: batchSize: /);
+      // Without Node's --enable-source-maps, the injected shim (infra/shims/lazy-source-maps.ts) maps each
+      // frame of the minified bundle back to its source file, reading the map as the stack is printed.
+      expect(stack).toMatch(/^ {4}at (async )?[\w.<>]+ \(\/.*\/shared\/runtime\/[a-z-]+\.ts:\d+:\d+\)$/m);
+      expect(stack).not.toMatch(/index\.mjs:\d+:\d+/);
+      for (const map of await maps(loaded)) expect(JSON.parse(map)).not.toHaveProperty('sourcesContent');
+    },
+  );
 
   it('fail a delivery to a URL the SSRF policy refuses at once, without retrying it, as the TypeScript does', async () => {
     await addTestEndpoint(db, 'http://169.254.169.254/latest/meta-data/');
