@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildHandlers } from '../infra/build.js';
-import { benchDatabase, fmt, verdict } from './database.js';
+import { benchDatabase, fmt, median, verdict } from './database.js';
 
 // Cold starts vary with the machine's load: each bundle is started this many times, the median printed.
 const COLD_RUNS = 7;
@@ -113,9 +113,4 @@ async function coldStart(
     },
   });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as { load: number; total: number };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
