@@ -136,30 +136,30 @@ export interface DeletedBatch extends Partial<ArchivedRows> {
 
 /**
  * The byte bound both archive statements share. `locked` (the caller's CTE: rows locked FOR UPDATE,
- * each its ctid `id`, its JSON `row`, and the columns `ordered` names) is taken in that order
- * while the JSON before a row stays under `bytes`: the first row always goes, so a single row over
- * the budget goes alone, and the batch's JSON is under `bytes` plus one row. Postgres builds the
- * JSON once, for the locked rows only; a locked row cannot change until commit, so the JSON read
- * under the lock is exactly the row the DELETE removes. Only the rows deleted come back.
+ * each its ctid `id` and its JSON `row`) is taken in `order` (its own order when none: any order
+ * holds the bound) while the JSON before a row stays under `bytes`: the first row always goes, so a
+ * row over the budget goes alone, and the batch's JSON is under `bytes` plus one row. Postgres builds
+ * the JSON once, for the locked rows only; a locked row cannot change until commit, so the JSON read
+ * under the lock is exactly the row the DELETE removes. `select` aggregates over the rows taken.
  */
-function boundedDelete(t: ResultTable, locked: string, ordered: string, bytes: string, select: string): string {
+function boundedDelete(t: ResultTable, locked: string, order: string | undefined, bytes: string, select: string): string {
   return `WITH locked AS (${locked}
-      ), sized AS MATERIALIZED (
-        SELECT id, ${ordered === 'id' ? '' : 'ord, '}octet_length(row)::bigint AS bytes FROM locked
       ), taken AS (
-        SELECT id FROM (SELECT id, sum(bytes) OVER (ORDER BY ${ordered} ROWS UNBOUNDED PRECEDING) - bytes AS before FROM sized) s
-        WHERE before < ${bytes}
+        SELECT * FROM (
+          SELECT *, sum(octet_length(row)) OVER (${order ? `ORDER BY ${order} ` : ''}ROWS UNBOUNDED PRECEDING) - octet_length(row) AS before
+          FROM locked
+        ) s WHERE before < ${bytes}
       ), gone AS (
-        DELETE FROM ${t.table} WHERE ctid = ANY(ARRAY(SELECT id FROM taken ORDER BY id)) RETURNING ctid AS id
+        DELETE FROM ${t.table} WHERE ctid = ANY(ARRAY(SELECT id FROM taken ORDER BY id)) RETURNING 1
       )
-      SELECT ${select}, string_agg(row, E'\\n') AS lines,
-        (SELECT count(*) FROM sized)::int AS examined, (SELECT coalesce(sum(bytes), 0) FROM sized)::text AS examined_bytes
-      FROM gone JOIN locked USING (id)`;
+      SELECT (SELECT count(*) FROM gone)::int AS deleted, ${select}, string_agg(row, E'\\n') AS lines,
+        (SELECT count(*) FROM locked)::int AS examined, (SELECT coalesce(sum(octet_length(row)), 0) FROM locked)::text AS examined_bytes
+      FROM taken`;
 }
 
 /**
  * deleteBatch with an archive: at most `rows` rows locked and turned into JSON, of which those
- * within `bytes` of JSON are deleted and come back as JSON lines joined by Postgres into one text
+ * within `bytes` of JSON (see boundedDelete) are deleted and come back as JSON lines joined by Postgres into one text
  * (parsing a 10k-element `text[]` in node was a third of an archiving run's time). The byte bound
  * is taken in the walk's order, so `resume_at` never passes a row left for the next batch.
  */
@@ -174,7 +174,7 @@ export function archiveBatch(t: ResultTable, pass: RetentionPass, rows: number, 
         LIMIT ${params.add(rows, 'int')} FOR UPDATE OF t SKIP LOCKED`;
   const budget = params.add(bytes, 'bigint');
   return {
-    text: boundedDelete(t, locked, 'ord, id', budget, `count(*)::int AS deleted, ${resumeAt(t)} AS resume_at`),
+    text: boundedDelete(t, locked, 'ord, id', budget, `${resumeAt(t)} AS resume_at`),
     values: params.values,
   };
 }
@@ -227,7 +227,7 @@ export function archiveHeapRange(
   const budget = params.add(range.bytes, 'bigint');
   const counts = passes.map((_, i) => `count(*) FILTER (WHERE pass = ${i})`).join(', ');
   return {
-    text: boundedDelete(t, locked, 'id', budget, `count(*)::int AS deleted, ARRAY[${counts || 'NULL'}]::int[] AS by_pass`),
+    text: boundedDelete(t, locked, undefined, budget, `ARRAY[${counts || 'NULL'}]::int[] AS by_pass`),
     values: params.values,
   };
 }
