@@ -10,6 +10,40 @@ const zlib = () => process.getBuiltinModule('node:zlib');
 // on day D finished before D, so no object from before the `since` day can hold a match.
 export const ARCHIVE_ROOT = 'results/';
 
+// The most JSON one archive batch holds (plus one row, as a row over it goes alone). A batch's rows
+// reach Node as one string, then are encoded and gzipped: a few copies of it at once, per concurrent
+// stream (two by default, four at most), inside a 512 MB Lambda. Unbounded, one heap page of TOASTed
+// rows of 3 MB each (a hundred fit) came back as 300 MB and ran a 200 MB heap out of memory; bounded,
+// those 300 MB cleaned under a 96 MB heap (measured). Rows of usual sizes stay well under it: a 60 ms
+// batch holds a few MB of them.
+export const ARCHIVE_BATCH_BYTES = 16 * 1024 * 1024;
+// The rows the first archive batch of a run turns into JSON, before any row was measured: 32 rows of
+// 3 MB is ~100 MB of JSON built in Postgres, once; small rows cost one short extra batch.
+const FIRST_ARCHIVE_ROWS = 32;
+
+/**
+ * How many rows the next archive batch locks and turns into JSON: enough for the byte budget at the
+ * size per row the last batch measured, and one more, so the budget rather than this limit usually
+ * ends a batch. Without it, Postgres built the JSON of every row in the range or batch (a range of
+ * a hundred 3 MB rows: 300 MB) to keep the 16 MiB the budget takes, again for each batch of the range.
+ */
+export class ArchiveRowLimit {
+  private rows = FIRST_ARCHIVE_ROWS;
+  constructor(
+    private readonly bytes: number,
+    private readonly max: number,
+  ) {}
+
+  get current(): number {
+    return Math.min(this.rows, this.max);
+  }
+
+  /** A batch examined `rows` rows of `bytes` JSON in all. */
+  measured(rows: number, bytes: number): void {
+    if (rows > 0) this.rows = Math.ceil(this.bytes / Math.max(1, bytes / rows)) + 1;
+  }
+}
+
 /** `results/2026/11/21/20261121T031500123Z-<run>-0007.jsonl.gz` (group results under `groups/`). */
 export function archiveKey(at: Date, runId: string, batch: number, root: string = ARCHIVE_ROOT): string {
   const iso = at.toISOString();

@@ -3,22 +3,24 @@ import { cleanupBatchSettings } from '../db/batch.js';
 import { inTransaction, type Db, type DbClient } from '../db/pool.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { archiveKey, writeArchive } from './archive.js';
+import { ARCHIVE_BATCH_BYTES, ArchiveRowLimit, archiveKey, writeArchive } from './archive.js';
 import { ArchiveWriteError } from './errors.js';
 import type { RetentionRule } from './rules.js';
 import type { SchemaName } from '../db/identifiers.js';
 import { checkRulesFit, detectGroupTable, detectTable, ruleApplies, type ResultTable, type StoreName } from './stores.js';
 import type { AccessPath } from '../tables/policies.js';
-import { ARCHIVE_TARGET_BATCH_MS, sweepHeapRanges, TARGET_BATCH_MS } from '../tables/ranges.js';
+import { ARCHIVE_TARGET_BATCH_MS, RANGE_UNFINISHED, sweepHeapRanges, TARGET_BATCH_MS } from '../tables/ranges.js';
 import { choosePath } from './path.js';
 import {
   countByPassInHeap,
   countEligible,
+  archiveBatch,
   deleteBatch,
   deletePassInRange,
   archiveHeapRange,
   estimateAll,
   passOrder,
+  type ArchivedRows,
   type DeletedBatch,
   type DeletedRange,
   type RetentionPass,
@@ -30,6 +32,9 @@ const LOCK_TIMEOUT = '2s' as const;
 // A heap-order DELETE waits on an eligible row another transaction holds (a producer rewriting an
 // old result); this bounds that wait, then the range is retried skipping the held rows.
 const RANGE_LOCK_TIMEOUT = '500ms' as const;
+// A cap on an archiving heap range's rows locked and turned into JSON per batch, whatever their size
+// measured: the pages of one range can hold ~2.9M rows.
+const MAX_ARCHIVE_RANGE_ROWS = 200_000;
 
 export interface ResultsCleanupSettings {
   dryRun: boolean;
@@ -40,6 +45,8 @@ export interface ResultsCleanupSettings {
   accessPath?: AccessPath;
   /** Concurrent streams of heap-order batches (DEFAULT_SWEEP_WORKERS when unset); an index walk is one stream. */
   workers?: number;
+  /** The most JSON one archive batch holds, plus one row (ARCHIVE_BATCH_BYTES when unset; tests set it small). */
+  archiveBatchBytes?: number;
 }
 
 export interface ResultsCleanupStats {
@@ -60,6 +67,8 @@ export interface ResultsCleanupStats {
   accessPath: AccessPath;
   pathReason: string;
   archived: number;
+  /** With an archive: the most JSON one batch's object holds, plus one row (a row over it goes alone). */
+  archiveBatchBytes?: number;
   batches: number;
   /** Heap ranges whose DELETE met a held row and were redone skipping the held rows. */
   retriedRanges: number;
@@ -113,6 +122,7 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
     accessPath: chosen.path,
     pathReason: chosen.reason,
     archived: 0,
+    ...(input.archive && { archiveBatchBytes: settings.archiveBatchBytes ?? ARCHIVE_BATCH_BYTES }),
     batches: 0,
     retriedRanges: 0,
     longestBatchMs: 0,
@@ -138,7 +148,9 @@ export async function cleanupResults(input: ResultsCleanupInput): Promise<Result
 
 /**
  * Range by range in heap order, every pass in each range's one transaction, by `workers`
- * concurrent streams (sized and shared out by sweepHeapRanges). Adds to
+ * concurrent streams (sized and shared out by sweepHeapRanges). With an archive a range may take
+ * several transactions: each holds at most `archiveBatchBytes` of JSON (see archiveHeapRange), and
+ * the range is run again, its deleted rows gone, until a batch leaves nothing behind. Adds to
  * `remaining` what the sweep left: rows held by other transactions in the ranges it had to retry,
  * and the eligible rows in pages it did not reach (a truncated run; pages the table gained since).
  * Returns false when the budget ended it early.
@@ -154,46 +166,81 @@ async function sweepHeap(input: ResultsCleanupInput, passes: RetentionPass[], st
     ...(settings.workers && { workers: settings.workers }),
     targetMs: input.archive ? ARCHIVE_TARGET_BATCH_MS : TARGET_BATCH_MS,
   };
+  const bytes = stats.archiveBatchBytes ?? ARCHIVE_BATCH_BYTES;
+  const rowLimit = new ArchiveRowLimit(bytes, MAX_ARCHIVE_RANGE_ROWS);
   // With an archive, one statement returns the rows of every pass; without, each pass is a plain
   // DELETE whose row count is the pass's count (see deletePassInRange).
   const deleteRange =
-    (from: number, to: number, skipLocked: boolean) =>
+    (from: number, to: number, rows: number, skipLocked: boolean) =>
     async (tx: DbClient): Promise<DeletedRange> => {
-      if (input.archive) return (await tx.query<DeletedRange>(archiveHeapRange(table, passes, from, to, skipLocked))).rows[0]!;
+      if (input.archive) {
+        const range = { from, to, rows, bytes };
+        return (await tx.query<DeletedRange>(archiveHeapRange(table, passes, range, skipLocked))).rows[0]!;
+      }
       const byPass: number[] = [];
       for (const pass of passes) byPass.push((await tx.query(deletePassInRange(table, pass, from, to, skipLocked))).rowCount ?? 0);
       return { deleted: byPass.reduce((a, b) => a + b, 0), by_pass: byPass };
     };
+  // Counted once the sweep ends, and only below where it reached: the pages above are counted whole.
+  const retried: { from: number; to: number }[] = [];
   const sweep = await sweepHeapRanges(db, table.table, options, async (from, to) => {
-    const number = sequence++;
-    let batch: DeletedRange;
-    try {
-      batch = await deleteInBatch(input, stats, number, RANGE_LOCK_TIMEOUT, deleteRange(from, to, false));
-    } catch (error) {
-      if (!hasPgCode(error, PgErrorCode.lockNotAvailable)) throw error;
-      // A held row in the range: redo it skipping held rows. A table lock fails this one too, and
-      // that ends the run rather than queueing behind a migration.
-      stats.retriedRanges += 1;
-      batch = await deleteInBatch(input, stats, number, LOCK_TIMEOUT, deleteRange(from, to, true));
-      stats.remaining += await countInHeap(db, table, passes, { from, to });
+    let skipLocked = false;
+    for (;;) {
+      const number = sequence++;
+      const rows = rowLimit.current;
+      let batch: DeletedRange | undefined;
+      if (!skipLocked) {
+        try {
+          batch = await deleteInBatch(input, stats, number, RANGE_LOCK_TIMEOUT, deleteRange(from, to, rows, false));
+        } catch (error) {
+          if (!hasPgCode(error, PgErrorCode.lockNotAvailable)) throw error;
+          // A held row in the range: redo it skipping held rows, this batch and the range's next
+          // ones. A table lock fails this one too, and that ends the run rather than queueing
+          // behind a migration.
+          skipLocked = true;
+          stats.retriedRanges += 1;
+          retried.push({ from, to });
+        }
+      }
+      batch ??= await deleteInBatch(input, stats, number, LOCK_TIMEOUT, deleteRange(from, to, rows, true));
+      for (const [i, pass] of passes.entries()) stats.byRule[pass.label]! += batch.by_pass[i]!;
+      record(input, stats, batch.deleted);
+      if (!input.archive || !leftRows(batch, rows, rowLimit)) return;
+      if (budget.expired()) return RANGE_UNFINISHED;
     }
-    for (const [i, pass] of passes.entries()) stats.byRule[pass.label]! += batch.by_pass[i]!;
-    record(input, stats, batch.deleted);
   });
+  for (const range of retried.filter((r) => r.to <= sweep.reached)) stats.remaining += await countInHeap(db, table, passes, range);
   stats.remaining += await countInHeap(db, table, passes, { from: sweep.reached });
   return sweep.done;
 }
 
-/** Pass by pass, each an ordered index walk in batches of `batchSize`. Returns false when the budget ended it early. */
+/**
+ * Whether a batch left rows its statement would take next time: ones it locked that the byte bound
+ * left out, or possibly more beyond its row limit. A batch that deleted nothing made no progress
+ * and ends its range or walk. Sizes the next archive batch's row limit too.
+ */
+function leftRows(batch: { deleted: number } & Partial<ArchivedRows>, limit: number, rowLimit: ArchiveRowLimit): boolean {
+  const examined = batch.examined ?? batch.deleted;
+  if (batch.examined !== undefined) rowLimit.measured(examined, Number(batch.examined_bytes));
+  return batch.deleted > 0 && (batch.deleted < examined || examined >= limit);
+}
+
+/**
+ * Pass by pass, each an ordered index walk in batches of `batchSize` rows; with an archive, of at
+ * most `archiveBatchBytes` of JSON too (see archiveBatch). Returns false when the budget ended it early.
+ */
 async function walkIndex(input: ResultsCleanupInput, passes: RetentionPass[], stats: ResultsCleanupStats): Promise<boolean> {
   const { table, settings, budget } = input;
+  const bytes = stats.archiveBatchBytes ?? ARCHIVE_BATCH_BYTES;
+  const rowLimit = new ArchiveRowLimit(bytes, settings.batchSize);
   for (const pass of passes) {
     // The keyset cursor of this pass's walk, kept here so the passes themselves stay whole for counting.
     let cursor: RetentionPass = pass;
     for (;;) {
       // Checked only once something was deleted, so even a mis-sized budget makes progress.
       if (stats.deleted > 0 && budget.expired()) return false;
-      const statement = deleteBatch(table, cursor, settings.batchSize, !!input.archive);
+      const rows = input.archive ? rowLimit.current : settings.batchSize;
+      const statement = input.archive ? archiveBatch(table, cursor, rows, bytes) : deleteBatch(table, cursor, rows);
       const batch = await deleteInBatch(
         input,
         stats,
@@ -204,7 +251,7 @@ async function walkIndex(input: ResultsCleanupInput, passes: RetentionPass[], st
       );
       stats.byRule[pass.label]! += batch.deleted;
       record(input, stats, batch.deleted);
-      if (batch.deleted < settings.batchSize) break;
+      if (!leftRows(batch, rows, rowLimit)) break;
       // Resume from the newest age this batch reached: rows the pass walked past and kept (shielded
       // by an earlier rule) are then walked once per run rather than once per batch.
       if (pass.kind === 'rule' && passOrder(table, pass) !== undefined && batch.resume_at) cursor = { ...pass, resumeAt: batch.resume_at };

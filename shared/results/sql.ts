@@ -97,15 +97,12 @@ function rowJson(t: ResultTable, alias: string): string {
  * The delete targets the locked rows by ctid, a direct heap lookup: joining back on task_id let
  * the planner hash-join against a full scan of the table on every batch (measured: 32k rows/s
  * against 445k). A locked row cannot move, so its ctid holds until the delete; sorting the ctids
- * makes the delete walk the heap in page order. With `returnRows`, the deleted rows come back as
- * JSON lines of every column, joined by Postgres into one text (parsing a 10k-element `text[]` in
- * node was a third of an archiving run's time).
+ * makes the delete walk the heap in page order.
  */
-export function deleteBatch(t: ResultTable, pass: RetentionPass, limit: number, returnRows: boolean): Sql {
+export function deleteBatch(t: ResultTable, pass: RetentionPass, limit: number): Sql {
   const params = new Params();
   const where = passPredicate(t, pass, params);
   const order = passOrder(t, pass);
-  const resumeAt = t.ageIsNaive ? `(max(age) AT TIME ZONE 'UTC')::text` : 'max(age)::text';
   return {
     text: `WITH doomed AS (
         SELECT ctid FROM ${t.table} WHERE ${where}
@@ -113,20 +110,73 @@ export function deleteBatch(t: ResultTable, pass: RetentionPass, limit: number, 
         LIMIT ${params.add(limit, 'int')} FOR UPDATE SKIP LOCKED
       ), gone AS (
         DELETE FROM ${t.table} AS t WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM doomed ORDER BY ctid))
-        RETURNING ${t.age} AS age${returnRows ? `, ${rowJson(t, 't')} AS row` : ''}
+        RETURNING ${t.age} AS age
       )
-      SELECT count(*)::int AS deleted, ${resumeAt} AS resume_at
-        ${returnRows ? `, string_agg(row, E'\\n') AS lines` : ''}
-      FROM gone`,
+      SELECT count(*)::int AS deleted, ${resumeAt(t)} AS resume_at FROM gone`,
     values: params.values,
   };
 }
 
-export interface DeletedBatch {
+const resumeAt = (t: ResultTable): string => (t.ageIsNaive ? `(max(age) AT TIME ZONE 'UTC')::text` : 'max(age)::text');
+
+/** What an archive statement reports besides its deleted rows (archiveBatch, archiveHeapRange). */
+export interface ArchivedRows {
+  /** The deleted rows as JSON lines joined by newlines; null when none. */
+  lines: string | null;
+  /** Rows locked and turned into JSON: more than were deleted when the byte bound cut the batch short. */
+  examined: number;
+  /** Their JSON bytes (bigint, as text): what the next batch's row limit is sized from. */
+  examined_bytes: string;
+}
+
+export interface DeletedBatch extends Partial<ArchivedRows> {
   deleted: number;
   resume_at: string | null;
-  /** The deleted rows as JSON lines joined by newlines (with `returnRows` only; null when none). */
-  lines?: string | null;
+}
+
+/**
+ * The byte bound both archive statements share. `locked` (the caller's CTE: rows locked FOR UPDATE,
+ * each its ctid `id` and its JSON `row`) is taken in `order` (its own order when none: any order
+ * holds the bound) while the JSON before a row stays under `bytes`: the first row always goes, so a
+ * row over the budget goes alone, and the batch's JSON is under `bytes` plus one row. Postgres builds
+ * the JSON once, for the locked rows only; a locked row cannot change until commit, so the JSON read
+ * under the lock is exactly the row the DELETE removes. `select` aggregates over the rows taken.
+ */
+function boundedDelete(t: ResultTable, locked: string, order: string | undefined, bytes: string, select: string): string {
+  return `WITH locked AS (${locked}
+      ), taken AS (
+        SELECT * FROM (
+          SELECT *, sum(octet_length(row)) OVER (${order ? `ORDER BY ${order} ` : ''}ROWS UNBOUNDED PRECEDING) - octet_length(row) AS before
+          FROM locked
+        ) s WHERE before < ${bytes}
+      ), gone AS (
+        DELETE FROM ${t.table} WHERE ctid = ANY(ARRAY(SELECT id FROM taken ORDER BY id)) RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM gone)::int AS deleted, ${select}, string_agg(row, E'\\n') AS lines,
+        (SELECT count(*) FROM locked)::int AS examined, (SELECT coalesce(sum(octet_length(row)), 0) FROM locked)::text AS examined_bytes
+      FROM taken`;
+}
+
+/**
+ * deleteBatch with an archive: at most `rows` rows locked and turned into JSON, of which those
+ * within `bytes` of JSON (see boundedDelete) are deleted and come back as JSON lines joined by Postgres into one text
+ * (parsing a 10k-element `text[]` in node was a third of an archiving run's time). The byte bound
+ * is taken in the walk's order, so `resume_at` never passes a row left for the next batch.
+ */
+export function archiveBatch(t: ResultTable, pass: RetentionPass, rows: number, bytes: number): Sql {
+  const params = new Params();
+  const where = passPredicate(t, pass, params);
+  const order = passOrder(t, pass);
+  const locked = `
+        SELECT t.ctid AS id, ${order ? `ROW(${order})` : 'NULL::text'} AS ord, ${t.age} AS age, ${rowJson(t, 't')} AS row
+        FROM ${t.table} AS t WHERE ${where}
+        ${order ? `ORDER BY ${order}` : ''}
+        LIMIT ${params.add(rows, 'int')} FOR UPDATE OF t SKIP LOCKED`;
+  const budget = params.add(bytes, 'bigint');
+  return {
+    text: boundedDelete(t, locked, 'ord, id', budget, `${resumeAt(t)} AS resume_at`),
+    values: params.values,
+  };
 }
 
 /** The rows any of the passes selects; passes are disjoint, so OR loses nothing and counts none twice. */
@@ -152,26 +202,32 @@ export function deletePassInRange(t: ResultTable, pass: RetentionPass, from: num
 }
 
 /**
- * deletePassInRange for every pass at once, with an archive: the deleted rows come back as JSON
- * lines, and each reports the pass that selected it (first match, in the passes' order), so byRule
- * stays exact. Building the JSON costs more than the RETURNING, so one statement serves here.
+ * deletePassInRange for every pass at once, with an archive, bounded as archiveBatch is: at most
+ * `rows` of the range's eligible rows locked and turned into JSON, in heap order, of which those
+ * within `bytes` of JSON are deleted and come back as JSON lines, each counted under the pass that
+ * selected it (first match, in the passes' order), so byRule stays exact. One heap page can hold a
+ * hundred TOASTed rows of several MB: a range is then taken in several batches, each its own
+ * transaction, until one reports fewer rows examined than `rows` and none left by the byte bound.
  */
-export function archiveHeapRange(t: ResultTable, passes: RetentionPass[], from: number, to: number, skipLocked = false): Sql {
+export function archiveHeapRange(
+  t: ResultTable,
+  passes: RetentionPass[],
+  range: { from: number; to: number; rows: number; bytes: number },
+  skipLocked = false,
+): Sql {
   const params = new Params();
-  const where = `${tidRange(params, from, to)} AND (${anyPass(t, passes, params)})`;
+  const where = `${tidRange(params, range.from, range.to)} AND (${anyPass(t, passes, params)})`;
   // Every deleted row matches some pass, so the last one needs no test of its own: ELSE. It is
   // usually the catch-all rule that most rows fall under.
   const tests = passes.slice(0, -1).map((pass, i) => `WHEN ${passPredicate(t, pass, params)} THEN ${i}`);
   const which = tests.length > 0 ? `CASE ${tests.join(' ')} ELSE ${passes.length - 1} END` : '0';
-  const target = skipLocked ? `ctid = ANY(ARRAY(SELECT ctid FROM ${t.table} WHERE ${where} FOR UPDATE SKIP LOCKED))` : where;
+  const locked = `
+        SELECT t.ctid AS id, ${which} AS pass, ${rowJson(t, 't')} AS row FROM ${t.table} AS t WHERE ${where}
+        LIMIT ${params.add(range.rows, 'int')} FOR UPDATE OF t${skipLocked ? ' SKIP LOCKED' : ''}`;
+  const budget = params.add(range.bytes, 'bigint');
   const counts = passes.map((_, i) => `count(*) FILTER (WHERE pass = ${i})`).join(', ');
   return {
-    text: `WITH gone AS (
-        DELETE FROM ${t.table} AS t WHERE ${target}
-        RETURNING ${which} AS pass, ${rowJson(t, 't')} AS row
-      )
-      SELECT count(*)::int AS deleted, ARRAY[${counts || 'NULL'}]::int[] AS by_pass, string_agg(row, E'\\n') AS lines
-      FROM gone`,
+    text: boundedDelete(t, locked, undefined, budget, `ARRAY[${counts || 'NULL'}]::int[] AS by_pass`),
     values: params.values,
   };
 }
@@ -180,11 +236,10 @@ function tidRange(params: Params, from: number, to: number): string {
   return `ctid >= ${params.add(`(${from},0)`, 'tid')} AND ctid < ${params.add(`(${to},0)`, 'tid')}`;
 }
 
-export interface DeletedRange {
+export interface DeletedRange extends Partial<ArchivedRows> {
   deleted: number;
   /** Rows deleted per pass, in the passes' order. */
   by_pass: number[];
-  lines?: string | null;
 }
 
 /** The planner's row estimate for what the passes select: no scan, for choosing the access path. */

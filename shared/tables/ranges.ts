@@ -26,10 +26,17 @@ export interface SweepOptions {
   targetMs?: number;
 }
 
+/**
+ * What a batch returns when the budget ran out before its range was done (results-cleanup's archive
+ * takes a range of very large rows in several byte-bounded transactions): the sweep takes no further
+ * range, and `reached` stays at or below the unfinished range's first page, so what it left is counted.
+ */
+export const RANGE_UNFINISHED = Symbol('range unfinished');
+
 export interface HeapSweep {
   /** False when the budget ended the sweep early. */
   done: boolean;
-  /** The first page not swept: every range below it was handed to `batch` and finished. */
+  /** The first page not swept: every range below it was handed to `batch` and finished (see RANGE_UNFINISHED). */
   reached: number;
 }
 
@@ -39,7 +46,8 @@ export interface HeapSweep {
  * than any cutoff), each range handed to `batch`, which runs it as one short transaction, by
  * `workers` concurrent streams taking the next range in turn. The first range is sized for
  * `batchRows` rows, later ones toward `targetMs`. A batch that throws stops every stream from
- * taking another range; the error is rethrown once the ranges in flight have finished.
+ * taking another range; the error is rethrown once the ranges in flight have finished. A batch that
+ * returns RANGE_UNFINISHED stops them too, and the sweep reports it not done.
  *
  * @example const { done } = await sweepHeapRanges(db, '"public"."t"', { batchRows: 10_000, budget }, (from, to) => deleteRange(from, to))
  */
@@ -58,6 +66,8 @@ export async function sweepHeapRanges(
   let span = clamp(Math.ceil(batchRows / rowsPerPage), 1, MAX_PAGES_PER_BATCH);
   let next = 0;
   let stopped = false;
+  // The first page of the lowest range a batch left unfinished: nothing at or above it counts as swept.
+  let unfinished = Number.POSITIVE_INFINITY;
 
   // One range: taken, run, and its time used to size the next one taken by any stream.
   const step = async (): Promise<void> => {
@@ -66,7 +76,10 @@ export async function sweepHeapRanges(
     next = to;
     const started = performance.now();
     try {
-      await batch(from, to);
+      if ((await batch(from, to)) === RANGE_UNFINISHED) {
+        stopped = true;
+        unfinished = Math.min(unfinished, from);
+      }
     } catch (error) {
       stopped = true;
       throw error;
@@ -85,7 +98,7 @@ export async function sweepHeapRanges(
   const results = await Promise.allSettled(Array.from({ length: clamp(workers, 1, MAX_SWEEP_WORKERS) }, stream));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  return { done: next >= pages, reached: next };
+  return { done: next >= pages && unfinished === Number.POSITIVE_INFINITY, reached: Math.min(next, unfinished) };
 }
 
 function clamp(value: number, min: number, max: number): number {

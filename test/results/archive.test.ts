@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { decodeRows } from '../../shared/results/archive.js';
 import { cleanupResults } from '../../shared/results/cleanup.js';
@@ -19,10 +22,11 @@ import { localS3 } from '../helpers/s3.js';
 import { TEST_S3_TIMEOUTS, TEST_SECRET, s3ConfigFor, silentEndpoint, stallingHttpEndpoint } from '../helpers/stalling.js';
 import { tempDir } from '../helpers/temp.js';
 
-const { db } = await testDatabase();
+const { db, url: dbUrl } = await testDatabase();
 const s3 = await localS3(['archive']);
 const rules = parseRules('[{"keep":"7d"}]');
 const table = nativeTable(schema);
+const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
 
 // Every column, as text, so microseconds and JSON formatting are compared exactly.
 const SNAPSHOT = `SELECT task_id, task_name, status, result::text, traceback, date_created::text, date_done::text,
@@ -43,15 +47,47 @@ async function seedVariedOldResults(count: number): Promise<void> {
   );
 }
 
-function clean(archive: ObjectStorage, batchSize = 7, accessPath: AccessPath = 'index') {
+/**
+ * Results of ~190 KB of JSON each (hex that does not compress, so TOASTed out of line): the heap
+ * tuples are small, so the rows all share one or two heap pages whatever their JSON weighs. Every
+ * pass of MIXED_RULES selects some: producer expiry, a status rule, a task glob, the catch-all.
+ */
+async function seedLargeOldResults(count: number): Promise<void> {
+  await db.query(
+    `INSERT INTO chores.task_results (task_id, task_name, status, result, date_done, expires_at)
+     SELECT 'big-' || lpad(i::text, 3, '0'), CASE WHEN i % 3 = 0 THEN 'app.tasks.report' ELSE 'app.jobs.export' END,
+            CASE WHEN i % 4 = 0 THEN 'FAILURE' ELSE 'SUCCESS' END,
+            jsonb_build_object('report', (SELECT string_agg(md5(i || ':' || g), '') FROM generate_series(1, 6000) AS g)),
+            now() - interval '30 days', CASE WHEN i % 10 = 0 THEN now() - interval '1 day' END
+     FROM generate_series(1, $1::int) AS i`,
+    [count],
+  );
+}
+const MIXED_RULES = parseRules('[{"status":"FAILURE","keep":"1d"},{"task":"app.tasks.*","keep":"7d"},{"keep":"7d"}]');
+
+/** Each archive object's lines as they were written: the JSON bytes a batch held. */
+async function objectLineBytes(archive: ObjectStorage): Promise<number[][]> {
+  const keys = await archive.list('results/');
+  return Promise.all(
+    keys.map(async (key) =>
+      gunzipSync(await archive.get(key))
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => Buffer.byteLength(line)),
+    ),
+  );
+}
+
+function clean(archive: ObjectStorage, batchSize = 7, accessPath: AccessPath = 'index', archiveBatchBytes?: number) {
   return cleanupResults({
     db,
     table,
-    rules,
+    rules: archiveBatchBytes ? MIXED_RULES : rules,
     archive,
     runId: 'run-1',
     budget: UNLIMITED_BUDGET,
-    settings: { dryRun: false, batchSize, accessPath },
+    settings: { dryRun: false, batchSize, accessPath, ...(archiveBatchBytes && { archiveBatchBytes }) },
   });
 }
 
@@ -140,6 +176,89 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
 
     expect(keys.every((key) => /^results\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{9}Z-run-1-\d{4}\.jsonl\.gz$/.test(key))).toBe(true);
     expect(lines).toEqual([4, 4, 2]);
+  });
+
+  it.each(['heap', 'index'] as const)(
+    'bounds the JSON one batch holds when a %s batch would hold far more: every row archived once, restored exactly',
+    async (path) => {
+      await seedLargeOldResults(40);
+      const pages = await db.query('SELECT count(DISTINCT (ctid::text::point)[0])::int AS n FROM chores.task_results');
+      const original = (await db.query(SNAPSHOT)).rows;
+      const archive = await openArchive();
+      const budget = 512 * 1024;
+
+      const stats = await clean(archive, 1000, path, budget);
+      const perObject = await objectLineBytes(archive);
+      const archivedIds = (
+        await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
+      ).flatMap((rows) => rows.map((row) => row.task_id));
+      const afterDelete = await db.query('SELECT count(*)::int AS n FROM chores.task_results');
+      const restore = await restoreResults({ db, table, archive, filter: { since: new Date(0) } });
+
+      // Arranged: 7.6 MB of JSON on at most two heap pages, so one range (or one batch of 1,000 rows) could hold it all.
+      expect(pages.rows[0].n).toBeLessThanOrEqual(2);
+      expect(perObject.flat().reduce((a, b) => a + b, 0)).toBeGreaterThan(10 * budget);
+      expect(stats).toMatchObject({
+        accessPath: path,
+        deleted: 40,
+        archived: 40,
+        remaining: 0,
+        archiveBatchBytes: budget,
+        truncated: false,
+      });
+      // FAILURE: i % 4 = 0 less 20, 40 (expiring); task glob: i % 3 = 0 less 12, 24, 36, 30; the rest; expiring: i % 10 = 0.
+      expect(Object.values(stats.byRule)).toEqual([8, 9, 19, 4]);
+      expect(afterDelete.rows[0].n).toBe(0);
+      expect(archivedIds).toHaveLength(40);
+      expect(new Set(archivedIds).size).toBe(40);
+      // Under the budget, plus the one row that crossed it.
+      for (const lines of perObject) expect(lines.reduce((a, b) => a + b, 0) - Math.max(...lines)).toBeLessThan(budget);
+      expect(perObject.length).toBe(stats.batches);
+      expect(restore).toMatchObject({ matched: 40, restored: 40 });
+      expect((await db.query(SNAPSHOT)).rows).toEqual(original);
+    },
+  );
+
+  it('stops mid-range when the budget ends, counts what it left, and the next run archives the rest, each row once', async () => {
+    await seedLargeOldResults(40);
+    const archive = await openArchive();
+    const spent = { expired: () => true, remainingMs: () => 0 };
+    const run = (budget: typeof spent) =>
+      cleanupResults({
+        db,
+        table,
+        rules,
+        archive,
+        runId: `run-${budget === spent ? 1 : 2}`,
+        budget,
+        settings: { dryRun: false, batchSize: 1000, accessPath: 'heap', archiveBatchBytes: 512 * 1024 },
+      });
+
+    const first = await run(spent);
+    const second = await run(UNLIMITED_BUDGET);
+    const archivedIds = (
+      await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
+    ).flatMap((rows) => rows.map((row) => row.task_id));
+
+    // The first range runs whatever the budget, but only its first byte-bounded batch.
+    expect(first).toMatchObject({ truncated: true, batches: 1 });
+    expect(first.deleted).toBeGreaterThan(0);
+    expect(first.remaining).toBe(40 - first.deleted);
+    expect(second).toMatchObject({ truncated: false, deleted: 40 - first.deleted, remaining: 0 });
+    expect(new Set(archivedIds).size).toBe(40);
+    expect(archivedIds).toHaveLength(40);
+  });
+
+  it('archives a row larger than the budget alone, one object per row', async () => {
+    await seedLargeOldResults(5);
+    const archive = await openArchive();
+
+    const stats = await clean(archive, 1000, 'heap', 1000);
+    const perObject = await objectLineBytes(archive);
+
+    expect(stats).toMatchObject({ deleted: 5, archived: 5, batches: 5, remaining: 0 });
+    expect(perObject.map((lines) => lines.length)).toEqual([1, 1, 1, 1, 1]);
+    expect(perObject.every(([bytes]) => bytes! > 1000)).toBe(true);
   });
 
   it('restores idempotently and by task id', async () => {
@@ -232,5 +351,26 @@ describe('restoring', () => {
     const archive = new FileStorage(await tempDir('chores-archive-'));
 
     await expect(restoreResults({ db, table, archive, filter: {} })).rejects.toThrow(/say what to restore/);
+  });
+});
+
+describe('results of several MB each', () => {
+  it('archive and clean under a 200 MB heap: 300 MB of them, through the CLI', { timeout: 120_000 }, async () => {
+    // A hundred results of 3 MB, as tasks returning reports leave them: their heap tuples all fit in
+    // one or two pages, so one heap range held all 300 MB of their JSON and ran the heap out of memory.
+    await db.query(
+      `INSERT INTO chores.task_results (task_id, task_name, status, result, date_done)
+       SELECT 'report-' || i, 'app.tasks.report', 'SUCCESS', jsonb_build_object('report', repeat('x', 3000000)), now() - interval '30 days'
+       FROM generate_series(1, 100) AS i`,
+    );
+    const dir = await tempDir('chores-archive-');
+
+    const { stdout } = await promisify(execFile)('node', ['--max-old-space-size=200', BIN, 'run', 'results-cleanup', '--json'], {
+      env: { ...process.env, DATABASE_URL: dbUrl, RESULTS_ARCHIVE_URL: `file://${dir}` },
+    });
+    const left = await db.query(`SELECT count(*)::int AS n FROM chores.task_results WHERE task_name = 'app.tasks.report'`);
+
+    expect(JSON.parse(stdout)).toMatchObject({ deleted: 100, archived: 100, remaining: 0, archiveBatchBytes: 16 * 1024 * 1024 });
+    expect(left.rows[0].n).toBe(0);
   });
 });

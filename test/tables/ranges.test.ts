@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
-import { sweepHeapRanges } from '../../shared/tables/ranges.js';
+import { RANGE_UNFINISHED, sweepHeapRanges } from '../../shared/tables/ranges.js';
 import { testDatabase } from '../helpers/db.js';
 
 const { db } = await testDatabase();
@@ -77,5 +77,25 @@ describe('the heap-order range engine', () => {
     expect(sweep.done).toBe(false);
     expect(sweep.reached).toBeLessThan(pages);
     expect(seen.ranges.reduce((sum, [from, to]) => sum + (to - from), 0)).toBe(sweep.reached);
+  });
+
+  it('stops every stream when a batch leaves its range unfinished, and reaches no further than that range', async () => {
+    const starts: number[] = [];
+    let unfinishedAt: number | undefined;
+    const batch = async (from: number) => {
+      const nth = starts.push(from);
+      await sleep(5);
+      if (nth === 3) {
+        unfinishedAt = from;
+        return RANGE_UNFINISHED;
+      }
+    };
+
+    const sweep = await sweepHeapRanges(db, RELATION, { batchRows: 100, budget: UNLIMITED_BUDGET, workers: 2 }, batch);
+
+    expect(sweep.done).toBe(false);
+    expect(sweep.reached).toBe(unfinishedAt);
+    // The other stream finishes the range it had, and no stream takes another.
+    expect(starts.length).toBeLessThanOrEqual(4);
   });
 });
