@@ -1,4 +1,3 @@
-import { gunzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { decodeRows } from '../../shared/results/archive.js';
 import { type TimeBudget, UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
@@ -6,6 +5,7 @@ import { FileStorage } from '../../shared/storage/file.js';
 import { cleanupTables, tableArchiveRoot } from '../../shared/tables/cleanup.js';
 import { parseTablePolicies } from '../../shared/tables/policies.js';
 import { restoreTable } from '../../shared/tables/restore.js';
+import { objectLineBytes } from '../helpers/archive.js';
 import { testDatabase } from '../helpers/db.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -41,20 +41,6 @@ const clean = (archive: FileStorage, path: 'heap' | 'index', options: { bytes?: 
     archive,
   });
 
-/** Each archive object's lines as they were written: the JSON bytes a batch held. */
-async function objectLineBytes(archive: FileStorage): Promise<number[][]> {
-  const keys = await archive.list(ROOT);
-  return Promise.all(
-    keys.map(async (key) =>
-      gunzipSync(await archive.get(key))
-        .toString('utf8')
-        .split('\n')
-        .filter((line) => line.length > 0)
-        .map((line) => Buffer.byteLength(line)),
-    ),
-  );
-}
-
 async function archivedIds(archive: FileStorage): Promise<number[]> {
   const objects = await Promise.all((await archive.list(ROOT)).map(async (key) => decodeRows(await archive.get(key))));
   return objects.flat().map((row) => Number(row.id));
@@ -87,7 +73,7 @@ describe('archiving a table whose rows are several hundred KB each', () => {
       const archive = new FileStorage(await tempDir('chores-tables-big-'));
 
       const stats = await clean(archive, path);
-      const perObject = await objectLineBytes(archive);
+      const perObject = await objectLineBytes(archive, ROOT);
       const archived = await archivedIds(archive);
       const left = await ids('SELECT id FROM big_log ORDER BY id');
       const restored = await restoreTable({ db, schema: 'public', table: 'big_log', archive });
@@ -136,7 +122,7 @@ describe('archiving a table whose rows are several hundred KB each', () => {
     const archive = new FileStorage(await tempDir('chores-tables-big-'));
 
     const stats = await clean(archive, path, { bytes: 1000 });
-    const perObject = await objectLineBytes(archive);
+    const perObject = await objectLineBytes(archive, ROOT);
 
     // Rows 1, 2, 3, 4 and 6 are old debug rows; 5 is recent.
     expect(stats).toMatchObject({ deleted: 5, archived: 5, batches: 5, remaining: 0 });
