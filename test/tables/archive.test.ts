@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { decodeRows } from '../../shared/results/archive.js';
 import { type TimeBudget, UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
@@ -9,7 +12,8 @@ import { objectLineBytes } from '../helpers/archive.js';
 import { testDatabase } from '../helpers/db.js';
 import { tempDir } from '../helpers/temp.js';
 
-const { db } = await testDatabase();
+const { db, url } = await testDatabase();
+const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
 const ROOT = tableArchiveRoot({ schema: 'public', table: 'big_log' });
 // Small, so a few rows of ~190 KB fill a batch: the 16 MiB default would need hundreds of MB of rows.
 const BUDGET = 512 * 1024;
@@ -128,5 +132,27 @@ describe('archiving a table whose rows are several hundred KB each', () => {
     expect(stats).toMatchObject({ deleted: 5, archived: 5, batches: 5, remaining: 0 });
     expect(perObject.map((lines) => lines.length)).toEqual([1, 1, 1, 1, 1]);
     expect(perObject.every(([bytes]) => bytes! > 1000)).toBe(true);
+  });
+});
+
+describe('rows of several MB each', () => {
+  it('archive and clean under a 200 MB heap: 300 MB of them, through the CLI', { timeout: 120_000 }, async () => {
+    // A hundred rows of 3 MB (compressed inline, so their heap tuples all fit in one page): one heap
+    // range held all 300 MB of their JSON and ran the heap out of memory.
+    await db.query(`DROP TABLE IF EXISTS report_log;
+      CREATE TABLE report_log (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, body text);
+      INSERT INTO report_log SELECT i, now() - interval '30 days', repeat('x', 3000000) FROM generate_series(1, 100) AS i`);
+    const dir = await tempDir('chores-tables-big-');
+    const policies = [{ table: 'public.report_log', timestampColumn: 'created_at', keep: '7d', label: 'reports', archive: true }];
+
+    const { stdout } = await promisify(execFile)('node', ['--max-old-space-size=200', BIN, 'run', 'tables-cleanup', '--json'], {
+      env: { ...process.env, DATABASE_URL: url, RESULTS_ARCHIVE_URL: `file://${dir}`, TABLE_RETENTION: JSON.stringify(policies) },
+    });
+    const left = await db.query('SELECT count(*)::int AS n FROM report_log');
+    const restored = await restoreTable({ db, schema: 'public', table: 'report_log', archive: new FileStorage(dir) });
+
+    expect(JSON.parse(stdout)).toMatchObject({ deleted: 100, archived: 100, remaining: 0, byPolicy: { reports: 100 }, truncated: false });
+    expect(left.rows[0].n).toBe(0);
+    expect(restored).toMatchObject({ matched: 100, restored: 100 });
   });
 });
