@@ -20,6 +20,9 @@ export const ARCHIVE_BATCH_BYTES = 16 * 1024 * 1024;
 // The rows the first archive batch of a run turns into JSON, before any row was measured: 32 rows of
 // 3 MB is ~100 MB of JSON built in Postgres, once; small rows cost one short extra batch.
 const FIRST_ARCHIVE_ROWS = 32;
+// A cap on an archiving heap range's rows locked and turned into JSON per batch, whatever their size
+// measured: the pages of one range can hold ~2.9M rows.
+export const MAX_ARCHIVE_RANGE_ROWS = 200_000;
 
 /**
  * How many rows the next archive batch locks and turns into JSON: enough for the byte budget at the
@@ -42,6 +45,22 @@ export class ArchiveRowLimit {
   measured(rows: number, bytes: number): void {
     if (rows > 0) this.rows = Math.ceil(this.bytes / Math.max(1, bytes / rows)) + 1;
   }
+}
+
+/**
+ * Whether an archive batch left rows its statement would take next time: ones it locked that the byte
+ * bound left out, or possibly more beyond its row limit (`limit`). A batch that deleted nothing made no
+ * progress and ends its range or walk. Sizes the next batch's row limit too. A batch without
+ * `examined` (no archive) examined what it deleted.
+ */
+export function leftRows(
+  batch: { deleted: number; examined?: number; examined_bytes?: string },
+  limit: number,
+  rowLimit: ArchiveRowLimit,
+): boolean {
+  const examined = batch.examined ?? batch.deleted;
+  if (batch.examined !== undefined) rowLimit.measured(examined, Number(batch.examined_bytes));
+  return batch.deleted > 0 && (batch.deleted < examined || examined >= limit);
 }
 
 /** `results/2026/11/21/20261121T031500123Z-<run>-0007.jsonl.gz` (group results under `groups/`). */

@@ -3,7 +3,7 @@ import { cleanupBatchSettings } from '../db/batch.js';
 import { inTransaction, type Db, type DbClient } from '../db/pool.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { ARCHIVE_BATCH_BYTES, ArchiveRowLimit, archiveKey, writeArchive } from './archive.js';
+import { ARCHIVE_BATCH_BYTES, ArchiveRowLimit, archiveKey, leftRows, MAX_ARCHIVE_RANGE_ROWS, writeArchive } from './archive.js';
 import { ArchiveWriteError } from './errors.js';
 import type { RetentionRule } from './rules.js';
 import type { SchemaName } from '../db/identifiers.js';
@@ -20,7 +20,6 @@ import {
   archiveHeapRange,
   estimateAll,
   passOrder,
-  type ArchivedRows,
   type DeletedBatch,
   type DeletedRange,
   type RetentionPass,
@@ -32,9 +31,6 @@ const LOCK_TIMEOUT = '2s' as const;
 // A heap-order DELETE waits on an eligible row another transaction holds (a producer rewriting an
 // old result); this bounds that wait, then the range is retried skipping the held rows.
 const RANGE_LOCK_TIMEOUT = '500ms' as const;
-// A cap on an archiving heap range's rows locked and turned into JSON per batch, whatever their size
-// measured: the pages of one range can hold ~2.9M rows.
-const MAX_ARCHIVE_RANGE_ROWS = 200_000;
 
 export interface ResultsCleanupSettings {
   dryRun: boolean;
@@ -212,17 +208,6 @@ async function sweepHeap(input: ResultsCleanupInput, passes: RetentionPass[], st
   for (const range of retried.filter((r) => r.to <= sweep.reached)) stats.remaining += await countInHeap(db, table, passes, range);
   stats.remaining += await countInHeap(db, table, passes, { from: sweep.reached });
   return sweep.done;
-}
-
-/**
- * Whether a batch left rows its statement would take next time: ones it locked that the byte bound
- * left out, or possibly more beyond its row limit. A batch that deleted nothing made no progress
- * and ends its range or walk. Sizes the next archive batch's row limit too.
- */
-function leftRows(batch: { deleted: number } & Partial<ArchivedRows>, limit: number, rowLimit: ArchiveRowLimit): boolean {
-  const examined = batch.examined ?? batch.deleted;
-  if (batch.examined !== undefined) rowLimit.measured(examined, Number(batch.examined_bytes));
-  return batch.deleted > 0 && (batch.deleted < examined || examined >= limit);
 }
 
 /**

@@ -135,14 +135,15 @@ export interface DeletedBatch extends Partial<ArchivedRows> {
 }
 
 /**
- * The byte bound both archive statements share. `locked` (the caller's CTE: rows locked FOR UPDATE,
- * each its ctid `id` and its JSON `row`) is taken in `order` (its own order when none: any order
+ * The byte bound every archive statement shares (archiveBatch, archiveHeapRange, and tables-cleanup's
+ * two). `locked` (the caller's CTE: rows locked FOR UPDATE, each its ctid `id` and its JSON `row`) of
+ * `relation` is taken in `order` (its own order when none: any order
  * holds the bound) while the JSON before a row stays under `bytes`: the first row always goes, so a
  * row over the budget goes alone, and the batch's JSON is under `bytes` plus one row. Postgres builds
  * the JSON once, for the locked rows only; a locked row cannot change until commit, so the JSON read
  * under the lock is exactly the row the DELETE removes. `select` aggregates over the rows taken.
  */
-function boundedDelete(t: ResultTable, locked: string, order: string | undefined, bytes: string, select: string): string {
+export function boundedDelete(relation: string, locked: string, order: string | undefined, bytes: string, select?: string): string {
   return `WITH locked AS (${locked}
       ), taken AS (
         SELECT * FROM (
@@ -150,9 +151,9 @@ function boundedDelete(t: ResultTable, locked: string, order: string | undefined
           FROM locked
         ) s WHERE before < ${bytes}
       ), gone AS (
-        DELETE FROM ${t.table} WHERE ctid = ANY(ARRAY(SELECT id FROM taken ORDER BY id)) RETURNING 1
+        DELETE FROM ${relation} WHERE ctid = ANY(ARRAY(SELECT id FROM taken ORDER BY id)) RETURNING 1
       )
-      SELECT (SELECT count(*) FROM gone)::int AS deleted, ${select}, string_agg(row, E'\\n') AS lines,
+      SELECT (SELECT count(*) FROM gone)::int AS deleted, ${select ? `${select}, ` : ''}string_agg(row, E'\\n') AS lines,
         (SELECT count(*) FROM locked)::int AS examined, (SELECT coalesce(sum(octet_length(row)), 0) FROM locked)::text AS examined_bytes
       FROM taken`;
 }
@@ -174,7 +175,7 @@ export function archiveBatch(t: ResultTable, pass: RetentionPass, rows: number, 
         LIMIT ${params.add(rows, 'int')} FOR UPDATE OF t SKIP LOCKED`;
   const budget = params.add(bytes, 'bigint');
   return {
-    text: boundedDelete(t, locked, 'ord, id', budget, `${resumeAt(t)} AS resume_at`),
+    text: boundedDelete(t.table, locked, 'ord, id', budget, `${resumeAt(t)} AS resume_at`),
     values: params.values,
   };
 }
@@ -227,7 +228,7 @@ export function archiveHeapRange(
   const budget = params.add(range.bytes, 'bigint');
   const counts = passes.map((_, i) => `count(*) FILTER (WHERE pass = ${i})`).join(', ');
   return {
-    text: boundedDelete(t, locked, undefined, budget, `ARRAY[${counts || 'NULL'}]::int[] AS by_pass`),
+    text: boundedDelete(t.table, locked, undefined, budget, `ARRAY[${counts || 'NULL'}]::int[] AS by_pass`),
     values: params.values,
   };
 }

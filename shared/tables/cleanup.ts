@@ -1,16 +1,19 @@
 import { hasPgClass, hasPgCode, PgErrorClass, PgErrorCode } from '../db/pg-errors.js';
 import { inTransaction, type Db } from '../db/pool.js';
-import { archiveKey, writeArchive } from '../results/archive.js';
+import { ARCHIVE_BATCH_BYTES, ArchiveRowLimit, archiveKey, leftRows, MAX_ARCHIVE_RANGE_ROWS, writeArchive } from '../results/archive.js';
 // The same archive as results-cleanup's, so the same failure.
 import { ArchiveWriteError } from '../results/errors.js';
 import { PolicyError } from './errors.js';
 import { cleanupBatchSettings } from '../db/batch.js';
+import type { Sql } from '../db/params.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { inspectPolicies } from './inspect.js';
-import { ARCHIVE_TARGET_BATCH_MS, sweepHeapRanges, TARGET_BATCH_MS } from './ranges.js';
+import { ARCHIVE_TARGET_BATCH_MS, RANGE_UNFINISHED, sweepHeapRanges, TARGET_BATCH_MS } from './ranges.js';
 import type { AccessPath, TablePolicy } from './policies.js';
 import {
+  archiveHeapRange,
+  archiveIndexBatch,
   countExpired,
   deleteHeapRange,
   deleteIndexBatch,
@@ -64,8 +67,11 @@ export interface TablesCleanupStats {
 export interface TablesCleanupInput {
   db: Db;
   policies: TablePolicy[];
-  /** `workers`: concurrent streams of heap-order batches (DEFAULT_SWEEP_WORKERS when unset). */
-  settings: { dryRun: boolean; batchSize: number; workers?: number };
+  /**
+   * `workers`: concurrent streams of heap-order batches (DEFAULT_SWEEP_WORKERS when unset).
+   * `archiveBatchBytes`: the most JSON one archive batch holds, plus one row (ARCHIVE_BATCH_BYTES when unset; tests set it small).
+   */
+  settings: { dryRun: boolean; batchSize: number; workers?: number; archiveBatchBytes?: number };
   budget: TimeBudget;
   /** Names the run in archive keys. */
   runId: string;
@@ -131,63 +137,75 @@ type RunInput = TablesCleanupInput & { nextBatchNumber: () => number };
 
 type Sweep = (input: RunInput, t: TableTarget, cutoff: Date, stats: TablesCleanupStats) => Promise<boolean>;
 
-/** Heap order, by the shared range engine (ranges.ts). Returns false when the budget ended it early. */
+/**
+ * Heap order, by the shared range engine (ranges.ts). With an archive a range may take several
+ * transactions: each holds at most `archiveBatchBytes` of JSON (see archiveHeapRange), and the range
+ * is run again, its deleted rows gone, until a batch leaves nothing behind or the budget ends it
+ * unfinished. Returns false when the budget ended it early.
+ */
 const sweepHeap: Sweep = async (input, t, cutoff, stats) => {
+  const archive = archiveOf(input, t);
   const options = {
     batchRows: input.settings.batchSize,
     budget: input.budget,
     ...(input.settings.workers && { workers: input.settings.workers }),
-    targetMs: t.policy.archive && input.archive ? ARCHIVE_TARGET_BATCH_MS : TARGET_BATCH_MS,
+    targetMs: archive ? ARCHIVE_TARGET_BATCH_MS : TARGET_BATCH_MS,
   };
-  const sweep = await sweepHeapRanges(input.db, t.relation, options, (from, to) =>
-    runBatch(input, t, stats, (archive) => deleteHeapRange(t, cutoff, from, to, archive)),
-  );
+  const bytes = input.settings.archiveBatchBytes ?? ARCHIVE_BATCH_BYTES;
+  const rowLimit = new ArchiveRowLimit(bytes, MAX_ARCHIVE_RANGE_ROWS);
+  const sweep = await sweepHeapRanges(input.db, t.relation, options, async (from, to) => {
+    if (!archive) return runBatch(input, t, stats, deleteHeapRange(t, cutoff, from, to));
+    for (;;) {
+      const rows = rowLimit.current;
+      const batch = await runBatch(input, t, stats, archiveHeapRange(t, cutoff, { from, to, rows, bytes }));
+      // A skipped batch (a held row) leaves its range for the next run, as without an archive.
+      if (!batch || !leftRows(batch, rows, rowLimit)) return;
+      if (input.budget.expired()) return RANGE_UNFINISHED;
+    }
+  });
   return sweep.done;
 };
 
-/** Index order, oldest first, in batches of `batchSize` rows. */
+/** Index order, oldest first, in batches of `batchSize` rows; with an archive, of at most `archiveBatchBytes` of JSON too. */
 const walkIndex: Sweep = async (input, t, cutoff, stats) => {
+  const archive = archiveOf(input, t);
+  const bytes = input.settings.archiveBatchBytes ?? ARCHIVE_BATCH_BYTES;
+  const rowLimit = new ArchiveRowLimit(bytes, input.settings.batchSize);
   let resumeAt: string | undefined;
   for (;;) {
     if (stats.deleted > 0 && input.budget.expired()) return false;
-    let batch: DeletedBatch | undefined;
-    await runBatch(
-      input,
-      t,
-      stats,
-      (archive) => deleteIndexBatch(t, cutoff, input.settings.batchSize, resumeAt, archive),
-      (b) => (batch = b),
-    );
+    const rows = archive ? rowLimit.current : input.settings.batchSize;
+    const statement = archive ? archiveIndexBatch(t, cutoff, { rows, bytes }, resumeAt) : deleteIndexBatch(t, cutoff, rows, resumeAt);
+    const batch = await runBatch(input, t, stats, statement);
     // A skipped batch here means a table lock (rows themselves are skipped, not waited on): the
     // same lock would stop the next batch too, so the walk ends for this run.
-    if (!batch || batch.deleted < input.settings.batchSize) return true;
+    if (!batch || !leftRows(batch, rows, rowLimit)) return true;
     resumeAt = batch.resume_at ?? resumeAt;
   }
 };
 
+/** Where a policy's batches archive to: the run's archive when the policy asks for one. */
+const archiveOf = (input: RunInput, t: TableTarget): ObjectStorage | undefined => (t.policy.archive ? input.archive : undefined);
+
 /**
  * One batch in its own transaction under `lock_timeout`; with an archive, the rows are written
- * before the delete commits (a failed write rolls it back). Returns the batch's milliseconds.
+ * before the delete commits (a failed write rolls it back). Returns the batch, or undefined when it
+ * could not get its row locks in time (counted in `skippedBatches`).
  */
-async function runBatch(
-  input: RunInput,
-  t: TableTarget,
-  stats: TablesCleanupStats,
-  statement: (archive: boolean) => { text: string; values: unknown[] },
-  seen?: (batch: DeletedBatch) => void,
-): Promise<number> {
-  const archive = t.policy.archive ? input.archive : undefined;
+async function runBatch(input: RunInput, t: TableTarget, stats: TablesCleanupStats, statement: Sql): Promise<DeletedBatch | undefined> {
+  const archive = archiveOf(input, t);
   // Heap-order batches run concurrently, so each takes its archive key's number when it starts.
   const number = input.nextBatchNumber();
   const started = performance.now();
+  let batch: DeletedBatch | undefined;
   try {
-    const batch = await inTransaction(
+    batch = await inTransaction(
       input.db,
       async (tx) => {
         const {
           rows: [row],
           rowCount,
-        } = await tx.query<DeletedBatch>(statement(archive !== undefined));
+        } = await tx.query<DeletedBatch>(statement);
         // A plain heap-range DELETE returns no row, only its count.
         const result = row ?? { deleted: rowCount ?? 0 };
         if (archive && result.deleted > 0) {
@@ -202,7 +220,6 @@ async function runBatch(
       },
       cleanupBatchSettings(BATCH_LOCK_TIMEOUT, { indexWalk: t.path === 'index' }),
     );
-    seen?.(batch);
     if (batch.deleted > 0) stats.batches += 1;
     stats.deleted += batch.deleted;
     stats.byPolicy[t.policy.label]! += batch.deleted;
@@ -216,9 +233,8 @@ async function runBatch(
       throw new PolicyError(t.policy.label, `a batch failed: ${(error as Error).message}`, { cause: error });
     else throw error;
   }
-  const elapsed = performance.now() - started;
-  stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(elapsed));
-  return elapsed;
+  stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(performance.now() - started));
+  return batch;
 }
 
 async function count(db: Db, t: TableTarget, cutoffs: Map<string, Date>): Promise<number> {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { Params, type Sql } from '../db/params.js';
+import { boundedDelete, type ArchivedRows } from '../results/sql.js';
 import type { AccessPath, TablePolicy } from './policies.js';
 
 /** A policy resolved against the database: quoted names, the column's kind, the access path. */
@@ -90,35 +91,42 @@ export function leadingIndex(relation: string, column: string): Sql {
 /** Every column of a row as one JSON line, as the results archive writes them. */
 const line = (relation: string) => `to_jsonb(${relation}.*)::text`;
 
-export interface DeletedBatch {
+export interface DeletedBatch extends Partial<ArchivedRows> {
   deleted: number;
   /** The newest timestamp the batch deleted (index walk only), in the column's own type. */
   resume_at?: string | null;
-  /** The deleted rows as JSON lines joined by newlines, built by Postgres (with an archive only). */
-  lines?: string | null;
 }
 
 /**
  * One heap-order batch: the expired rows in blocks [from, to). A TID Range Scan (PG 14+) reads just
  * those pages, so the statement's cost is bounded by the range whatever the table's indexes. A row
  * another transaction holds makes the DELETE wait, which `lock_timeout` cuts short (the caller
- * then skips the range): producers are never waited on for long.
+ * then skips the range): producers are never waited on for long. A plain DELETE, counted by its
+ * command tag: returning each row into a CTE to count it costs a third more (see results'
+ * deletePassInRange).
  */
-export function deleteHeapRange(t: TableTarget, cutoff: Date, from: number, to: number, archive: boolean): Sql {
+export function deleteHeapRange(t: TableTarget, cutoff: Date, from: number, to: number): Sql {
   const params = new Params();
-  const range = `ctid >= ${params.add(`(${from},0)`, 'tid')} AND ctid < ${params.add(`(${to},0)`, 'tid')}`;
+  const range = tidRange(params, from, to);
   const where = expiredPredicate(t, cutoff, params);
-  // Without an archive a plain DELETE, counted by its command tag: returning each row into a CTE
-  // to count it costs a third more than the DELETE (see results' deletePassInRange).
-  if (!archive) return { text: `DELETE FROM ${t.relation} WHERE ${range} AND ${where}`, values: params.values };
-  return {
-    text: `WITH gone AS (
-        DELETE FROM ${t.relation} WHERE ${range} AND ${where}
-        RETURNING ${line(t.relation)} AS line
-      )
-      SELECT count(*)::int AS deleted, string_agg(line, E'\\n') AS lines FROM gone`,
-    values: params.values,
-  };
+  return { text: `DELETE FROM ${t.relation} WHERE ${range} AND ${where}`, values: params.values };
+}
+
+/**
+ * deleteHeapRange with an archive, bounded as results' archive is (see boundedDelete): at most
+ * `rows` of the range's expired rows locked (waiting, as the DELETE does) and turned into JSON, in
+ * heap order, of which those within `bytes` of JSON are deleted and come back as JSON lines joined
+ * by Postgres into one text. One heap page can hold a hundred TOASTed rows of several MB: the caller
+ * then runs the range again, in a new transaction, until a batch leaves nothing behind.
+ */
+export function archiveHeapRange(t: TableTarget, cutoff: Date, range: { from: number; to: number; rows: number; bytes: number }): Sql {
+  const params = new Params();
+  const where = `${tidRange(params, range.from, range.to)} AND ${expiredPredicate(t, cutoff, params)}`;
+  // The relation unaliased, as in the plain statements: an operator's `where` may name it.
+  const locked = `
+        SELECT ${t.relation}.ctid AS id, ${line(t.relation)} AS row FROM ${t.relation} WHERE ${where}
+        LIMIT ${params.add(range.rows, 'int')} FOR UPDATE`;
+  return { text: boundedDelete(t.relation, locked, undefined, params.add(range.bytes, 'bigint')), values: params.values };
 }
 
 /**
@@ -127,21 +135,45 @@ export function deleteHeapRange(t: TableTarget, cutoff: Date, from: number, to: 
  * once per batch). Rows another transaction holds are skipped, not waited on; the delete finds the
  * locked rows by ctid, in heap order.
  */
-export function deleteIndexBatch(t: TableTarget, cutoff: Date, limit: number, resumeAt: string | undefined, archive: boolean): Sql {
+export function deleteIndexBatch(t: TableTarget, cutoff: Date, limit: number, resumeAt: string | undefined): Sql {
   const params = new Params();
-  const where = expiredPredicate(t, cutoff, params);
-  const resume = resumeAt === undefined ? '' : ` AND ${t.column} >= ${params.add(resumeAt, t.naive ? 'timestamp' : 'timestamptz')}`;
+  const where = `${expiredPredicate(t, cutoff, params)}${resumeFrom(t, resumeAt, params)}`;
   return {
     text: `WITH doomed AS (
-        SELECT ctid FROM ${t.relation} WHERE ${where}${resume}
+        SELECT ctid FROM ${t.relation} WHERE ${where}
         ORDER BY ${t.column} LIMIT ${params.add(limit, 'int')} FOR UPDATE SKIP LOCKED
       ), gone AS (
         DELETE FROM ${t.relation} WHERE ctid = ANY(ARRAY(SELECT ctid FROM doomed ORDER BY ctid))
-        RETURNING ${t.column} AS ts${archive ? `, ${line(t.relation)} AS line` : ''}
+        RETURNING ${t.column} AS ts
       )
-      SELECT count(*)::int AS deleted, max(ts)::text AS resume_at${archive ? `, string_agg(line, E'\\n') AS lines` : ''} FROM gone`,
+      SELECT count(*)::int AS deleted, max(ts)::text AS resume_at FROM gone`,
     values: params.values,
   };
+}
+
+/**
+ * deleteIndexBatch with an archive, bounded as archiveHeapRange is: at most `rows` rows locked and
+ * turned into JSON, of which those within `bytes` of JSON are deleted. The bound is taken in the
+ * walk's order, so `resume_at` (the newest timestamp deleted) never passes a row left for the next batch.
+ */
+export function archiveIndexBatch(t: TableTarget, cutoff: Date, batch: { rows: number; bytes: number }, resumeAt: string | undefined): Sql {
+  const params = new Params();
+  const where = `${expiredPredicate(t, cutoff, params)}${resumeFrom(t, resumeAt, params)}`;
+  // Ordered by the qualified column: a bare name would mean an output column of the same name.
+  const locked = `
+        SELECT ${t.relation}.ctid AS id, ${t.column} AS ts, ${line(t.relation)} AS row FROM ${t.relation} WHERE ${where}
+        ORDER BY ${t.relation}.${t.column} LIMIT ${params.add(batch.rows, 'int')} FOR UPDATE SKIP LOCKED`;
+  const bytes = params.add(batch.bytes, 'bigint');
+  return { text: boundedDelete(t.relation, locked, 'ts, id', bytes, 'max(ts)::text AS resume_at'), values: params.values };
+}
+
+function tidRange(params: Params, from: number, to: number): string {
+  return `ctid >= ${params.add(`(${from},0)`, 'tid')} AND ctid < ${params.add(`(${to},0)`, 'tid')}`;
+}
+
+/** Where an index walk picks up: at the newest timestamp the last batch reached, ties included. */
+function resumeFrom(t: TableTarget, resumeAt: string | undefined, params: Params): string {
+  return resumeAt === undefined ? '' : ` AND ${t.column} >= ${params.add(resumeAt, t.naive ? 'timestamp' : 'timestamptz')}`;
 }
 
 /** Size on disk (heap, indexes, TOAST) and the statistics collector's live and dead tuples. */

@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { decodeRows } from '../../shared/results/archive.js';
 import { cleanupResults } from '../../shared/results/cleanup.js';
@@ -17,6 +16,7 @@ import { openStorage } from '../../shared/storage/open.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
 import { parseStorageUrl } from '../../shared/storage/url.js';
+import { objectLineBytes } from '../helpers/archive.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { localS3 } from '../helpers/s3.js';
 import { TEST_S3_TIMEOUTS, TEST_SECRET, s3ConfigFor, silentEndpoint, stallingHttpEndpoint } from '../helpers/stalling.js';
@@ -64,20 +64,6 @@ async function seedLargeOldResults(count: number): Promise<void> {
   );
 }
 const MIXED_RULES = parseRules('[{"status":"FAILURE","keep":"1d"},{"task":"app.tasks.*","keep":"7d"},{"keep":"7d"}]');
-
-/** Each archive object's lines as they were written: the JSON bytes a batch held. */
-async function objectLineBytes(archive: ObjectStorage): Promise<number[][]> {
-  const keys = await archive.list('results/');
-  return Promise.all(
-    keys.map(async (key) =>
-      gunzipSync(await archive.get(key))
-        .toString('utf8')
-        .split('\n')
-        .filter((line) => line.length > 0)
-        .map((line) => Buffer.byteLength(line)),
-    ),
-  );
-}
 
 function clean(archive: ObjectStorage, batchSize = 7, accessPath: AccessPath = 'index', archiveBatchBytes?: number) {
   return cleanupResults({
@@ -188,7 +174,7 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
       const budget = 512 * 1024;
 
       const stats = await clean(archive, 1000, path, budget);
-      const perObject = await objectLineBytes(archive);
+      const perObject = await objectLineBytes(archive, 'results/');
       const archivedIds = (
         await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
       ).flatMap((rows) => rows.map((row) => row.task_id));
@@ -254,7 +240,7 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
     const archive = await openArchive();
 
     const stats = await clean(archive, 1000, 'heap', 1000);
-    const perObject = await objectLineBytes(archive);
+    const perObject = await objectLineBytes(archive, 'results/');
 
     expect(stats).toMatchObject({ deleted: 5, archived: 5, batches: 5, remaining: 0 });
     expect(perObject.map((lines) => lines.length)).toEqual([1, 1, 1, 1, 1]);
