@@ -233,7 +233,8 @@ export function archiveHeapRange(
   };
 }
 
-function tidRange(params: Params, from: number, to: number): string {
+/** Blocks [from, to) of the heap, for a TID Range Scan (results' and tables-cleanup's heap ranges). */
+export function tidRange(params: Params, from: number, to: number): string {
   return `ctid >= ${params.add(`(${from},0)`, 'tid')} AND ctid < ${params.add(`(${to},0)`, 'tid')}`;
 }
 

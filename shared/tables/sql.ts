@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { Params, type Sql } from '../db/params.js';
-import { boundedDelete, type ArchivedRows } from '../results/sql.js';
+import { boundedDelete, tidRange, type ArchivedRows } from '../results/sql.js';
 import type { AccessPath, TablePolicy } from './policies.js';
 
 /** A policy resolved against the database: quoted names, the column's kind, the access path. */
@@ -165,10 +165,6 @@ export function archiveIndexBatch(t: TableTarget, cutoff: Date, batch: { rows: n
         ORDER BY ${t.relation}.${t.column} LIMIT ${params.add(batch.rows, 'int')} FOR UPDATE SKIP LOCKED`;
   const bytes = params.add(batch.bytes, 'bigint');
   return { text: boundedDelete(t.relation, locked, 'ts, id', bytes, 'max(ts)::text AS resume_at'), values: params.values };
-}
-
-function tidRange(params: Params, from: number, to: number): string {
-  return `ctid >= ${params.add(`(${from},0)`, 'tid')} AND ctid < ${params.add(`(${to},0)`, 'tid')}`;
 }
 
 /** Where an index walk picks up: at the newest timestamp the last batch reached, ties included. */
