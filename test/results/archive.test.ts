@@ -16,7 +16,7 @@ import { openStorage } from '../../shared/storage/open.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
 import { parseStorageUrl } from '../../shared/storage/url.js';
-import { objectLineBytes } from '../helpers/archive.js';
+import { objectLineBytes, updateCommittedWhileWaitedOn } from '../helpers/archive.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { localS3 } from '../helpers/s3.js';
 import { TEST_S3_TIMEOUTS, TEST_SECRET, s3ConfigFor, silentEndpoint, stallingHttpEndpoint } from '../helpers/stalling.js';
@@ -150,6 +150,24 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
       holder.release();
     }
     expect((await db.query('SELECT task_id FROM chores.task_results')).rows).toEqual([{ task_id: 'old-1500' }]);
+  });
+
+  it('archives a row updated while a heap batch waited on it once, in its new version, and deletes it', async () => {
+    await seedVariedOldResults(5);
+    const update = await updateCommittedWhileWaitedOn(db, `UPDATE chores.task_results SET worker = 'rewritten' WHERE task_id = 'old-3'`);
+    const archive = await openArchive();
+
+    const run = clean(archive, 100, 'heap');
+    await update.commitOnceWaitedOn();
+    const stats = await run;
+    const archived = (await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))).flat();
+    const left = await db.query('SELECT count(*)::int AS n FROM chores.task_results');
+
+    // The batch that waited locked the new version its snapshot cannot see, so could not delete it: the next one did.
+    expect(stats).toMatchObject({ deleted: 5, archived: 5, byRule: { 'keep=7d': 5 }, retriedRanges: 0 });
+    expect(archived.map((row) => row.task_id).sort()).toEqual(['old-1', 'old-2', 'old-3', 'old-4', 'old-5']);
+    expect(archived.find((row) => row.task_id === 'old-3')).toMatchObject({ worker: 'rewritten' });
+    expect(left.rows[0].n).toBe(0);
   });
 
   it('writes one gzip JSON-lines object per batch, one row per line', async () => {
