@@ -279,12 +279,15 @@ export function countByPassInHeap(t: ResultTable, passes: RetentionPass[], pages
   };
 }
 
-/** Inserts archived rows (JSON objects of every column); rows already present are left alone. */
+/**
+ * Inserts archived rows (a JSON array of the archived lines, as written); rows already present are
+ * left alone. Binary columns were archived as base64 (see rowJson): decoded here, as jsonb_populate_record
+ * reads bytea from the `\x` hex that to_jsonb writes for it.
+ */
 export function restoreRows(t: ResultTable, rowsJson: string): Sql {
-  return {
-    text: `INSERT INTO ${t.table}
-      SELECT * FROM jsonb_populate_recordset(null::${t.table}, $1::jsonb)
-      ON CONFLICT DO NOTHING`,
-    values: [rowsJson],
-  };
+  const binary = t.binaryColumns.map((column) => `'${column}', decode(e.j->>'${column}', 'base64')`).join(', ');
+  const rows = binary
+    ? `jsonb_array_elements($1::jsonb) AS e(j), jsonb_populate_record(null::${t.table}, e.j || jsonb_build_object(${binary})) AS r`
+    : `jsonb_populate_recordset(null::${t.table}, $1::jsonb) AS r`;
+  return { text: `INSERT INTO ${t.table} SELECT r.* FROM ${rows} ON CONFLICT DO NOTHING`, values: [rowsJson] };
 }

@@ -37,7 +37,8 @@ async function seedVariedOldResults(count: number): Promise<void> {
     `INSERT INTO chores.task_results (task_id, task_name, status, result, traceback, date_created, date_done, worker, retries, meta)
      SELECT 'old-' || i, CASE WHEN i % 3 = 0 THEN NULL ELSE 'app.tasks.t' || i END,
             (ARRAY['SUCCESS','FAILURE','REVOKED'])[1 + i % 3],
-            jsonb_build_object('n', i, 'nested', jsonb_build_array(1.5, 'two', NULL), 'unicode', 'zß水🙂'),
+            jsonb_build_object('n', i, 'nested', jsonb_build_array(1.50, 'two', NULL), 'unicode', 'zß水🙂',
+              'id', 9007199254740993 + i, 'amount', 12345678901234567890.000000001),
             CASE WHEN i % 2 = 0 THEN E'Traceback (most recent call last):\\n  line "x"' END,
             now() - interval '40 days' - i * interval '1.234567 seconds',
             now() - interval '30 days' - i * interval '1.000001 seconds',
