@@ -325,6 +325,49 @@ describe.each(['index', 'heap'] as const)('when the archive cannot be written (%
   });
 });
 
+describe('when the batch’s Postgres backend is terminated while it waits on a held row', () => {
+  // Without a listener on the batch's client, pg's 'error' event after the lost connection was an
+  // uncaught exception (Vitest reports it as an unhandled error and fails the run): in a Lambda, the
+  // process ended and the run's own error was lost with it.
+  it('fails the run with Postgres’ error, archives and deletes nothing, and the next run archives each row once', async () => {
+    await seedVariedOldResults(50);
+    const holder = await db.connect();
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM chores.task_results WHERE task_id = 'old-30' FOR UPDATE`);
+    const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const archive = new FileStorage(await tempDir('chores-archive-'));
+
+    const run = clean(archive, 1000, 'heap').then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    for (;;) {
+      const { rows: waiting } = await db.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))',
+        [rows[0]!.pid],
+      );
+      if (waiting.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const failure = await run;
+    await holder.query('ROLLBACK');
+    holder.release();
+    const objectsAfterFailure = await archive.list('results/');
+    const left = await db.query('SELECT count(*)::int AS n FROM chores.task_results');
+    const next = await clean(archive, 1000, 'heap');
+    const archivedIds = (
+      await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
+    ).flatMap((rows) => rows.map((row) => row.task_id));
+
+    expect(failure?.message).toMatch(/terminating connection due to administrator command/);
+    expect(objectsAfterFailure).toEqual([]);
+    expect(left.rows[0].n).toBe(50);
+    expect(next).toMatchObject({ deleted: 50, archived: 50, remaining: 0 });
+    expect(new Set(archivedIds).size).toBe(50);
+    expect(archivedIds).toHaveLength(50);
+  });
+});
+
 describe('restoring', () => {
   it('restores only rows finished at or after --since', async () => {
     await db.query(`INSERT INTO chores.task_results (task_id, status, date_done) VALUES
