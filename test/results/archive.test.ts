@@ -325,6 +325,34 @@ describe.each(['index', 'heap'] as const)('when the archive cannot be written (%
   });
 });
 
+describe.each(['heap', 'index'] as const)('archiving rows of wildly mixed sizes on the %s path', (path) => {
+  it('holds each batch to the budget plus one row, and archives every row once: tiny rows, a 4 MB row, tiny rows', async () => {
+    // One range or one walk: 300 rows of ~300 bytes of JSON, the 151st ~4 MB (compressible, so stored
+    // inline), in date order as inserted.
+    await db.query(
+      `INSERT INTO chores.task_results (task_id, task_name, status, result, date_done)
+       SELECT 'mixed-' || lpad(i::text, 3, '0'), 'app.tasks.t', 'SUCCESS',
+              jsonb_build_object('v', CASE WHEN i = 151 THEN repeat('x', 4000000) ELSE md5(i::text) END),
+              now() - interval '30 days' - (300 - i) * interval '1 second'
+       FROM generate_series(1, 300) AS i`,
+    );
+    const archive = new FileStorage(await tempDir('chores-archive-'));
+    const budget = 16 * 1024;
+
+    const stats = await clean(archive, 1000, path, budget);
+    const perObject = await objectLineBytes(archive, 'results/');
+    const archivedIds = (
+      await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
+    ).flatMap((rows) => rows.map((row) => row.task_id));
+
+    expect(stats).toMatchObject({ deleted: 300, archived: 300, remaining: 0, truncated: false });
+    expect(archivedIds).toHaveLength(300);
+    expect(new Set(archivedIds).size).toBe(300);
+    expect(Math.max(...perObject.flat())).toBeGreaterThan(4_000_000);
+    for (const lines of perObject) expect(lines.reduce((a, b) => a + b, 0) - Math.max(...lines)).toBeLessThan(budget);
+  });
+});
+
 describe('when the batch’s Postgres backend is terminated while it waits on a held row', () => {
   // Without a listener on the batch's client, pg's 'error' event after the lost connection was an
   // uncaught exception (Vitest reports it as an unhandled error and fails the run): in a Lambda, the
