@@ -36,9 +36,21 @@ function formatStack(error: Error, frames: NodeJS.CallSite[]): string {
   const mapping = !formatting;
   formatting = true;
   try {
-    return [head, ...frames.map((frame) => `    at ${mapping ? mapFrame(frame) : frame.toString()}`)].join('\n');
+    return [head, ...frames.map((frame) => `    at ${mapping ? mapFrameOrNot(frame) : frame.toString()}`)].join('\n');
   } finally {
     if (mapping) formatting = false;
+  }
+}
+
+/**
+ * A frame mapped, or as V8 prints it when mapping it fails: what throws here would be thrown by every
+ * read of the error's `stack`, by the logger printing it, and the error itself would be lost.
+ */
+function mapFrameOrNot(frame: NodeJS.CallSite): string {
+  try {
+    return mapFrame(frame);
+  } catch {
+    return frame.toString();
   }
 }
 
@@ -49,8 +61,10 @@ function mapFrame(frame: NodeJS.CallSite): string {
   if (!file?.startsWith('file:') || line === null || column === null) return frame.toString();
   const bundle = mapOf(file);
   const entry = bundle?.map.findEntry(line - 1, column - 1);
-  if (!bundle || !entry || !('originalSource' in entry)) return frame.toString();
-  const source = fileURLToPath(new URL(entry.originalSource, bundle.url));
+  if (!bundle || !entry || !('originalSource' in entry) || typeof entry.originalSource !== 'string') return frame.toString();
+  // A dependency's own map, which esbuild chains, may name its sources by URL (`webpack://…`): printed as such.
+  const url = new URL(entry.originalSource, bundle.url);
+  const source = url.protocol === 'file:' ? fileURLToPath(url) : url.href;
   // Named as V8 names the frame (the bundle keeps names): `Type.method`, or the function.
   const type = frame.getTypeName();
   const name = `${type !== null && type !== 'global' ? `${type}.` : ''}${frame.getFunctionName() ?? frame.getMethodName() ?? '<anonymous>'}`;

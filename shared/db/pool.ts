@@ -57,6 +57,11 @@ function iamPool(connection: Extract<DatabaseConnection, { kind: 'iam' }>, commo
  */
 export async function inTransaction<T>(db: Db, work: (client: DbClient) => Promise<T>, settings?: string): Promise<T> {
   const client = await db.connect();
+  // A connection lost mid-transaction (its backend terminated, a failover) fails the statement in
+  // flight, then pg emits `'error'` on the client as well: unheard, that is an uncaught exception,
+  // which ends a Lambda's process and the run's own error with it. The pool drops the dead client.
+  const lost = (): void => {};
+  client.on('error', lost);
   try {
     await client.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
     const result = await work(client);
@@ -66,6 +71,7 @@ export async function inTransaction<T>(db: Db, work: (client: DbClient) => Promi
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
+    client.off('error', lost);
     client.release();
   }
 }

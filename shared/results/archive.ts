@@ -88,26 +88,41 @@ async function encodeRows(rowsJson: string[]): Promise<Uint8Array> {
   return promisify(gzip)(`${rowsJson.join('\n')}\n`, { level: constants.Z_BEST_SPEED });
 }
 
-export function decodeRows(body: Uint8Array): Record<string, unknown>[] {
+/**
+ * The JSON lines of one archive object, as they were written. Restores hand them to Postgres
+ * unparsed: JSON.parse reads every number as a double, so a numeric, a bigint over 2^53 or a number
+ * in a jsonb column came back changed (12345678901234567890.000000001 as 12345678901234567000).
+ */
+export function decodeLines(body: Uint8Array): string[] {
   return zlib()
     .gunzipSync(body)
     .toString('utf8')
     .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+    .filter((line) => line.length > 0);
+}
+
+export function decodeRows(body: Uint8Array): Record<string, unknown>[] {
+  return decodeLines(body).map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /**
- * The rows of one archive object, for a restore: any failure to read or decode it (a storage error,
+ * One archive object, decoded, for a restore: any failure to read or decode it (a storage error,
  * a truncated object, one that is not gzip) names the object.
  */
-export async function readArchive(storage: ObjectStorage, key: string): Promise<Record<string, unknown>[]> {
+async function readObject<T>(storage: ObjectStorage, key: string, decode: (body: Uint8Array) => T): Promise<T> {
   try {
-    return decodeRows(await storage.get(key));
+    return decode(await storage.get(key));
   } catch (error) {
     throw new ArchiveReadError(`could not read archive object ${storage.url}/${key}: ${(error as Error).message}`, { cause: error });
   }
 }
+
+/** The rows of one archive object (see readObject). */
+export const readArchive = (storage: ObjectStorage, key: string): Promise<Record<string, unknown>[]> =>
+  readObject(storage, key, decodeRows);
+
+/** The JSON lines of one archive object, unparsed (see decodeLines, readObject). */
+export const readArchiveLines = (storage: ObjectStorage, key: string): Promise<string[]> => readObject(storage, key, decodeLines);
 
 export async function writeArchive(storage: ObjectStorage, key: string, rowsJson: string[]): Promise<void> {
   await storage.put(key, await encodeRows(rowsJson), 'application/x-ndjson');

@@ -1,6 +1,6 @@
 import type { Db } from '../db/pool.js';
 import type { ObjectStorage } from '../storage/port.js';
-import { archiveDay, readArchive } from './archive.js';
+import { archiveDay, readArchiveLines } from './archive.js';
 import { ArchiveReadError } from './errors.js';
 import { restoreRows } from './sql.js';
 import type { SchemaName } from '../db/identifiers.js';
@@ -45,33 +45,24 @@ export async function restoreResults(input: {
   });
   const stats: RestoreStats = { objectsRead: 0, matched: 0, restored: 0, alreadyPresent: 0 };
   for (const key of keys) {
-    const rows = await readArchive(input.archive, key);
+    const lines = await readArchiveLines(input.archive, key);
     stats.objectsRead += 1;
-    const matching = rows.filter((row) => {
+    // Parsed only to filter: the lines themselves go to Postgres as written (see decodeLines).
+    const matching = lines.filter((line) => {
+      const row = JSON.parse(line) as Record<string, unknown>;
       if (wanted && !wanted.has(String(row[input.table.key]))) return false;
       const age = (row.date_done ?? row.date_created) as string;
       return !since || new Date(age) >= since;
     });
     for (let i = 0; i < matching.length; i += RESTORE_CHUNK) {
       const chunk = matching.slice(i, i + RESTORE_CHUNK);
-      const result = await input.db.query(restoreRows(input.table, JSON.stringify(chunk.map((row) => toColumns(input.table, row)))));
+      const result = await input.db.query(restoreRows(input.table, `[${chunk.join(',')}]`));
       stats.matched += chunk.length;
       stats.restored += result.rowCount ?? 0;
       stats.alreadyPresent += chunk.length - (result.rowCount ?? 0);
     }
   }
   return stats;
-}
-
-/** Archived binary columns are base64; Postgres reads bytea from JSON as `\x` hex. */
-function toColumns(table: ResultTable, row: Record<string, unknown>): Record<string, unknown> {
-  if (table.binaryColumns.length === 0) return row;
-  const converted = { ...row };
-  for (const column of table.binaryColumns) {
-    const value = row[column];
-    if (typeof value === 'string') converted[column] = `\\x${Buffer.from(value, 'base64').toString('hex')}`;
-  }
-  return converted;
 }
 
 /** Restores a store's task results and, when it has a group table, its group results. */

@@ -1,5 +1,5 @@
 import type { Db } from '../db/pool.js';
-import { readArchive } from '../results/archive.js';
+import { readArchiveLines } from '../results/archive.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { tableArchiveRoot } from './cleanup.js';
 import { relationOf, restoreTableRows } from './sql.js';
@@ -36,11 +36,11 @@ export async function restoreTable(input: {
   });
   const stats: TableRestoreStats = { objectsRead: 0, matched: 0, restored: 0, alreadyPresent: 0 };
   for (const key of keys) {
-    const rows = await readArchive(input.archive, key);
+    const rows = await readArchiveLines(input.archive, key);
     stats.objectsRead += 1;
     for (let i = 0; i < rows.length; i += RESTORE_CHUNK) {
       const chunk = rows.slice(i, i + RESTORE_CHUNK);
-      const result = await input.db.query(restoreTableRows(relationOf(input), JSON.stringify(chunk)));
+      const result = await input.db.query(restoreTableRows(relationOf(input), `[${chunk.join(',')}]`));
       stats.matched += chunk.length;
       stats.restored += result.rowCount ?? 0;
       stats.alreadyPresent += chunk.length - (result.rowCount ?? 0);

@@ -88,8 +88,11 @@ export function leadingIndex(relation: string, column: string): Sql {
   };
 }
 
-/** Every column of a row as one JSON line, as the results archive writes them. */
-const line = (relation: string) => `to_jsonb(${relation}.*)::text`;
+/**
+ * Every column of a row as one JSON line. `row_to_json`, not `to_jsonb`: a `json` column keeps its
+ * text (its key order, spacing, repeated keys), which jsonb rewrites, and restore reads it back as json.
+ */
+const line = (relation: string) => `row_to_json(${relation}.*)::text`;
 
 export interface DeletedBatch extends Partial<ArchivedRows> {
   deleted: number;
@@ -196,10 +199,13 @@ export function kombuBacklog(messages: string, queues: string): Sql {
   };
 }
 
-/** Inserts archived rows; rows whose unique keys are already present are left alone. */
+/**
+ * Inserts archived rows (a JSON array of the archived lines, as written); rows whose unique keys are
+ * already present are left alone. As json, not jsonb, so a `json` column gets its archived text back.
+ */
 export function restoreTableRows(relation: string, rowsJson: string): Sql {
   return {
-    text: `INSERT INTO ${relation} SELECT * FROM jsonb_populate_recordset(null::${relation}, $1::jsonb) ON CONFLICT DO NOTHING`,
+    text: `INSERT INTO ${relation} SELECT * FROM json_populate_recordset(null::${relation}, $1::json) ON CONFLICT DO NOTHING`,
     values: [rowsJson],
   };
 }
