@@ -57,8 +57,13 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   // One line, naming what went wrong; the stack only with --verbose.
-  const message = error instanceof Error ? error.message : String(error);
+  const message = awsHint(error instanceof Error ? error.message : String(error));
   console.error(`chores: ${message.split('\n')[0]}`);
   if (process.argv.includes('--verbose') && error instanceof Error) console.error(error.stack);
   process.exit(1);
+}
+
+/** The AWS SDK's "Region is missing" names nothing to set (invoke, schedules, doctor --aws, s3:// archives). */
+function awsHint(message: string): string {
+  return message.replace(/(Error: )?Region is missing/, 'no AWS region: set AWS_REGION (or AWS_PROFILE, for a profile with a region)');
 }

@@ -70,7 +70,7 @@ export async function migrateAndSeal(db: Db, config: Config) {
   return { ...result, ...(secrets && { secrets }) };
 }
 
-async function requireCurrentSchema(db: Db, config: Config): Promise<void> {
+export async function requireCurrentSchema(db: Db, config: Config): Promise<void> {
   const applied = await appliedMigrationIds(db, config.schema);
   const shipped = await loadMigrations();
   await refuseNewerDatabase(db, config.schema, applied, shipped);

@@ -8,7 +8,7 @@ const Stage = z.strictObject({
   /** Names every deployed part (see shared/deploy-names.ts). */
   prefix: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{1,30}$/)
+    .regex(/^[a-z][a-z0-9-]{1,30}$/, 'must be 2 to 31 lower-case letters, digits or "-", starting with a letter')
     .default('chores'),
   vpc: z
     .union([
@@ -56,7 +56,12 @@ const Stage = z.strictObject({
   uploadsBucket: z.union([z.strictObject({ create: z.literal(true) }), z.strictObject({ import: z.string() })]).default({ create: true }),
   alarmEmail: z.email().optional(),
   /** Passed to the functions as their environment (see the README's configuration table). */
-  environment: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string()).default({}),
+  environment: z
+    .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), z.string(), {
+      // zod reports a bad key as "Invalid key in record", naming no rule.
+      error: (issue) => (issue.code === 'invalid_key' ? 'each key must be a variable name such as RESULTS_RULES' : undefined),
+    })
+    .default({}),
 });
 
 export type StageConfig = z.output<typeof Stage>;

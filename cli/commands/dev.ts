@@ -10,7 +10,7 @@ import { startDemoReceiver } from '../dev/receiver.js';
 import { LocalScheduler } from '../dev/scheduler.js';
 import { isSkipped } from '../../shared/runtime/handler.js';
 import { countsLine, printJson } from '../output.js';
-import { LOCAL_DIR } from '../local.js';
+import { LOCAL_DIR, portVariable } from '../local.js';
 import { withSession } from '../session.js';
 
 // Producers before their consumers: notices are published before the sweep delivers them, and
@@ -23,7 +23,7 @@ const ONCE_ORDER: JobName[] = [
   'outbox-cleanup',
   'tables-cleanup',
 ];
-const RECEIVER_PORT = Number(process.env.CHORES_DEV_RECEIVER_PORT ?? 54380);
+const RECEIVER_PORT = 54380;
 
 // `.chores/` when it is the checkout's own, else where CHORES_HOME put it.
 const shownDir = () => {
@@ -41,6 +41,8 @@ export function registerDev(program: Command): void {
     .option('--once', 'run each job once, in dependency order, and exit')
     .option('--json', "with --once: print only the runs' stats, as a JSON array")
     .action(async (options: { once?: boolean; json?: boolean }) => {
+      // Checked before the database starts: 0 lets the system pick a free port.
+      const receiverPort = portVariable(process.env, 'CHORES_DEV_RECEIVER_PORT', RECEIVER_PORT, 0);
       const quiet = Boolean(options.once && options.json);
       const log = quiet ? () => {} : logLine;
       const outcomes: unknown[] = [];
@@ -48,7 +50,7 @@ export function registerDev(program: Command): void {
       const failures = await withSession(async ({ db, config, target, jobs: localJobs }) => {
         // The receiver learns its own URL when it listens (the port may be ephemeral).
         const secrets = cliSecretBox(config.outbox.secretKeys);
-        const receiver = await startDemoReceiver(RECEIVER_PORT, () => demoSecret(db, config.schema, receiver.url, secrets), log);
+        const receiver = await startDemoReceiver(receiverPort, () => demoSecret(db, config.schema, receiver.url, secrets), log);
         log(
           target.local
             ? `embedded Postgres ready, data in ${shownDir()} (${target.url.replace(/:[^:@/]+@/, ':***@')})`

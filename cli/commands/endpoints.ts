@@ -5,7 +5,7 @@ import { parseTimeOrAgo } from '../../shared/duration.js';
 import { ChoresError } from '../../shared/errors.js';
 import { newSecretKey } from '../../shared/outbox/secrets.js';
 import { printJson } from '../output.js';
-import { withSession } from '../session.js';
+import { migrateAndSeal, requireCurrentSchema, withSession } from '../session.js';
 import { printReplay, replayFromCli } from './outbox-ops.js';
 
 function replaySince(text: string): Date {
@@ -86,7 +86,18 @@ export function registerEndpoints(program: Command): void {
     .description('encrypt plain-text secrets, and re-encrypt those under older keys, with the newest key in OUTBOX_SECRET_KEYS')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
-      const result = await withSession(({ db, config }) => encryptSecrets(db, config.schema, config.outbox.secretKeys));
+      // Not the session's own schema step: on the embedded database that step seals first, and this
+      // command then found nothing left and reported 0 after re-sealing every secret.
+      const result = await withSession(
+        async ({ db, config, target }) => {
+          if (target.local) {
+            const { secrets } = await migrateAndSeal(db, config);
+            if (secrets) return secrets;
+          } else await requireCurrentSchema(db, config);
+          return encryptSecrets(db, config.schema, config.outbox.secretKeys);
+        },
+        { checkSchema: false },
+      );
       if (options.json) return printJson(result);
       console.log(
         `${result.encrypted} plain-text and ${result.resealed} older-key endpoint secret(s) now encrypted under key "${result.keyId}"`,

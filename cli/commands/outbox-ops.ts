@@ -61,11 +61,12 @@ export function describeDelivery(
   return `${to}: not delivered yet (attempt ${d.attempts}: ${d.last_error ?? last}); next attempt ${d.next_attempt_at.toISOString()}`;
 }
 
+/** `what` is the object of the sentence (`it`, `them`): "dispatched them to the SQS fast path". */
 export function fastPathLine(report: FastPathReport, what: string): string {
   if (report.how === 'sqs')
-    return report.error ? `fast path failed (${report.error}); the next sweep delivers ${what}` : `${what} dispatched to the SQS fast path`;
+    return report.error ? `fast path failed (${report.error}); the next sweep delivers ${what}` : `dispatched ${what} to the SQS fast path`;
   if (report.how === 'next-sweep') return `no OUTBOX_DISPATCH_QUEUE_URL: the next sweep (within a minute) delivers ${what}`;
-  return `${what} sent in-process (local fast path)`;
+  return `sent ${what} in-process (local fast path)`;
 }
 
 function timeOption(option: string, text: string | undefined): Date | undefined {

@@ -17,7 +17,8 @@ export function parseSettings<Name extends JobName>(job: Name, payload: unknown)
       job,
       parsed.error.issues.map((issue) =>
         issue.code === 'unrecognized_keys'
-          ? `unknown setting ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+          ? // With its path: a typo inside `{"replay": {…}}` named only the key, as if it were top-level.
+            `unknown setting ${issue.keys.map((k) => `"${[...issue.path, k].join('.')}"`).join(', ')}`
           : `${issue.path.join('.') || 'payload'}: ${issue.message}`,
       ),
     );

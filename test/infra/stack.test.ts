@@ -445,7 +445,13 @@ describe('stages', () => {
   });
 
   it('refuses a bad stage in one line naming what to fix', () => {
-    expect(() => stageConfig('{"prefix":"Stage 2"}')).toThrow(/^invalid "chores" CDK context: prefix: .*$/);
+    // Said in words, not as the pattern zod would print.
+    expect(() => stageConfig('{"prefix":"Stage 2"}')).toThrow(
+      'invalid "chores" CDK context: prefix: must be 2 to 31 lower-case letters, digits or "-", starting with a letter',
+    );
+    expect(() => stageConfig('{"environment":{"results_rules":"[]"}}')).toThrow(
+      /^invalid "chores" CDK context: environment\.results_rules: each key must be a variable name such as RESULTS_RULES$/,
+    );
     expect(() => stageConfig("{prefix: 'stage2'}")).toThrow(
       /^invalid "chores" CDK context: not JSON .*; pass -c chores='\{"prefix":"stage2"\}'$/,
     );
