@@ -4,7 +4,7 @@ import { inTransaction, type Db, type DbClient } from '../db/pool.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { ARCHIVE_BATCH_BYTES, ArchiveRowLimit, archiveKey, leftRows, MAX_ARCHIVE_RANGE_ROWS, writeArchive } from './archive.js';
-import { ArchiveWriteError } from './errors.js';
+import { ArchiveWriteError, TableLockedError } from './errors.js';
 import type { RetentionRule } from './rules.js';
 import type { SchemaName } from '../db/identifiers.js';
 import { checkRulesFit, detectGroupTable, detectTable, ruleApplies, type ResultTable, type StoreName } from './stores.js';
@@ -302,6 +302,12 @@ async function deleteInBatch<T extends { deleted: number; lines?: string | null 
       },
       cleanupBatchSettings(lockTimeout, { indexWalk }),
     );
+  } catch (error) {
+    // A heap range that met a held row is retried around it (RANGE_LOCK_TIMEOUT, caught by the
+    // sweep); a wait under LOCK_TIMEOUT that ran out ends the run, naming the table.
+    if (lockTimeout === LOCK_TIMEOUT && hasPgCode(error, PgErrorCode.lockNotAvailable))
+      throw new TableLockedError(input.table.table, LOCK_TIMEOUT, error);
+    throw error;
   } finally {
     // A batch that failed (a lock it waited for) held its locks as long: it counts too.
     if (began !== undefined) stats.longestBatchMs = Math.max(stats.longestBatchMs, Math.round(performance.now() - began));
