@@ -1,19 +1,11 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
-
-const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
 
 /** The CLI with no AWS region anywhere: none in the environment, and a HOME without ~/.aws. */
 async function choresWithoutRegion(args: string[]) {
   const { AWS_REGION: _r, AWS_DEFAULT_REGION: _d, AWS_PROFILE: _p, AWS_CONFIG_FILE: _c, ...inherited } = process.env;
-  const env = { ...inherited, HOME: await tempDir('chores-no-aws-') };
-  return promisify(execFile)('node', [BIN, ...args], { env }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
-  );
+  return runCli(args, { ...inherited, HOME: await tempDir('chores-no-aws-') });
 }
 
 // A fresh Node process that loads the AWS SDK: a few seconds on a loaded machine.

@@ -1,19 +1,13 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.js';
+import { runCli } from '../helpers/cli.js';
 import { testDatabase } from '../helpers/db.js';
 import { holdSecondHalf } from '../helpers/results.js';
 
 const { db, url } = await testDatabase();
-const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
 
 function chores(args: string[], env: Record<string, string> = {}) {
-  return promisify(execFile)('node', [BIN, ...args], { env: { ...process.env, DATABASE_URL: url, ...env } }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
-  );
+  return runCli(args, { ...process.env, DATABASE_URL: url, ...env });
 }
 
 const configError = (env: Record<string, string>) => {

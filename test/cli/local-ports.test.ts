@@ -1,19 +1,12 @@
-import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
-
-const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
 
 /** The CLI on the embedded database (no DATABASE_URL), its home in a temp dir. */
 async function chores(args: string[], env: Record<string, string>) {
   const { DATABASE_URL: _, ...inherited } = process.env;
-  return promisify(execFile)('node', [BIN, ...args], { env: { ...inherited, ...env } }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
-  );
+  return runCli(args, { ...inherited, ...env });
 }
 
 // Each command is a fresh Node process: a few seconds apiece on a loaded machine.

@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import type { Db } from '../../shared/db/pool.js';
+import { decodeRows } from '../../shared/results/archive.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
 
 /** Each archive object's lines under `root`, as they were written: the JSON bytes a batch held. */
@@ -14,6 +15,12 @@ export async function objectLineBytes(archive: ObjectStorage, root: string): Pro
         .map((line) => Buffer.byteLength(line)),
     ),
   );
+}
+
+/** Every row of every archive object under `root`, decoded, object after object. */
+export async function archivedRows(archive: ObjectStorage, root: string): Promise<Record<string, unknown>[]> {
+  const objects = await Promise.all((await archive.list(root)).map(async (key) => decodeRows(await archive.get(key))));
+  return objects.flat();
 }
 
 /**

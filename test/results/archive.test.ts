@@ -16,7 +16,7 @@ import { openStorage } from '../../shared/storage/open.js';
 import type { ObjectStorage } from '../../shared/storage/port.js';
 import { S3Storage } from '../../shared/storage/s3.js';
 import { parseStorageUrl } from '../../shared/storage/url.js';
-import { objectLineBytes, updateCommittedWhileWaitedOn } from '../helpers/archive.js';
+import { archivedRows, objectLineBytes, updateCommittedWhileWaitedOn } from '../helpers/archive.js';
 import { schema, testDatabase } from '../helpers/db.js';
 import { localS3 } from '../helpers/s3.js';
 import { TEST_S3_TIMEOUTS, TEST_SECRET, s3ConfigFor, silentEndpoint, stallingHttpEndpoint } from '../helpers/stalling.js';
@@ -138,9 +138,7 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
         budget: UNLIMITED_BUDGET,
         settings: { dryRun: false, batchSize: 100, accessPath: 'heap', workers: 2 },
       });
-      const archivedIds = (
-        await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
-      ).flatMap((rows) => rows.map((row) => row.task_id));
+      const archivedIds = (await archivedRows(archive, 'results/')).map((row) => row.task_id);
 
       expect(stats).toMatchObject({ accessPath: 'heap', deleted: 2999, archived: 2999, remaining: 1, retriedRanges: 1 });
       expect(archivedIds).toHaveLength(2999);
@@ -161,7 +159,7 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
     const run = clean(archive, 100, 'heap');
     await update.commitOnceWaitedOn();
     const stats = await run;
-    const archived = (await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))).flat();
+    const archived = await archivedRows(archive, 'results/');
     const left = await db.query('SELECT count(*)::int AS n FROM chores.task_results');
 
     // The batch that waited locked the new version its snapshot cannot see, so could not delete it: the next one did.
@@ -194,9 +192,7 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
 
       const stats = await clean(archive, 1000, path, budget);
       const perObject = await objectLineBytes(archive, 'results/');
-      const archivedIds = (
-        await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
-      ).flatMap((rows) => rows.map((row) => row.task_id));
+      const archivedIds = (await archivedRows(archive, 'results/')).map((row) => row.task_id);
       const afterDelete = await db.query('SELECT count(*)::int AS n FROM chores.task_results');
       const restore = await restoreResults({ db, table, archive, filter: { since: new Date(0) } });
 
@@ -241,9 +237,7 @@ describe.each(archives)('archiving results to %s', (_name, openArchive) => {
 
     const first = await run(spent);
     const second = await run(UNLIMITED_BUDGET);
-    const archivedIds = (
-      await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
-    ).flatMap((rows) => rows.map((row) => row.task_id));
+    const archivedIds = (await archivedRows(archive, 'results/')).map((row) => row.task_id);
 
     // The first range runs whatever the budget, but only its first byte-bounded batch.
     expect(first).toMatchObject({ truncated: true, batches: 1 });
@@ -341,9 +335,7 @@ describe.each(['heap', 'index'] as const)('archiving rows of wildly mixed sizes 
 
     const stats = await clean(archive, 1000, path, budget);
     const perObject = await objectLineBytes(archive, 'results/');
-    const archivedIds = (
-      await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
-    ).flatMap((rows) => rows.map((row) => row.task_id));
+    const archivedIds = (await archivedRows(archive, 'results/')).map((row) => row.task_id);
 
     expect(stats).toMatchObject({ deleted: 300, archived: 300, remaining: 0, truncated: false });
     expect(archivedIds).toHaveLength(300);
@@ -383,9 +375,7 @@ describe('when the batch’s Postgres backend is terminated while it waits on a 
     const objectsAfterFailure = await archive.list('results/');
     const left = await db.query('SELECT count(*)::int AS n FROM chores.task_results');
     const next = await clean(archive, 1000, 'heap');
-    const archivedIds = (
-      await Promise.all((await archive.list('results/')).map(async (key) => decodeRows(await archive.get(key))))
-    ).flatMap((rows) => rows.map((row) => row.task_id));
+    const archivedIds = (await archivedRows(archive, 'results/')).map((row) => row.task_id);
 
     expect(failure?.message).toMatch(/terminating connection due to administrator command/);
     expect(objectsAfterFailure).toEqual([]);
