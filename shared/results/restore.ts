@@ -1,3 +1,4 @@
+import type { Sql } from '../db/params.js';
 import type { Db } from '../db/pool.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { archiveDay, readArchiveLines } from './archive.js';
@@ -54,15 +55,23 @@ export async function restoreResults(input: {
       const age = (row.date_done ?? row.date_created) as string;
       return !since || new Date(age) >= since;
     });
-    for (let i = 0; i < matching.length; i += RESTORE_CHUNK) {
-      const chunk = matching.slice(i, i + RESTORE_CHUNK);
-      const result = await input.db.query(restoreRows(input.table, `[${chunk.join(',')}]`));
-      stats.matched += chunk.length;
-      stats.restored += result.rowCount ?? 0;
-      stats.alreadyPresent += chunk.length - (result.rowCount ?? 0);
-    }
+    await insertLines(input.db, matching, (rowsJson) => restoreRows(input.table, rowsJson), stats);
   }
   return stats;
+}
+
+/**
+ * Inserts archived JSON lines as written, RESTORE_CHUNK at a time (`insert` builds the statement for
+ * a JSON array of them), counting into `stats` the rows restored and those already present.
+ */
+export async function insertLines(db: Db, lines: string[], insert: (rowsJson: string) => Sql, stats: RestoreStats): Promise<void> {
+  for (let i = 0; i < lines.length; i += RESTORE_CHUNK) {
+    const chunk = lines.slice(i, i + RESTORE_CHUNK);
+    const result = await db.query(insert(`[${chunk.join(',')}]`));
+    stats.matched += chunk.length;
+    stats.restored += result.rowCount ?? 0;
+    stats.alreadyPresent += chunk.length - (result.rowCount ?? 0);
+  }
 }
 
 /** Restores a store's task results and, when it has a group table, its group results. */

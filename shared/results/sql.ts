@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { Params, type Sql } from '../db/params.js';
 import type { RetentionRule } from './rules.js';
 import { ruleApplies, type ResultTable } from './stores.js';
@@ -79,13 +80,16 @@ export function countEligible(t: ResultTable, pass: RetentionPass): Sql {
   return { text: `SELECT count(*)::bigint AS n FROM ${t.table} WHERE ${where}`, values: params.values };
 }
 
+/** A binary column's name as an SQL literal (its JSON key): read from the catalog, where a quote in one would end a hand-quoted literal. */
+const key = (column: string): string => pg.escapeLiteral(column);
+
 /**
  * Every column as JSON at full precision; binary columns as base64, readable anywhere. Without
  * binary columns `row_to_json` serves: it skips jsonb's per-row conversion (measured: 6,100 rows
  * archived by one heap-range DELETE in 61 ms against 177 ms with `to_jsonb`).
  */
 function rowJson(t: ResultTable, alias: string): string {
-  const binary = t.binaryColumns.map((column) => `'${column}', encode(${alias}."${column}", 'base64')`).join(', ');
+  const binary = t.binaryColumns.map((column) => `${key(column)}, encode(${alias}.${pg.escapeIdentifier(column)}, 'base64')`).join(', ');
   return binary ? `(to_jsonb(${alias}.*) || jsonb_build_object(${binary}))::text` : `row_to_json(${alias}.*)::text`;
 }
 
@@ -285,7 +289,7 @@ export function countByPassInHeap(t: ResultTable, passes: RetentionPass[], pages
  * reads bytea from the `\x` hex that to_jsonb writes for it.
  */
 export function restoreRows(t: ResultTable, rowsJson: string): Sql {
-  const binary = t.binaryColumns.map((column) => `'${column}', decode(e.j->>'${column}', 'base64')`).join(', ');
+  const binary = t.binaryColumns.map((column) => `${key(column)}, decode(e.j->>${key(column)}, 'base64')`).join(', ');
   const rows = binary
     ? `jsonb_array_elements($1::jsonb) AS e(j), jsonb_populate_record(null::${t.table}, e.j || jsonb_build_object(${binary})) AS r`
     : `jsonb_populate_recordset(null::${t.table}, $1::jsonb) AS r`;

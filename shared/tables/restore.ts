@@ -1,18 +1,11 @@
 import type { Db } from '../db/pool.js';
 import { readArchiveLines } from '../results/archive.js';
+import { insertLines, type RestoreStats } from '../results/restore.js';
 import type { ObjectStorage } from '../storage/port.js';
 import { tableArchiveRoot } from './cleanup.js';
 import { relationOf, restoreTableRows } from './sql.js';
 
-export interface TableRestoreStats {
-  objectsRead: number;
-  matched: number;
-  restored: number;
-  alreadyPresent: number;
-}
-
-// One INSERT per chunk keeps each statement's JSON parameter a few MB at most.
-const RESTORE_CHUNK = 1_000;
+export type TableRestoreStats = RestoreStats;
 
 /**
  * Puts a table's archived rows back (`chores tables restore`). Idempotent on tables with a primary
@@ -36,15 +29,9 @@ export async function restoreTable(input: {
   });
   const stats: TableRestoreStats = { objectsRead: 0, matched: 0, restored: 0, alreadyPresent: 0 };
   for (const key of keys) {
-    const rows = await readArchiveLines(input.archive, key);
+    const lines = await readArchiveLines(input.archive, key);
     stats.objectsRead += 1;
-    for (let i = 0; i < rows.length; i += RESTORE_CHUNK) {
-      const chunk = rows.slice(i, i + RESTORE_CHUNK);
-      const result = await input.db.query(restoreTableRows(relationOf(input), `[${chunk.join(',')}]`));
-      stats.matched += chunk.length;
-      stats.restored += result.rowCount ?? 0;
-      stats.alreadyPresent += chunk.length - (result.rowCount ?? 0);
-    }
+    await insertLines(input.db, lines, (rowsJson) => restoreTableRows(relationOf(input), rowsJson), stats);
   }
   return stats;
 }

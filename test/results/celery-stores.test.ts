@@ -141,6 +141,30 @@ describe('the celery-db store (Celery SQLAlchemy backend)', () => {
     expect((await db.query(snapshot)).rows).toEqual(before);
   });
 
+  it('archives and restores a binary column whose name holds quotes, byte for byte', async () => {
+    await db.query(`ALTER TABLE celery_taskmeta ADD COLUMN "it's ""odd""" bytea`);
+    await insertCelery('old-1', 'SUCCESS', 10 * 24, 'app.mail');
+    await db.query(`UPDATE celery_taskmeta SET "it's ""odd""" = '\\x00ff27'::bytea`);
+    const snapshot = `SELECT task_id, encode("it's ""odd""", 'hex') AS odd FROM celery_taskmeta ORDER BY task_id`;
+    const before = (await db.query(snapshot)).rows;
+    const archive = new FileStorage(await tempDir('chores-celery-archive-'));
+
+    const stats = await clean('celery-db', RULES, { archive });
+    const [key] = await archive.list('results/');
+    const archived = decodeRows(await archive.get(key!));
+    const restored = await restoreResults({
+      db,
+      table: await detectTable(db, 'celery-db', publicSchema),
+      archive,
+      filter: { since: new Date(0) },
+    });
+
+    expect(stats).toMatchObject({ deleted: 1, archived: 1 });
+    expect(archived[0]!['it\'s "odd"']).toBe('AP8n');
+    expect(restored).toMatchObject({ matched: 1, restored: 1 });
+    expect((await db.query(snapshot)).rows).toEqual(before);
+  });
+
   it('refuses a task-name rule on a table without result_extended, and says how to fix it', async () => {
     await db.query(CELERY_DB(false));
     await insertCelery('old', 'SUCCESS', 10 * 24);

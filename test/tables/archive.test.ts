@@ -1,19 +1,17 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { decodeRows } from '../../shared/results/archive.js';
 import { type TimeBudget, UNLIMITED_BUDGET } from '../../shared/runtime/budget.js';
 import { FileStorage } from '../../shared/storage/file.js';
 import { cleanupTables, tableArchiveRoot } from '../../shared/tables/cleanup.js';
 import { parseTablePolicies } from '../../shared/tables/policies.js';
 import { restoreTable } from '../../shared/tables/restore.js';
-import { objectLineBytes, updateCommittedWhileWaitedOn } from '../helpers/archive.js';
+import { archivedRows, objectLineBytes, updateCommittedWhileWaitedOn } from '../helpers/archive.js';
+import { CHORES_BIN } from '../helpers/cli.js';
 import { testDatabase } from '../helpers/db.js';
 import { tempDir } from '../helpers/temp.js';
 
 const { db, url } = await testDatabase();
-const BIN = join(import.meta.dirname, '../../bin/chores.mjs');
 const ROOT = tableArchiveRoot({ schema: 'public', table: 'big_log' });
 // Small, so a few rows of ~190 KB fill a batch: the 16 MiB default would need hundreds of MB of rows.
 const BUDGET = 512 * 1024;
@@ -46,8 +44,7 @@ const clean = (archive: FileStorage, path: 'heap' | 'index', options: { bytes?: 
   });
 
 async function archivedIds(archive: FileStorage): Promise<number[]> {
-  const objects = await Promise.all((await archive.list(ROOT)).map(async (key) => decodeRows(await archive.get(key))));
-  return objects.flat().map((row) => Number(row.id));
+  return (await archivedRows(archive, ROOT)).map((row) => Number(row.id));
 }
 
 const ids = async (sql: string) => (await db.query<{ id: string }>(sql)).rows.map((row) => Number(row.id));
@@ -145,7 +142,7 @@ describe('rows of several MB each', () => {
     const dir = await tempDir('chores-tables-big-');
     const policies = [{ table: 'public.report_log', timestampColumn: 'created_at', keep: '7d', label: 'reports', archive: true }];
 
-    const { stdout } = await promisify(execFile)('node', ['--max-old-space-size=200', BIN, 'run', 'tables-cleanup', '--json'], {
+    const { stdout } = await promisify(execFile)('node', ['--max-old-space-size=200', CHORES_BIN, 'run', 'tables-cleanup', '--json'], {
       env: { ...process.env, DATABASE_URL: url, RESULTS_ARCHIVE_URL: `file://${dir}`, TABLE_RETENTION: JSON.stringify(policies) },
     });
     const left = await db.query('SELECT count(*)::int AS n FROM report_log');
@@ -195,13 +192,7 @@ describe('archiving a table without a primary key, of awkward column types', () 
     await update.commitOnceWaitedOn();
     const stats = await run;
     const left = (await db.query(ROWS)).rows;
-    const archived = (
-      await Promise.all(
-        (
-          await archive.list(tableArchiveRoot({ schema: 'public', table: 'awkward_log' }))
-        ).map(async (key) => decodeRows(await archive.get(key))),
-      )
-    ).flat();
+    const archived = await archivedRows(archive, tableArchiveRoot({ schema: 'public', table: 'awkward_log' }));
     const restored = await restoreTable({ db, schema: 'public', table: 'awkward_log', archive });
 
     // Without a unique key restore cannot tell a row archived twice from two equal rows: it must be archived once.
