@@ -3,7 +3,7 @@ import { ChoresError } from '../shared/errors.js';
 import { appliedMigrationIds, loadMigrations, migrate, refuseNewerDatabase } from '../shared/db/migrate.js';
 import { createPool, type Db } from '../shared/db/pool.js';
 import { WEBHOOK_KEYS_SECRET_ENV } from '../shared/jobs.js';
-import { encryptSecrets } from '../shared/outbox/encrypt-secrets.js';
+import { encryptSecrets, type EncryptSecretsResult } from '../shared/outbox/encrypt-secrets.js';
 import { withWebhookKeysFromSecret } from '../shared/outbox/key-secret.js';
 import { LOCAL_DIR, openDatabase, type DatabaseTarget } from './local.js';
 import { LocalJobs } from './run-job.js';
@@ -15,6 +15,8 @@ export interface Session {
   db: Db;
   /** The jobs' real handlers, given this session's configuration. */
   jobs: LocalJobs;
+  /** What the embedded database's schema step encrypted or re-sealed as the session opened. */
+  sealed?: EncryptSecretsResult;
 }
 
 /**
@@ -33,9 +35,10 @@ export async function withSession<T>(
     const db = createPool(config.database, 4);
     const jobs = new LocalJobs(config, { verbose: process.argv.includes('--verbose') });
     try {
-      if (options.checkSchema && target.local) await migrateAndSeal(db, config);
+      let sealed: EncryptSecretsResult | undefined;
+      if (options.checkSchema && target.local) sealed = (await migrateAndSeal(db, config)).secrets;
       else if (options.checkSchema) await requireCurrentSchema(db, config);
-      return await work({ target, config, db, jobs });
+      return await work({ target, config, db, jobs, ...(sealed && { sealed }) });
     } finally {
       await jobs.close();
       await db.end();
@@ -70,7 +73,7 @@ export async function migrateAndSeal(db: Db, config: Config) {
   return { ...result, ...(secrets && { secrets }) };
 }
 
-export async function requireCurrentSchema(db: Db, config: Config): Promise<void> {
+async function requireCurrentSchema(db: Db, config: Config): Promise<void> {
   const applied = await appliedMigrationIds(db, config.schema);
   const shipped = await loadMigrations();
   await refuseNewerDatabase(db, config.schema, applied, shipped);

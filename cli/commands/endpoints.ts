@@ -5,7 +5,7 @@ import { parseTimeOrAgo } from '../../shared/duration.js';
 import { ChoresError } from '../../shared/errors.js';
 import { newSecretKey } from '../../shared/outbox/secrets.js';
 import { printJson } from '../output.js';
-import { migrateAndSeal, requireCurrentSchema, withSession } from '../session.js';
+import { withSession } from '../session.js';
 import { printReplay, replayFromCli } from './outbox-ops.js';
 
 function replaySince(text: string): Date {
@@ -86,17 +86,10 @@ export function registerEndpoints(program: Command): void {
     .description('encrypt plain-text secrets, and re-encrypt those under older keys, with the newest key in OUTBOX_SECRET_KEYS')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
-      // Not the session's own schema step: on the embedded database that step seals first, and this
-      // command then found nothing left and reported 0 after re-sealing every secret.
+      // On the embedded database the session's schema step has just sealed every secret: its count is
+      // this command's (sealing again found nothing left, and reported 0).
       const result = await withSession(
-        async ({ db, config, target }) => {
-          if (target.local) {
-            const { secrets } = await migrateAndSeal(db, config);
-            if (secrets) return secrets;
-          } else await requireCurrentSchema(db, config);
-          return encryptSecrets(db, config.schema, config.outbox.secretKeys);
-        },
-        { checkSchema: false },
+        async ({ db, config, sealed }) => sealed ?? encryptSecrets(db, config.schema, config.outbox.secretKeys),
       );
       if (options.json) return printJson(result);
       console.log(
