@@ -82,6 +82,21 @@ const clean = async (store: StoreName, rules: string, extra: { dryRun?: boolean;
   });
 const RULES = '[{"task":"audit.*","keep":"never"},{"status":"REVOKED","keep":"0s"},{"keep":"7d"}]';
 
+/** Cleans Celery's table with RULES into a fresh directory archive, then restores all of it. */
+async function archiveThenRestore() {
+  const archive = new FileStorage(await tempDir('chores-celery-archive-'));
+  const stats = await clean('celery-db', RULES, { archive });
+  const [key] = await archive.list('results/');
+  const archived = decodeRows(await archive.get(key!));
+  const restored = await restoreResults({
+    db,
+    table: await detectTable(db, 'celery-db', publicSchema),
+    archive,
+    filter: { since: new Date(0) },
+  });
+  return { stats, archived, restored };
+}
+
 describe('the celery-db store (Celery SQLAlchemy backend)', () => {
   beforeEach(async () => {
     await db.query(CELERY_DB(true));
@@ -124,17 +139,8 @@ describe('the celery-db store (Celery SQLAlchemy backend)', () => {
     await insertCelery('old-2', 'FAILURE', 11 * 24, 'app.mail');
     const snapshot = `SELECT id, task_id, status, encode(result, 'hex') AS result, date_done::text, name, encode(args, 'hex') AS args, encode(kwargs, 'hex') AS kwargs, worker, retries, queue FROM celery_taskmeta ORDER BY task_id`;
     const before = (await db.query(snapshot)).rows;
-    const archive = new FileStorage(await tempDir('chores-celery-archive-'));
 
-    await clean('celery-db', RULES, { archive });
-    const [key] = await archive.list('results/');
-    const archived = decodeRows(await archive.get(key!));
-    const restored = await restoreResults({
-      db,
-      table: await detectTable(db, 'celery-db', publicSchema),
-      archive,
-      filter: { since: new Date(0) },
-    });
+    const { archived, restored } = await archiveThenRestore();
 
     expect(archived[0]!.result).toBe('gASVDwAAAAAAAAB9lIwCb2uUiHMu');
     expect(restored).toMatchObject({ matched: 2, restored: 2 });
@@ -147,17 +153,8 @@ describe('the celery-db store (Celery SQLAlchemy backend)', () => {
     await db.query(`UPDATE celery_taskmeta SET "it's ""odd""" = '\\x00ff27'::bytea`);
     const snapshot = `SELECT task_id, encode("it's ""odd""", 'hex') AS odd FROM celery_taskmeta ORDER BY task_id`;
     const before = (await db.query(snapshot)).rows;
-    const archive = new FileStorage(await tempDir('chores-celery-archive-'));
 
-    const stats = await clean('celery-db', RULES, { archive });
-    const [key] = await archive.list('results/');
-    const archived = decodeRows(await archive.get(key!));
-    const restored = await restoreResults({
-      db,
-      table: await detectTable(db, 'celery-db', publicSchema),
-      archive,
-      filter: { since: new Date(0) },
-    });
+    const { stats, archived, restored } = await archiveThenRestore();
 
     expect(stats).toMatchObject({ deleted: 1, archived: 1 });
     expect(archived[0]!['it\'s "odd"']).toBe('AP8n');
