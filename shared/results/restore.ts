@@ -52,8 +52,7 @@ export async function restoreResults(input: {
     const matching = lines.filter((line) => {
       const row = JSON.parse(line) as Record<string, unknown>;
       if (wanted && !wanted.has(String(row[input.table.key]))) return false;
-      const age = (row.date_done ?? row.date_created) as string;
-      return !since || new Date(age) >= since;
+      return !since || finishedAt(input.table, row) >= since;
     });
     await insertLines(input.db, matching, (rowsJson) => restoreRows(input.table, rowsJson), stats);
   }
@@ -72,6 +71,16 @@ export async function insertLines(db: Db, lines: string[], insert: (rowsJson: st
     stats.restored += result.rowCount ?? 0;
     stats.alreadyPresent += chunk.length - (result.rowCount ?? 0);
   }
+}
+
+/**
+ * When an archived row finished. A naive age column holds UTC (as Celery writes it) and is archived
+ * without a zone, which `new Date` reads as the machine's local time: run from a CLI outside UTC,
+ * `--since` let through or held back rows by the offset.
+ */
+function finishedAt(table: ResultTable, row: Record<string, unknown>): Date {
+  const age = (row.date_done ?? row.date_created) as string;
+  return new Date(table.ageIsNaive && !/(Z|[+-]\d\d(:?\d\d)?)$/.test(age) ? `${age}Z` : age);
 }
 
 /** Restores a store's task results and, when it has a group table, its group results. */

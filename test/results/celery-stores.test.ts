@@ -147,6 +147,27 @@ describe('the celery-db store (Celery SQLAlchemy backend)', () => {
     expect((await db.query(snapshot)).rows).toEqual(before);
   });
 
+  it('restores --since by the UTC that naive timestamps hold, wherever the CLI runs', async () => {
+    await insertCelery('finished-before', 'SUCCESS', 10 * 24 + 2, 'app.mail');
+    await insertCelery('finished-after', 'SUCCESS', 10 * 24 - 2, 'app.mail');
+    const archive = new FileStorage(await tempDir('chores-celery-archive-'));
+    await clean('celery-db', RULES, { archive });
+    const zone = process.env.TZ;
+    // Five hours behind UTC: read as local time, 'finished-before' looked three hours after --since.
+    process.env.TZ = 'America/New_York';
+
+    try {
+      const since = new Date(Date.now() - 10 * 24 * 3_600_000);
+      const restored = await restoreResults({ db, table: await detectTable(db, 'celery-db', publicSchema), archive, filter: { since } });
+
+      expect(restored).toMatchObject({ matched: 1, restored: 1 });
+      expect(await ids('celery_taskmeta')).toEqual(['finished-after']);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it('archives and restores a binary column whose name holds quotes, byte for byte', async () => {
     await db.query(`ALTER TABLE celery_taskmeta ADD COLUMN "it's ""odd""" bytea`);
     await insertCelery('old-1', 'SUCCESS', 10 * 24, 'app.mail');
