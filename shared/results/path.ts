@@ -33,8 +33,8 @@ export async function choosePath(db: Db, t: ResultTable, passes: RetentionPass[]
     const { rows } = await db.query<{ name: string }>(leadingIndex(t.table, 'date_done'));
     if (rows.length === 0) return { path: 'heap', reason: `${t.table} has no btree index leading with date_done` };
   }
-  const { indexWins, percent } = await estimatedShare(db, t.table, estimateEligible(t, passes));
+  const { indexWins, percent, refreshed } = await estimatedShare(db, t.table, estimateEligible(t, passes));
   return indexWins
-    ? { path: 'index', reason: `${percent} of rows eligible: an index walk touches only those` }
-    : { path: 'heap', reason: `${percent} of rows eligible: a heap-order sweep beats an index walk` };
+    ? { path: 'index', reason: `${percent} of rows eligible: an index walk touches only those${refreshed}` }
+    : { path: 'heap', reason: `${percent} of rows eligible: a heap-order sweep beats an index walk${refreshed}` };
 }

@@ -62,6 +62,23 @@ export function relationSize(relation: string): Sql {
   };
 }
 
+/**
+ * Whether the planner's statistics of `relation` are older than autovacuum's own analyze threshold
+ * (its defaults: 50 rows plus 10% of the table changed since the last analyze), and by how many rows.
+ */
+export function staleStatistics(relation: string): Sql {
+  return {
+    text: `SELECT s.n_mod_since_analyze::float8 AS changed, s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) AS stale
+      FROM pg_class c JOIN pg_stat_all_tables s ON s.relid = c.oid WHERE c.oid = to_regclass($1::text)`,
+    values: [relation],
+  };
+}
+
+/** Refreshes the planner's statistics of `relation`; one autovacuum or another analyze holds is skipped, not waited for. */
+export function analyzeRelation(relation: string): Sql {
+  return { text: `ANALYZE (SKIP_LOCKED) ${relation}`, values: [] };
+}
+
 /** The column's type, or no row when the table or the column does not exist. */
 export function columnType(relation: string, column: string): Sql {
   return {

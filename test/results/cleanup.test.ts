@@ -261,6 +261,30 @@ describe('choosing the access path', () => {
     expect(many).toMatchObject({ accessPath: 'heap', pathReason: expect.stringMatching(/^~7\d% of rows eligible/) });
   });
 
+  it('refreshes statistics a bulk load made stale before choosing, and says so', async () => {
+    // 10,000 fresh results, analyzed; then 20,000 old ones loaded at once (an import, a backfill).
+    await db.query(`INSERT INTO chores.task_results (task_id, status, date_done)
+      SELECT 'fresh-' || i, 'SUCCESS', now() - interval '1 day' FROM generate_series(1, 10000) AS i`);
+    await db.query('ANALYZE chores.task_results');
+    const loader = await db.connect();
+    try {
+      await loader.query(`INSERT INTO chores.task_results (task_id, status, date_done)
+        SELECT 'old-' || i, 'SUCCESS', now() - interval '30 days' FROM generate_series(1, 20000) AS i`);
+      // Postgres counts changes per backend and publishes them when it is idle: now, not in a second.
+      await loader.query('SELECT pg_stat_force_next_flush()');
+    } finally {
+      loader.release();
+    }
+
+    const stats = await dryRun();
+
+    // The statistics of the 10,000 fresh rows alone put the old ones at ~0%: an index walk over 67% of the table.
+    expect(stats).toMatchObject({
+      accessPath: 'heap',
+      pathReason: expect.stringMatching(/^~6\d% of rows eligible: .*statistics refreshed first: \d+ rows had changed/),
+    });
+  });
+
   it('reports before and after as the planner estimates them, flagged, and what remains exactly', async () => {
     await db.query(`INSERT INTO chores.task_results (task_id, status, date_done)
       SELECT 'r-' || i, 'SUCCESS', now() - CASE WHEN i % 4 = 0 THEN interval '30 days' ELSE interval '1 day' END
