@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildHandlers, HANDLERS } from '../../infra/build.js';
 import { jobNames } from '../../shared/jobs.js';
 import { testDatabase } from '../helpers/db.js';
+import { runAsDeployed } from '../helpers/bundle.js';
 import { addTestEndpoint, deliveryRows, publishEvents } from '../helpers/outbox.js';
 import { startRedis } from '../helpers/redis.js';
 import { TRACE_HEADER, xrayDaemon } from '../helpers/xray.js';
@@ -39,19 +38,7 @@ async function invokeBundle(file: string, env: Record<string, string>, event: ob
     // The X-Ray SDK's last datagram is sent asynchronously: let it leave before exiting.
     if (process.env.AWS_XRAY_DAEMON_ADDRESS) await new Promise((resolve) => setTimeout(resolve, 100));
     process.exit(0);`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: outside,
-    env: {
-      PATH: process.env.PATH!,
-      NODE_OPTIONS: '',
-      NODE_PATH: '',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      DATABASE_URL: url,
-      ...env,
-    },
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+  return runAsDeployed(script, outside, { DATABASE_URL: url, ...env });
 }
 
 // Several tests start a fresh Node process on a bundle (0.5–2.5 s each on the loaded 2-core machine),

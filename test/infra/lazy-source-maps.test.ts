@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleHandler } from '../../infra/build.js';
+import { runAsDeployed } from '../helpers/bundle.js';
 
 // One bundle, built once outside the repository; each case damages its own copy's source maps.
 const outside = await mkdtemp(join(tmpdir(), 'chores-stack-maps-'));
@@ -29,17 +30,7 @@ async function refusedStack(dir: string): Promise<string> {
     let stack;
     try { stack = error.stack; } catch (thrown) { stack = 'reading the stack threw: ' + thrown.message; }
     console.log(JSON.stringify(stack));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: outside,
-    env: {
-      PATH: process.env.PATH!,
-      NODE_OPTIONS: '',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      DATABASE_URL: 'postgres://127.0.0.1:1/none',
-    },
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+  return (await runAsDeployed(script, outside, { DATABASE_URL: 'postgres://127.0.0.1:1/none' })) as string;
 }
 
 async function copyWithMaps(name: string, damage: (map: string, path: string) => Promise<void>): Promise<string> {
