@@ -23,9 +23,12 @@ import {
 export { GLOBAL_CONCURRENCY, PER_ENDPOINT_CONCURRENCY } from './limits.js';
 // Claimed deliveries held per run (in flight plus waiting): enough that a claim's round trip never
 // leaves a free slot idle, few enough that a crash strands little behind a lease.
-const CLAIM_WINDOW = GLOBAL_CONCURRENCY * 2;
-// Claim again once this many places are free: smaller claims, sooner, keep the queue topped up.
-const CLAIM_MIN = GLOBAL_CONCURRENCY / 2;
+const CLAIM_WINDOW = GLOBAL_CONCURRENCY * 3;
+// Claim again once this many places are free. Each claim costs ~2.5 ms of Postgres CPU whatever its
+// size (planning alone is 1.1–1.5 ms) on top of ~50 µs a row: claiming from 32 free places made 162
+// claims per 10,000 deliveries, from 64 about 100, and the sweep's Postgres CPU fell by a tenth.
+// A full window still holds a whole claim's worth waiting while the next one runs.
+const CLAIM_MIN = GLOBAL_CONCURRENCY;
 // One endpoint may hold at most this many of the run's claimed deliveries before claims leave it
 // out, so a backlog for one endpoint cannot crowd the others out of the window.
 const ENDPOINT_WINDOW = GLOBAL_CONCURRENCY;
@@ -34,8 +37,11 @@ const ENDPOINT_WINDOW = GLOBAL_CONCURRENCY;
 // out of every claim made 73–84% of claims come back empty (each walking the due index past its
 // rows) while its own queue ran dry between claims.
 const SHORT_CLAIM_PAUSE_MS = 1_000;
-// Outcomes are recorded in batches: one statement for up to this many attempts.
-const RECORD_BATCH = 100;
+// Outcomes are recorded in batches: one statement once this many attempts are waiting (more when a
+// flush is under way). Off the claim loop's path, so only the per-statement cost matters: ~3 ms of
+// planning, binding and commit, paid 100 times per 10,000 at 100 and 40 times at 250. A run that
+// dies before a flush has its POSTs retried after the lease: at most this many more duplicates.
+const RECORD_BATCH = 250;
 // A request never starts with less than this left in the budget; it is released for the next run.
 const MIN_REQUEST_MS = 1_000;
 // A waiting delivery is sent only while its lease outlasts its request by this much; otherwise it
