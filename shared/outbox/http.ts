@@ -142,7 +142,14 @@ export class WebhookSender {
       const secure = url.protocol === 'https:';
       target = {
         send: secure ? https.request : http.request,
-        options: { ...urlToHttpOptions(url), method: 'POST', agent: secure ? this.agents['https:'] : this.agents['http:'] },
+        // `headers` is here, unset, so that each POST's `{ ...options, headers }` only overwrites it: on
+        // Node 20's V8 a spread followed by a property the source lacks takes a slow path (~1.6 µs).
+        options: {
+          ...urlToHttpOptions(url),
+          method: 'POST',
+          agent: secure ? this.agents['https:'] : this.agents['http:'],
+          headers: undefined,
+        },
         host: url.host,
       };
       this.targets.set(text, target);
