@@ -48,7 +48,9 @@ export function fanOut(schema: SchemaName, limit: number, eventIds?: string[]): 
       UPDATE ${events} e
       SET status = CASE WHEN counted.deliveries > 0 THEN 'fanned_out' ELSE 'delivered' END,
           completed_at = CASE WHEN counted.deliveries > 0 THEN NULL ELSE now() END
-      FROM counted WHERE e.id = counted.id
+      -- By key, as an array, as well as joined: joined to the CTE alone, the planner hashed a scan of
+      -- the whole events table for each batch.
+      FROM counted WHERE e.id = ANY(ARRAY(SELECT id FROM ev)) AND e.id = counted.id
       RETURNING e.id::text, counted.deliveries`,
     values: eventIds ? [limit, eventIds] : [limit],
   };
