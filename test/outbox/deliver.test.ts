@@ -540,7 +540,9 @@ describe('concurrency and crashes', () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     // Paused: the burst is fanned out and nothing is sent, which is all this test needs.
     await db.query(`UPDATE chores.webhook_endpoints SET paused_until = now() + interval '1 hour' WHERE id = $1`, [endpoint.id]);
-    await db.query(`INSERT INTO chores.outbox_events (event_type, payload) SELECT 'burst', '{"burst": true}' FROM generate_series(1, 2000)`);
+    await db.query(
+      `INSERT INTO chores.outbox_events (event_type, payload) SELECT 'burst', '{"burst": true}' FROM generate_series(1, 2000)`,
+    );
     const reltuples = async (table: string) =>
       Number((await db.query(`SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, [table])).rows[0].reltuples);
     const before = [await reltuples('chores.webhook_deliveries'), await reltuples('chores.outbox_events')];
