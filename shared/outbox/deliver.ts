@@ -293,8 +293,9 @@ class DeliveryRun {
         if (remaining < MIN_REQUEST_MS) return;
         const delivery = queue.shift()!;
         if (this.disabled.has(endpointId)) {
-          this.heldBytes -= delivery.payload_bytes;
-          continue; // its delivery is failed by the disable
+          // Failed by the disable; given back, for the next run, if the endpoint was not disabled after all.
+          this.giveBack(delivery);
+          continue;
         }
         const timeoutMs = Math.min(this.deps.outbox.requestTimeoutMs, remaining);
         if (Date.now() + timeoutMs + LEASE_SAFETY_MS > (this.leaseEnds.get(delivery) ?? 0)) {
@@ -331,15 +332,14 @@ class DeliveryRun {
   /** Queues an attempt's outcome for recording; a 410 or an endpoint failing too long stops its POSTs now. */
   private finish(claimed: ClaimedDelivery, outcome: SendOutcome, startedAt: Date, durationMs: number): void {
     const endpointId = claimed.endpoint_id;
-    let result = decide(claimed, outcome, this.deps.outbox.retrySchedule);
+    const result = decide(claimed, outcome, this.deps.outbox.retrySchedule);
     // A 410, or a failure of an endpoint already failing past the limit, stops its POSTs now
     // rather than when the batch is recorded: only those already in flight still land. An
-    // oversized payload is the producer's fault, not the endpoint's.
+    // oversized payload is the producer's fault, not the endpoint's. A retry is still recorded as
+    // one: the disable fails it when it commits, but the flush may find the endpoint recovered
+    // meanwhile (a success in the same batch, or by a concurrent run) and not disable it.
     const endpointFault = outcome.kind !== 'delivered' && outcome.kind !== 'undeliverable';
     const stop = endpointFault && !this.disabled.has(endpointId) && this.mustDisable(claimed, outcome.kind);
-    // Its endpoint is being disabled, so this delivery will not be retried: say so.
-    if (stop && result.status === 'pending')
-      result = { ...result, status: 'failed', delayMs: 0, error: `${result.error} (endpoint disabled)` };
     this.finished.push({ result, eventId: claimed.event_id, endpointId, startedAt, durationMs });
     if (outcome.kind !== 'delivered') {
       const error = 'error' in outcome ? outcome.error : `HTTP ${outcome.status}`;

@@ -1,0 +1,50 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { DeliveryStats } from '../../shared/outbox/deliver.js';
+import { sweepOutbox } from '../../shared/outbox/service.js';
+import { testDatabase } from '../helpers/db.js';
+import { addTestEndpoint, deliveryRows, outboxDeps, publishEvents } from '../helpers/outbox.js';
+import { startReceiver } from '../helpers/receiver.js';
+
+const { db, url } = await testDatabase();
+const receiver = await startReceiver();
+
+function addsUp(stats: DeliveryStats): boolean {
+  return stats.processed === stats.delivered + stats.retried + stats.failed + stats.superseded;
+}
+
+beforeEach(async () => {
+  await db.query('TRUNCATE chores.outbox_events, chores.webhook_endpoints CASCADE');
+  receiver.received.length = 0;
+  receiver.respond(() => ({ status: 200, body: 'ok' }));
+});
+
+describe('an endpoint the run thought was failing too long', () => {
+  it('keeps retrying a failed POST when the endpoint turns out to have recovered meanwhile, and gives back what waited', async () => {
+    const oneAtATime = outboxDeps(db, url, { OUTBOX_ENDPOINT_CONCURRENCY: '1' });
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    await db.query(`UPDATE chores.webhook_endpoints SET failing_since = now() - interval '200 hours' WHERE id = $1`, [endpoint.id]);
+    await publishEvents(db, [
+      { type: 'x', payload: { n: 1 } },
+      { type: 'x', payload: { n: 2 } },
+    ]);
+    // While the first POST is under way, a concurrent run records a success for the endpoint (its
+    // failing streak ends); then the POST fails. The second delivery waits behind it.
+    receiver.respond(() => ({
+      status: 500,
+      after: db.query('UPDATE chores.webhook_endpoints SET failing_since = NULL WHERE id = $1', [endpoint.id]),
+    }));
+
+    const stats = await sweepOutbox(oneAtATime);
+    const [sent, waited] = await deliveryRows(db);
+    const { rows } = await db.query('SELECT is_active FROM chores.webhook_endpoints WHERE id = $1', [endpoint.id]);
+    const { rows: leases } = await db.query('SELECT count(*)::int AS n FROM chores.webhook_deliveries WHERE leased_until IS NOT NULL');
+
+    expect(rows[0].is_active).toBe(true);
+    expect(receiver.received).toHaveLength(1);
+    expect(sent).toMatchObject({ status: 'pending', attempts: 1, last_status_code: 500 });
+    expect(waited).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(leases[0].n).toBe(0);
+    expect(stats).toMatchObject({ processed: 1, retried: 1, failed: 0, endpointsDisabled: 0 });
+    expect(addsUp(stats)).toBe(true);
+  });
+});
