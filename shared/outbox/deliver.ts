@@ -4,6 +4,7 @@ import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import { decide } from './decide.js';
 import { disableEndpoints } from './endpoints.js';
+import { OutboxError } from './errors.js';
 import type { SendOutcome, WebhookSender } from './http.js';
 import type { FailedAttempt } from './log-messages.js';
 import { lockWaitSetting, namingLockWait, queryWithinBudget } from './lock-wait.js';
@@ -128,6 +129,9 @@ class DeliveryRun {
   /** A flush is queued behind the one under way and has not taken its outcomes yet. */
   private flushWaiting = false;
   private recordError: unknown;
+  // A claim that failed (its connection lost, say): the run claims and starts nothing more, records
+  // what it sent, gives back what waited, and then fails with this.
+  private claimError: OutboxError | undefined;
   private wake: () => void = () => {};
   private lastShortClaimAt = Number.NEGATIVE_INFINITY;
   // The feed (see DeliveryFeed): while it is open, a short claim means "nothing due yet", and the
@@ -169,7 +173,8 @@ class DeliveryRun {
         // the byte budget cut the claim short.
         const claimedBytes = claimed.reduce((sum, d) => sum + (d.payload === null ? 0 : d.payload_bytes), 0);
         const cutByBytes = claimedBytes >= byteBudget;
-        if (claimed.length < room && full.length === 0 && !cutByBytes) {
+        if (this.claimError !== undefined) nothingMoreDue = true;
+        else if (claimed.length < room && full.length === 0 && !cutByBytes) {
           // A batch that landed during the claim may not have been visible to it: claim again.
           if (this.feedBatches === batchesBefore) {
             if (this.feedOpen) this.awaitingFeed = true;
@@ -195,6 +200,7 @@ class DeliveryRun {
     this.recordInBackground();
     await Promise.all([this.recording, fed]);
     if (this.recordError !== undefined) throw this.recordError;
+    if (this.claimError !== undefined) throw this.claimError;
     // What the feed made before it failed was delivered; the rest stays pending for the next run.
     if (this.feedError !== undefined) throw this.feedError;
     return this.stats;
@@ -250,7 +256,17 @@ class DeliveryRun {
       maxPayloadBytes: this.deps.outbox.maxPayloadBytes,
       ...(this.eventIds && { eventIds: this.eventIds }),
     });
-    return this.deps.db.query<ClaimedDelivery>(query).then((result) => result.rows);
+    return this.deps.db.query<ClaimedDelivery>(query).then(
+      (result) => result.rows,
+      (error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.claimError ??= new OutboxError(
+          `claiming due deliveries failed: ${reason} — the POSTs already sent were recorded and the deliveries claimed and not sent given back`,
+          { cause: error },
+        );
+        return [];
+      },
+    );
   }
 
   /** POSTs under way: the per-endpoint counts summed (a handful of endpoints, cheap). */
@@ -292,8 +308,9 @@ class DeliveryRun {
         const remaining = this.deps.budget.remainingMs();
         if (remaining < MIN_REQUEST_MS) return;
         const delivery = queue.shift()!;
-        if (this.disabled.has(endpointId)) {
-          // Failed by the disable; given back, for the next run, if the endpoint was not disabled after all.
+        // Failed by the disable; given back, for the next run, if the endpoint was not disabled after
+        // all. After a failed claim, nothing more starts: the database may be gone.
+        if (this.disabled.has(endpointId) || this.claimError !== undefined) {
           this.giveBack(delivery);
           continue;
         }

@@ -6,7 +6,26 @@ import { addTestEndpoint, deliveryRows, outboxDeps, publishEvents } from '../hel
 import { startReceiver } from '../helpers/receiver.js';
 
 const { db, url } = await testDatabase();
+const deps = outboxDeps(db, url);
 const receiver = await startReceiver();
+
+/** Ends the backend running the first statement that waits for a lock and whose text has `marker`. */
+async function terminateWaiting(marker: string): Promise<void> {
+  for (;;) {
+    const { rows } = await db.query(
+      `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+       WHERE datname = current_database() AND wait_event_type = 'Lock' AND position($1 in query) > 0`,
+      [marker],
+    );
+    if (rows.length > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function leasedCount(): Promise<number> {
+  const { rows } = await db.query('SELECT count(*)::int AS n FROM chores.webhook_deliveries WHERE leased_until IS NOT NULL');
+  return rows[0].n;
+}
 
 function addsUp(stats: DeliveryStats): boolean {
   return stats.processed === stats.delivered + stats.retried + stats.failed + stats.superseded;
@@ -46,5 +65,39 @@ describe('an endpoint the run thought was failing too long', () => {
     expect(leases[0].n).toBe(0);
     expect(stats).toMatchObject({ processed: 1, retried: 1, failed: 0, endpointsDisabled: 0 });
     expect(addsUp(stats)).toBe(true);
+  });
+});
+
+describe('a database connection lost mid-run', () => {
+  it('records what was sent and gives back what waited when a claim fails, then fails the run naming the claim', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await db.query(
+      `INSERT INTO chores.outbox_events (event_type, payload) SELECT 'bulk', jsonb_build_object('i', i) FROM generate_series(1, 300) AS i`,
+    );
+    // Once POSTs are under way, another session locks the events table: the run's next claim (it
+    // reads payloads) waits for it, and its backend is terminated while it waits.
+    const holder = await db.connect();
+    let locked: Promise<unknown> | undefined;
+    receiver.respond(() => {
+      locked ??= holder.query('BEGIN').then(() => holder.query('LOCK TABLE chores.outbox_events IN ACCESS EXCLUSIVE MODE'));
+      return { status: 200, after: locked };
+    });
+
+    const run = sweepOutbox(deps).catch((error: unknown) => error);
+    try {
+      await terminateWaiting('WITH RECURSIVE candidates');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    const failure = await run;
+    const { rows: attempts } = await db.query(`SELECT count(*)::int AS n FROM chores.webhook_attempts WHERE outcome = 'delivered'`);
+    const { rows: delivered } = await db.query(`SELECT count(*)::int AS n FROM chores.webhook_deliveries WHERE status = 'delivered'`);
+
+    expect(String(failure)).toMatch(/^OutboxError: claiming due deliveries failed: terminating connection due to administrator command/);
+    expect(receiver.received.length).toBeGreaterThan(0);
+    expect(attempts[0].n).toBe(receiver.received.length);
+    expect(delivered[0].n).toBe(receiver.received.length);
+    expect(await leasedCount()).toBe(0);
   });
 });
