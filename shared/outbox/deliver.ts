@@ -128,10 +128,14 @@ class DeliveryRun {
   private recording: Promise<void> = Promise.resolve();
   /** A flush is queued behind the one under way and has not taken its outcomes yet. */
   private flushWaiting = false;
-  private recordError: unknown;
+  private recordError: OutboxError | undefined;
   // A claim that failed (its connection lost, say): the run claims and starts nothing more, records
   // what it sent, gives back what waited, and then fails with this.
   private claimError: OutboxError | undefined;
+  /** A claim or a flush failed: no POST starts any more, since its outcome could not be recorded. */
+  private get failed(): boolean {
+    return this.recordError !== undefined || this.claimError !== undefined;
+  }
   private wake: () => void = () => {};
   private lastShortClaimAt = Number.NEGATIVE_INFINITY;
   // The feed (see DeliveryFeed): while it is open, a short claim means "nothing due yet", and the
@@ -243,7 +247,11 @@ class DeliveryRun {
         return this.recordError === undefined ? this.record(batch, outcomes) : undefined;
       })
       .catch((error: unknown) => {
-        this.recordError ??= error;
+        this.recordError ??= named(
+          'recording webhook outcomes',
+          error,
+          'the deliveries sent and not recorded go again when their leases lapse',
+        );
       });
   }
 
@@ -259,10 +267,10 @@ class DeliveryRun {
     return this.deps.db.query<ClaimedDelivery>(query).then(
       (result) => result.rows,
       (error: unknown) => {
-        const reason = error instanceof Error ? error.message : String(error);
-        this.claimError ??= new OutboxError(
-          `claiming due deliveries failed: ${reason} — the POSTs already sent were recorded and the deliveries claimed and not sent given back`,
-          { cause: error },
+        this.claimError ??= named(
+          'claiming due deliveries',
+          error,
+          'the POSTs already sent were recorded and the deliveries claimed and not sent given back',
         );
         return [];
       },
@@ -309,8 +317,8 @@ class DeliveryRun {
         if (remaining < MIN_REQUEST_MS) return;
         const delivery = queue.shift()!;
         // Failed by the disable; given back, for the next run, if the endpoint was not disabled after
-        // all. After a failed claim, nothing more starts: the database may be gone.
-        if (this.disabled.has(endpointId) || this.claimError !== undefined) {
+        // all. After a failed claim or flush, nothing more starts: its outcome would not be recorded.
+        if (this.disabled.has(endpointId) || this.failed) {
           this.giveBack(delivery);
           continue;
         }
@@ -480,6 +488,13 @@ function toWebhook(claimed: ClaimedDelivery) {
     body: `{"type":${JSON.stringify(claimed.event_type)},"timestamp":${JSON.stringify(claimed.created_at.toISOString())},"data":${claimed.payload}}`,
     secrets: claimed.previous_secret ? [claimed.secret, claimed.previous_secret] : [claimed.secret],
   };
+}
+
+/** A database error as the run reports it: what failed, Postgres' reason, and what became of the deliveries. */
+function named(what: string, error: unknown, consequence: string): OutboxError {
+  if (error instanceof OutboxError) return error; // already names what failed (a lock wait)
+  const reason = error instanceof Error ? error.message : String(error);
+  return new OutboxError(`${what} failed: ${reason} — ${consequence}`, { cause: error });
 }
 
 function unique(ids: string[]): string[] {

@@ -100,4 +100,36 @@ describe('a database connection lost mid-run', () => {
     expect(delivered[0].n).toBe(receiver.received.length);
     expect(await leasedCount()).toBe(0);
   });
+
+  it('starts no POST once a flush has failed, since its outcome could not be recorded, and fails the run naming the flush', async () => {
+    await addTestEndpoint(db, receiver.url);
+    await db.query(
+      `INSERT INTO chores.outbox_events (event_type, payload) SELECT 'bulk', jsonb_build_object('i', i) FROM generate_series(1, 400) AS i`,
+    );
+    // The first 250 answers come at once and start a flush; that flush waits for a lock another
+    // session holds on the attempts table and its backend is terminated. Requests after the 250th
+    // are held meanwhile, and answered once the flush has failed.
+    const holder = await db.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE chores.webhook_attempts IN ACCESS EXCLUSIVE MODE');
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    receiver.respond(() => ({ status: 200, after: receiver.received.length > 250 ? gate : undefined }));
+
+    const run = sweepOutbox(deps).catch((error: unknown) => error);
+    try {
+      await terminateWaiting('WITH o AS (');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    // The terminated backend is gone once another statement has seen it go.
+    const sentBeforeFailure = receiver.received.length;
+    open();
+    const failure = await run;
+
+    expect(String(failure)).toMatch(/^OutboxError: recording webhook outcomes failed: terminating connection due to administrator command/);
+    expect(receiver.received).toHaveLength(sentBeforeFailure);
+    expect(await leasedCount()).toBe(sentBeforeFailure); // sent, not recorded: they go again once their leases lapse
+  });
 });
