@@ -424,6 +424,11 @@ class DeliveryRun {
       else if (row.status === 'pending') this.stats.retried += 1;
       else this.stats.failed += 1;
     }
+    // Events the record could not settle for sure, completed now that it has committed, before
+    // anything else can fail: a concurrent run that settled another of their deliveries may have
+    // checked them before this commit, and nothing else would ever complete them.
+    const recheck = unique(rows.filter((r) => r.recheck).map((r) => r.event_id));
+    if (recheck.length > 0) await queryWithinBudget(this.deps, completeEvents(schema, recheck), 'completing events');
 
     const pauses = new Map<string, number>();
     for (const { endpointId, outcome } of outcomes) {
@@ -463,9 +468,8 @@ class DeliveryRun {
     this.stats.retried -= failedNow;
     this.stats.failed += failedNow;
     this.stats.cancelled += deliveryIds.filter((id) => !this.unrecorded.has(id) && !justRetried.has(id)).length;
-    // Events the record could not settle for sure, and those of deliveries the disables failed.
-    const reopen = unique([...rows.filter((r) => r.recheck).map((r) => r.event_id), ...eventIds]);
-    if (reopen.length > 0) await queryWithinBudget(this.deps, completeEvents(schema, reopen), 'completing events');
+    // The events of the deliveries the disables failed.
+    if (eventIds.length > 0) await queryWithinBudget(this.deps, completeEvents(schema, unique(eventIds)), 'completing events');
   }
 
   /** Deliveries claimed but never started go back at once rather than waiting out their lease. */

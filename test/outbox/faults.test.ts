@@ -1,13 +1,28 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryStats } from '../../shared/outbox/deliver.js';
 import { sweepOutbox } from '../../shared/outbox/service.js';
-import { testDatabase } from '../helpers/db.js';
+import { claimDue, completeEvents, recordResults, type ClaimedDelivery } from '../../shared/outbox/sql.js';
+import { budgetUntil } from '../../shared/runtime/budget.js';
+import { schema, testDatabase } from '../helpers/db.js';
 import { addTestEndpoint, deliveryRows, outboxDeps, publishEvents } from '../helpers/outbox.js';
 import { startReceiver } from '../helpers/receiver.js';
 
 const { db, url } = await testDatabase();
 const deps = outboxDeps(db, url);
 const receiver = await startReceiver();
+const other = await startReceiver();
+
+/** Waits until a statement whose text has `marker` waits for a lock. */
+async function untilWaiting(marker: string): Promise<void> {
+  for (;;) {
+    const { rows } = await db.query(
+      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND position($1 in query) > 0`,
+      [marker],
+    );
+    if (rows.length > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 /** Ends the backend running the first statement that waits for a lock and whose text has `marker`. */
 async function terminateWaiting(marker: string): Promise<void> {
@@ -131,5 +146,83 @@ describe('a database connection lost mid-run', () => {
     expect(String(failure)).toMatch(/^OutboxError: recording webhook outcomes failed: terminating connection due to administrator command/);
     expect(receiver.received).toHaveLength(sentBeforeFailure);
     expect(await leasedCount()).toBe(sentBeforeFailure); // sent, not recorded: they go again once their leases lapse
+  });
+});
+
+describe('an event two runs settle at the same moment', () => {
+  it('is completed by the run that records its last outcome even when that run then fails to disable the endpoint', async () => {
+    const gone = await addTestEndpoint(db, receiver.url);
+    const kept = await addTestEndpoint(db, other.url);
+    const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
+    await sweepOutbox({ ...deps, budget: { expired: () => true, remainingMs: () => 0 } }); // fans out only
+    // Already failing, so recording another failure leaves its row alone; only the disable locks it.
+    await db.query(`UPDATE chores.webhook_endpoints SET failing_since = now() - interval '1 hour' WHERE id = $1`, [gone.id]);
+    const [keptDelivery] = (
+      await db.query<ClaimedDelivery>(
+        claimDue(schema, { limit: 10, leaseMs: 60_000, excludeEndpoints: [gone.id], byteBudget: 1_000_000, maxPayloadBytes: 262_144 }),
+      )
+    ).rows;
+    const runOne = await db.connect(); // another run, recording the kept endpoint's 200
+    const app = await db.connect(); // an app's open transaction that updated the gone endpoint
+    const locker = await db.connect(); // holds the gone endpoint's delivery while our run records it
+    let failure: unknown;
+    try {
+      await runOne.query('BEGIN');
+      await runOne.query(
+        recordResults(
+          schema,
+          [
+            {
+              result: {
+                id: keptDelivery!.id,
+                attempt: keptDelivery!.attempts,
+                status: 'delivered',
+                delayMs: 0,
+                statusCode: 200,
+                error: null,
+                response: 'ok',
+              },
+              eventId: eventId!,
+              endpointId: kept.id,
+              startedAt: new Date(),
+              durationMs: 1,
+            },
+          ],
+          'sweep',
+        ),
+      );
+      await app.query('BEGIN');
+      await app.query('SELECT 1 FROM chores.webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE', [gone.id]);
+      await locker.query('BEGIN');
+      // Locked once claimed (a claim skips a locked row), before the answer comes back.
+      let lockedDelivery: Promise<unknown> | undefined;
+      receiver.respond(() => {
+        lockedDelivery ??= locker.query('SELECT 1 FROM chores.webhook_deliveries WHERE endpoint_id = $1 FOR UPDATE', [gone.id]);
+        return { status: 410, after: lockedDelivery };
+      });
+
+      // Our run's flush waits for the delivery with the kept one still pending in its snapshot;
+      // meanwhile the other run commits and completes what it can (nothing: ours is pending).
+      const run = sweepOutbox({ ...deps, budget: budgetUntil(Date.now() + 1_500) }).catch((error: unknown) => error);
+      await untilWaiting('WITH o AS (');
+      await runOne.query('COMMIT');
+      await db.query(completeEvents(schema, [eventId!]));
+      await locker.query('ROLLBACK');
+      failure = await run;
+    } finally {
+      await runOne.query('ROLLBACK').catch(() => {});
+      await locker.query('ROLLBACK').catch(() => {});
+      await app.query('ROLLBACK');
+      for (const client of [runOne, app, locker]) client.release();
+    }
+    const { rows: deliveries } = await db.query('SELECT endpoint_id::text, status FROM chores.webhook_deliveries ORDER BY id');
+    const { rows: events } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
+
+    expect(String(failure)).toMatch(/^OutboxError: disabling endpoints gave up waiting for a row lock/);
+    expect(deliveries).toEqual([
+      { endpoint_id: gone.id, status: 'failed' },
+      { endpoint_id: kept.id, status: 'delivered' },
+    ]);
+    expect(events[0].status).toBe('failed');
   });
 });
