@@ -13,6 +13,7 @@ import {
   claimDue,
   completeEvents,
   endpointsFailingTooLong,
+  inactiveEndpoints,
   pauseEndpoints,
   recordResults,
   releaseClaims,
@@ -48,6 +49,11 @@ const MIN_REQUEST_MS = 1_000;
 // A waiting delivery is sent only while its lease outlasts its request by this much; otherwise it
 // is given back unsent, so another run that claims it after the lease can never race this one.
 const LEASE_SAFETY_MS = 5_000;
+// How often a run holding waiting deliveries asks whether their endpoints are still active. A
+// disable by hand (`chores endpoints disable`) fails an endpoint's deliveries, those this run has
+// claimed included; without asking, the run POSTed every one of them it held (up to the claim
+// window) after the disable. One lookup by key per endpoint held, at most this often.
+const ENDPOINT_CHECK_MS = 1_000;
 
 /**
  * Deliveries still being created while a run delivers: the sweep's fan-out. `run` creates them in
@@ -129,13 +135,16 @@ class DeliveryRun {
   /** A flush is queued behind the one under way and has not taken its outcomes yet. */
   private flushWaiting = false;
   private recordError: OutboxError | undefined;
-  // A claim that failed (its connection lost, say): the run claims and starts nothing more, records
-  // what it sent, gives back what waited, and then fails with this.
+  // A claim (or endpoint check) that failed, its connection lost, say: the run claims and starts
+  // nothing more, records what it sent, gives back what waited, and then fails with this.
   private claimError: OutboxError | undefined;
   /** A claim or a flush failed: no POST starts any more, since its outcome could not be recorded. */
   private get failed(): boolean {
     return this.recordError !== undefined || this.claimError !== undefined;
   }
+  private checking: Promise<void> = Promise.resolve();
+  private checkingEndpoints = false;
+  private lastEndpointCheck = performance.now();
   private wake: () => void = () => {};
   private lastShortClaimAt = Number.NEGATIVE_INFINITY;
   // The feed (see DeliveryFeed): while it is open, a short claim means "nothing due yet", and the
@@ -193,6 +202,7 @@ class DeliveryRun {
         this.pump();
       }
       if (this.finished.length >= RECORD_BATCH) this.recordInBackground();
+      if (this.waiting.size > 0 && performance.now() - this.lastEndpointCheck >= ENDPOINT_CHECK_MS) this.checkEndpoints();
       if (this.inFlight() === 0 && !this.awaitingFeed) {
         if (this.waitingCount() === 0 && (nothingMoreDue || this.deps.budget.expired())) break;
         if (this.waitingCount() > 0 && this.deps.budget.remainingMs() < MIN_REQUEST_MS) break;
@@ -202,7 +212,7 @@ class DeliveryRun {
     }
     await this.releaseWaiting();
     this.recordInBackground();
-    await Promise.all([this.recording, fed]);
+    await Promise.all([this.recording, fed, this.checking]);
     if (this.recordError !== undefined) throw this.recordError;
     if (this.claimError !== undefined) throw this.claimError;
     // What the feed made before it failed was delivered; the rest stays pending for the next run.
@@ -252,6 +262,34 @@ class DeliveryRun {
           error,
           'the deliveries sent and not recorded go again when their leases lapse',
         );
+      });
+  }
+
+  /**
+   * Stops POSTs to endpoints disabled since their deliveries were claimed (see ENDPOINT_CHECK_MS):
+   * their waiting deliveries are given back as they come up, already failed by the disable.
+   */
+  private checkEndpoints(): void {
+    const held = [...this.waiting.keys()].filter((id) => !this.disabled.has(id));
+    if (this.checkingEndpoints || held.length === 0) return;
+    this.checkingEndpoints = true;
+    this.lastEndpointCheck = performance.now();
+    this.checking = this.deps.db
+      .query<{ id: string }>(inactiveEndpoints(this.deps.schema, held))
+      .then(
+        ({ rows }) => {
+          for (const row of rows) this.disabled.add(row.id);
+        },
+        (error: unknown) => {
+          this.claimError ??= named(
+            'checking endpoints',
+            error,
+            'the POSTs already sent were recorded and the deliveries claimed and not sent given back',
+          );
+        },
+      )
+      .finally(() => {
+        this.checkingEndpoints = false;
       });
   }
 

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryStats } from '../../shared/outbox/deliver.js';
+import { disableEndpointByHand } from '../../shared/outbox/endpoints.js';
 import { sweepOutbox } from '../../shared/outbox/service.js';
 import { claimDue, completeEvents, recordResults, type ClaimedDelivery } from '../../shared/outbox/sql.js';
 import { budgetUntil } from '../../shared/runtime/budget.js';
@@ -224,5 +225,33 @@ describe('an event two runs settle at the same moment', () => {
       { endpoint_id: kept.id, status: 'delivered' },
     ]);
     expect(events[0].status).toBe('failed');
+  });
+});
+
+describe('an endpoint disabled by hand while a run sends to it', () => {
+  it('gets no more POSTs once the run has checked, instead of every delivery the run had claimed', async () => {
+    const oneAtATime = outboxDeps(db, url, { OUTBOX_ENDPOINT_CONCURRENCY: '1' });
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    await db.query(
+      `INSERT INTO chores.outbox_events (event_type, payload) SELECT 'bulk', jsonb_build_object('i', i) FROM generate_series(1, 100) AS i`,
+    );
+    // The operator disables it as the first POST arrives; each POST takes 50 ms, so sending all
+    // 100 would take 5 s, and the run checks its endpoints every second.
+    let disabled: Promise<unknown> | undefined;
+    receiver.respond(() => {
+      disabled ??= disableEndpointByHand(db, schema, endpoint.id, 'customer offboarded');
+      return { status: 200, delayMs: 50, after: disabled };
+    });
+
+    const stats = await sweepOutbox(oneAtATime);
+    const { rows: attempts } = await db.query('SELECT count(*)::int AS n FROM chores.webhook_attempts');
+    const { rows: deliveries } = await db.query('SELECT DISTINCT status, last_error FROM chores.webhook_deliveries');
+
+    expect(receiver.received.length).toBeLessThan(100);
+    expect(stats).toMatchObject({ processed: receiver.received.length, superseded: receiver.received.length });
+    expect(addsUp(stats)).toBe(true);
+    expect(attempts[0].n).toBe(receiver.received.length);
+    expect(deliveries).toEqual([{ status: 'failed', last_error: 'endpoint disabled: customer offboarded' }]);
+    expect(await leasedCount()).toBe(0);
   });
 });
