@@ -449,7 +449,7 @@ class DeliveryRun {
     const succeeded = unique(outcomes.filter((o) => o.outcome.kind === 'delivered').map((o) => o.endpointId));
     // An oversized payload is the producer's fault, not the endpoint's.
     const failing = unique(outcomes.filter((o) => !['delivered', 'undeliverable'].includes(o.outcome.kind)).map((o) => o.endpointId));
-    const { rows } = await queryWithinBudget<{ event_id: string; status: string; recheck: boolean }>(
+    const { rows } = await queryWithinBudget<{ id: string; event_id: string; status: string; recheck: boolean }>(
       this.deps,
       recordResults(schema, batch, this.trigger, { succeeded, failed: failing }),
       'recording webhook outcomes',
@@ -464,8 +464,12 @@ class DeliveryRun {
     }
     // Events the record could not settle for sure, completed now that it has committed, before
     // anything else can fail: a concurrent run that settled another of their deliveries may have
-    // checked them before this commit, and nothing else would ever complete them.
-    const recheck = unique(rows.filter((r) => r.recheck).map((r) => r.event_id));
+    // checked them before this commit, and nothing else would ever complete them. So are the events
+    // of outcomes not applied: a delivery deleted meanwhile (its endpoint removed by SQL) may have
+    // been the last one its event waited for.
+    const applied = new Set(rows.map((r) => r.id));
+    const notApplied = batch.filter((a) => !applied.has(a.result.id)).map((a) => a.eventId);
+    const recheck = unique([...rows.filter((r) => r.recheck).map((r) => r.event_id), ...notApplied]);
     if (recheck.length > 0) await queryWithinBudget(this.deps, completeEvents(schema, recheck), 'completing events');
 
     const pauses = new Map<string, number>();

@@ -51,6 +51,8 @@ beforeEach(async () => {
   await db.query('TRUNCATE chores.outbox_events, chores.webhook_endpoints CASCADE');
   receiver.received.length = 0;
   receiver.respond(() => ({ status: 200, body: 'ok' }));
+  other.received.length = 0;
+  other.respond(() => ({ status: 200, body: 'ok' }));
 });
 
 describe('an endpoint the run thought was failing too long', () => {
@@ -253,5 +255,33 @@ describe('an endpoint disabled by hand while a run sends to it', () => {
     expect(attempts[0].n).toBe(receiver.received.length);
     expect(deliveries).toEqual([{ status: 'failed', last_error: 'endpoint disabled: customer offboarded' }]);
     expect(await leasedCount()).toBe(0);
+  });
+});
+
+describe('an endpoint deleted by SQL while a run sends to it', () => {
+  it('completes the event whose last open delivery went with it, and counts that POST as superseded', async () => {
+    const gone = await addTestEndpoint(db, receiver.url);
+    const deleted = await addTestEndpoint(db, other.url);
+    const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
+    receiver.respond(() => ({ status: 410 })); // recorded at once, with the disable, while the other POST is held
+    const goneRecorded = async () => {
+      for (;;) {
+        const { rows } = await db.query(`SELECT 1 FROM chores.webhook_deliveries WHERE endpoint_id = $1 AND status = 'failed'`, [gone.id]);
+        if (rows.length > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    let removed: Promise<unknown> | undefined;
+    other.respond(() => {
+      removed ??= goneRecorded().then(() => db.query('DELETE FROM chores.webhook_endpoints WHERE id = $1', [deleted.id]));
+      return { status: 200, after: removed };
+    });
+
+    const stats = await sweepOutbox(deps);
+    const { rows } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
+
+    expect(stats).toMatchObject({ processed: 2, failed: 1, superseded: 1, endpointsDisabled: 1 });
+    expect(addsUp(stats)).toBe(true);
+    expect(rows[0].status).toBe('failed');
   });
 });
