@@ -210,11 +210,16 @@ class DeliveryRun {
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
-    await this.releaseWaiting();
+    // What was sent is recorded even when the give-back fails.
+    const releaseError = await this.releaseWaiting().then(
+      () => undefined,
+      (error: unknown) => named('giving back unsent deliveries', error, 'they go again when their leases lapse'),
+    );
     this.recordInBackground();
     await Promise.all([this.recording, fed, this.checking]);
     if (this.recordError !== undefined) throw this.recordError;
     if (this.claimError !== undefined) throw this.claimError;
+    if (releaseError !== undefined) throw releaseError;
     // What the feed made before it failed was delivered; the rest stays pending for the next run.
     if (this.feedError !== undefined) throw this.feedError;
     return this.stats;
@@ -514,13 +519,16 @@ class DeliveryRun {
     if (eventIds.length > 0) await queryWithinBudget(this.deps, completeEvents(schema, unique(eventIds)), 'completing events');
   }
 
-  /** Deliveries claimed but never started go back at once rather than waiting out their lease. */
+  /**
+   * Deliveries claimed but never started go back at once rather than waiting out their lease; made
+   * after the budget ends, so a row lock held on one is waited for only within the budget's bound.
+   */
   private async releaseWaiting(): Promise<void> {
     const unstarted = [...[...this.waiting.values()].flat(), ...this.unsent.splice(0)];
     this.waiting.clear();
     if (unstarted.length > 0) {
       const claims = unstarted.map((d) => ({ id: d.id, attempt: d.attempts }));
-      await this.deps.db.query(releaseClaims(this.deps.schema, claims));
+      await queryWithinBudget(this.deps, releaseClaims(this.deps.schema, claims), 'giving back unsent deliveries');
     }
   }
 }

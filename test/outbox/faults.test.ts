@@ -285,3 +285,38 @@ describe('an endpoint deleted by SQL while a run sends to it', () => {
     expect(rows[0].status).toBe('failed');
   });
 });
+
+describe('the end of the budget', () => {
+  it('gives back unsent deliveries within the budget, even when a row of one is locked, and still records what was sent', async () => {
+    const oneAtATime = outboxDeps(db, url, { OUTBOX_ENDPOINT_CONCURRENCY: '1' });
+    await addTestEndpoint(db, receiver.url);
+    await publishEvents(db, [
+      { type: 'x', payload: { n: 1 } },
+      { type: 'x', payload: { n: 2 } },
+    ]);
+    // While the first POST is under way, another session locks the waiting delivery's row; the
+    // answer comes once the budget has too little left to start another request.
+    const holder = await db.connect();
+    let locked: Promise<unknown> | undefined;
+    receiver.respond((request) => {
+      const sent = String(request.headers['webhook-id']).replace('msg_', '');
+      locked ??= holder
+        .query('BEGIN')
+        .then(() => holder.query('SELECT 1 FROM chores.webhook_deliveries WHERE event_id <> $1 FOR UPDATE', [sent]));
+      return { status: 200, after: locked, delayMs: 1_000 };
+    });
+
+    let failure: unknown;
+    try {
+      failure = await sweepOutbox({ ...oneAtATime, budget: budgetUntil(Date.now() + 1_500) }).catch((error: unknown) => error);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    const { rows } = await db.query(`SELECT outcome FROM chores.webhook_attempts`);
+
+    expect(String(failure)).toMatch(/^OutboxError: giving back unsent deliveries gave up waiting for a row lock/);
+    expect(receiver.received).toHaveLength(1);
+    expect(rows).toEqual([{ outcome: 'delivered' }]);
+  });
+});
