@@ -236,7 +236,7 @@ class DeliveryRun {
     return feed
       .run(landed)
       .catch((error: unknown) => {
-        this.feedError = error;
+        this.feedError = named('fanning out events', error, 'what it made was delivered; the rest stays pending for the next run');
       })
       .finally(() => {
         this.feedOpen = false;

@@ -320,3 +320,29 @@ describe('the end of the budget', () => {
     expect(rows).toEqual([{ outcome: 'delivered' }]);
   });
 });
+
+describe('a fan-out whose connection is lost', () => {
+  it('fails the run naming the fan-out and leaves the event pending for the next run', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
+    // An app's open transaction holds the endpoint row: the fan-out's insert waits for it and its
+    // backend is terminated while it waits.
+    const app = await db.connect();
+    let failure: unknown;
+    try {
+      await app.query('BEGIN');
+      await app.query('SELECT 1 FROM chores.webhook_endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
+      const run = sweepOutbox(deps).catch((error: unknown) => error);
+      await terminateWaiting('WITH ev AS (');
+      failure = await run;
+    } finally {
+      await app.query('ROLLBACK');
+      app.release();
+    }
+    const retry = await sweepOutbox(deps);
+
+    expect(String(failure)).toMatch(/^OutboxError: fanning out events failed: terminating connection due to administrator command/);
+    expect(retry).toMatchObject({ fannedOut: 1, delivered: 1 });
+    expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([`msg_${eventId}`]);
+  });
+});
