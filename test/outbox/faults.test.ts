@@ -346,3 +346,31 @@ describe('a fan-out whose connection is lost', () => {
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([`msg_${eventId}`]);
   });
 });
+
+describe('a 410 in the middle of a batch', () => {
+  it('with 64 POSTs in flight and another endpoint going on: every POST recorded once, the stats add up, every event settled', async () => {
+    const wide = outboxDeps(db, url, { OUTBOX_ENDPOINT_CONCURRENCY: '64' });
+    await addTestEndpoint(db, receiver.url);
+    await addTestEndpoint(db, other.url);
+    await db.query(
+      `INSERT INTO chores.outbox_events (event_type, payload) SELECT 'bulk', jsonb_build_object('i', i) FROM generate_series(1, 400) AS i`,
+    );
+    receiver.respond(() => ({ status: receiver.received.length > 150 ? 410 : 200, delayMs: 5 }));
+
+    const stats = await sweepOutbox(wide);
+    const posts = receiver.received.length + other.received.length;
+    const { rows: attempts } = await db.query('SELECT count(DISTINCT (delivery_id, attempt))::int AS n FROM chores.webhook_attempts');
+    const { rows: open } = await db.query(
+      `SELECT count(*)::int AS n FROM chores.outbox_events e WHERE e.status = 'fanned_out'
+         AND NOT EXISTS (SELECT 1 FROM chores.webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')`,
+    );
+
+    expect(stats).toMatchObject({ endpointsDisabled: 1, processed: posts });
+    expect(addsUp(stats)).toBe(true);
+    expect(stats.processed + stats.cancelled).toBe(800);
+    expect(attempts[0].n).toBe(posts);
+    expect(other.received).toHaveLength(400);
+    expect(await leasedCount()).toBe(0);
+    expect(open[0].n).toBe(0);
+  });
+});
