@@ -4,6 +4,7 @@ import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import { decide } from './decide.js';
 import { disableEndpoints } from './endpoints.js';
+import { OutboxError } from './errors.js';
 import type { SendOutcome, WebhookSender } from './http.js';
 import type { FailedAttempt } from './log-messages.js';
 import { lockWaitSetting, namingLockWait, queryWithinBudget } from './lock-wait.js';
@@ -12,6 +13,7 @@ import {
   claimDue,
   completeEvents,
   endpointsFailingTooLong,
+  inactiveEndpoints,
   pauseEndpoints,
   recordResults,
   releaseClaims,
@@ -47,6 +49,11 @@ const MIN_REQUEST_MS = 1_000;
 // A waiting delivery is sent only while its lease outlasts its request by this much; otherwise it
 // is given back unsent, so another run that claims it after the lease can never race this one.
 const LEASE_SAFETY_MS = 5_000;
+// How often a run holding waiting deliveries asks whether their endpoints are still active. A
+// disable by hand (`chores endpoints disable`) fails an endpoint's deliveries, those this run has
+// claimed included; without asking, the run POSTed every one of them it held (up to the claim
+// window) after the disable. One lookup by key per endpoint held, at most this often.
+const ENDPOINT_CHECK_MS = 1_000;
 
 /**
  * Deliveries still being created while a run delivers: the sweep's fan-out. `run` creates them in
@@ -127,7 +134,17 @@ class DeliveryRun {
   private recording: Promise<void> = Promise.resolve();
   /** A flush is queued behind the one under way and has not taken its outcomes yet. */
   private flushWaiting = false;
-  private recordError: unknown;
+  private recordError: OutboxError | undefined;
+  // A claim (or endpoint check) that failed, its connection lost, say: the run claims and starts
+  // nothing more, records what it sent, gives back what waited, and then fails with this.
+  private claimError: OutboxError | undefined;
+  /** A claim or a flush failed: no POST starts any more, since its outcome could not be recorded. */
+  private get failed(): boolean {
+    return this.recordError !== undefined || this.claimError !== undefined;
+  }
+  private checking: Promise<void> = Promise.resolve();
+  private checkingEndpoints = false;
+  private lastEndpointCheck = performance.now();
   private wake: () => void = () => {};
   private lastShortClaimAt = Number.NEGATIVE_INFINITY;
   // The feed (see DeliveryFeed): while it is open, a short claim means "nothing due yet", and the
@@ -169,7 +186,8 @@ class DeliveryRun {
         // the byte budget cut the claim short.
         const claimedBytes = claimed.reduce((sum, d) => sum + (d.payload === null ? 0 : d.payload_bytes), 0);
         const cutByBytes = claimedBytes >= byteBudget;
-        if (claimed.length < room && full.length === 0 && !cutByBytes) {
+        if (this.claimError !== undefined) nothingMoreDue = true;
+        else if (claimed.length < room && full.length === 0 && !cutByBytes) {
           // A batch that landed during the claim may not have been visible to it: claim again.
           if (this.feedBatches === batchesBefore) {
             if (this.feedOpen) this.awaitingFeed = true;
@@ -184,6 +202,7 @@ class DeliveryRun {
         this.pump();
       }
       if (this.finished.length >= RECORD_BATCH) this.recordInBackground();
+      if (this.waiting.size > 0 && performance.now() - this.lastEndpointCheck >= ENDPOINT_CHECK_MS) this.checkEndpoints();
       if (this.inFlight() === 0 && !this.awaitingFeed) {
         if (this.waitingCount() === 0 && (nothingMoreDue || this.deps.budget.expired())) break;
         if (this.waitingCount() > 0 && this.deps.budget.remainingMs() < MIN_REQUEST_MS) break;
@@ -191,10 +210,16 @@ class DeliveryRun {
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
-    await this.releaseWaiting();
+    // What was sent is recorded even when the give-back fails.
+    const releaseError = await this.releaseWaiting().then(
+      () => undefined,
+      (error: unknown) => named('giving back unsent deliveries', error, 'they go again when their leases lapse'),
+    );
     this.recordInBackground();
-    await Promise.all([this.recording, fed]);
+    await Promise.all([this.recording, fed, this.checking]);
     if (this.recordError !== undefined) throw this.recordError;
+    if (this.claimError !== undefined) throw this.claimError;
+    if (releaseError !== undefined) throw releaseError;
     // What the feed made before it failed was delivered; the rest stays pending for the next run.
     if (this.feedError !== undefined) throw this.feedError;
     return this.stats;
@@ -211,7 +236,7 @@ class DeliveryRun {
     return feed
       .run(landed)
       .catch((error: unknown) => {
-        this.feedError = error;
+        this.feedError = named('fanning out events', error, 'what it made was delivered; the rest stays pending for the next run');
       })
       .finally(() => {
         this.feedOpen = false;
@@ -237,7 +262,39 @@ class DeliveryRun {
         return this.recordError === undefined ? this.record(batch, outcomes) : undefined;
       })
       .catch((error: unknown) => {
-        this.recordError ??= error;
+        this.recordError ??= named(
+          'recording webhook outcomes',
+          error,
+          'the deliveries sent and not recorded go again when their leases lapse',
+        );
+      });
+  }
+
+  /**
+   * Stops POSTs to endpoints disabled since their deliveries were claimed (see ENDPOINT_CHECK_MS):
+   * their waiting deliveries are given back as they come up, already failed by the disable.
+   */
+  private checkEndpoints(): void {
+    const held = [...this.waiting.keys()].filter((id) => !this.disabled.has(id));
+    if (this.checkingEndpoints || held.length === 0) return;
+    this.checkingEndpoints = true;
+    this.lastEndpointCheck = performance.now();
+    this.checking = this.deps.db
+      .query<{ id: string }>(inactiveEndpoints(this.deps.schema, held))
+      .then(
+        ({ rows }) => {
+          for (const row of rows) this.disabled.add(row.id);
+        },
+        (error: unknown) => {
+          this.claimError ??= named(
+            'checking endpoints',
+            error,
+            'the POSTs already sent were recorded and the deliveries claimed and not sent given back',
+          );
+        },
+      )
+      .finally(() => {
+        this.checkingEndpoints = false;
       });
   }
 
@@ -250,7 +307,17 @@ class DeliveryRun {
       maxPayloadBytes: this.deps.outbox.maxPayloadBytes,
       ...(this.eventIds && { eventIds: this.eventIds }),
     });
-    return this.deps.db.query<ClaimedDelivery>(query).then((result) => result.rows);
+    return this.deps.db.query<ClaimedDelivery>(query).then(
+      (result) => result.rows,
+      (error: unknown) => {
+        this.claimError ??= named(
+          'claiming due deliveries',
+          error,
+          'the POSTs already sent were recorded and the deliveries claimed and not sent given back',
+        );
+        return [];
+      },
+    );
   }
 
   /** POSTs under way: the per-endpoint counts summed (a handful of endpoints, cheap). */
@@ -292,9 +359,11 @@ class DeliveryRun {
         const remaining = this.deps.budget.remainingMs();
         if (remaining < MIN_REQUEST_MS) return;
         const delivery = queue.shift()!;
-        if (this.disabled.has(endpointId)) {
-          this.heldBytes -= delivery.payload_bytes;
-          continue; // its delivery is failed by the disable
+        // Failed by the disable; given back, for the next run, if the endpoint was not disabled after
+        // all. After a failed claim or flush, nothing more starts: its outcome would not be recorded.
+        if (this.disabled.has(endpointId) || this.failed) {
+          this.giveBack(delivery);
+          continue;
         }
         const timeoutMs = Math.min(this.deps.outbox.requestTimeoutMs, remaining);
         if (Date.now() + timeoutMs + LEASE_SAFETY_MS > (this.leaseEnds.get(delivery) ?? 0)) {
@@ -331,15 +400,14 @@ class DeliveryRun {
   /** Queues an attempt's outcome for recording; a 410 or an endpoint failing too long stops its POSTs now. */
   private finish(claimed: ClaimedDelivery, outcome: SendOutcome, startedAt: Date, durationMs: number): void {
     const endpointId = claimed.endpoint_id;
-    let result = decide(claimed, outcome, this.deps.outbox.retrySchedule);
+    const result = decide(claimed, outcome, this.deps.outbox.retrySchedule);
     // A 410, or a failure of an endpoint already failing past the limit, stops its POSTs now
     // rather than when the batch is recorded: only those already in flight still land. An
-    // oversized payload is the producer's fault, not the endpoint's.
+    // oversized payload is the producer's fault, not the endpoint's. A retry is still recorded as
+    // one: the disable fails it when it commits, but the flush may find the endpoint recovered
+    // meanwhile (a success in the same batch, or by a concurrent run) and not disable it.
     const endpointFault = outcome.kind !== 'delivered' && outcome.kind !== 'undeliverable';
     const stop = endpointFault && !this.disabled.has(endpointId) && this.mustDisable(claimed, outcome.kind);
-    // Its endpoint is being disabled, so this delivery will not be retried: say so.
-    if (stop && result.status === 'pending')
-      result = { ...result, status: 'failed', delayMs: 0, error: `${result.error} (endpoint disabled)` };
     this.finished.push({ result, eventId: claimed.event_id, endpointId, startedAt, durationMs });
     if (outcome.kind !== 'delivered') {
       const error = 'error' in outcome ? outcome.error : `HTTP ${outcome.status}`;
@@ -386,7 +454,7 @@ class DeliveryRun {
     const succeeded = unique(outcomes.filter((o) => o.outcome.kind === 'delivered').map((o) => o.endpointId));
     // An oversized payload is the producer's fault, not the endpoint's.
     const failing = unique(outcomes.filter((o) => !['delivered', 'undeliverable'].includes(o.outcome.kind)).map((o) => o.endpointId));
-    const { rows } = await queryWithinBudget<{ event_id: string; status: string; recheck: boolean }>(
+    const { rows } = await queryWithinBudget<{ id: string; event_id: string; status: string; recheck: boolean }>(
       this.deps,
       recordResults(schema, batch, this.trigger, { succeeded, failed: failing }),
       'recording webhook outcomes',
@@ -399,6 +467,15 @@ class DeliveryRun {
       else if (row.status === 'pending') this.stats.retried += 1;
       else this.stats.failed += 1;
     }
+    // Events the record could not settle for sure, completed now that it has committed, before
+    // anything else can fail: a concurrent run that settled another of their deliveries may have
+    // checked them before this commit, and nothing else would ever complete them. So are the events
+    // of outcomes not applied: a delivery deleted meanwhile (its endpoint removed by SQL) may have
+    // been the last one its event waited for.
+    const applied = new Set(rows.map((r) => r.id));
+    const notApplied = batch.filter((a) => !applied.has(a.result.id)).map((a) => a.eventId);
+    const recheck = unique([...rows.filter((r) => r.recheck).map((r) => r.event_id), ...notApplied]);
+    if (recheck.length > 0) await queryWithinBudget(this.deps, completeEvents(schema, recheck), 'completing events');
 
     const pauses = new Map<string, number>();
     for (const { endpointId, outcome } of outcomes) {
@@ -438,18 +515,20 @@ class DeliveryRun {
     this.stats.retried -= failedNow;
     this.stats.failed += failedNow;
     this.stats.cancelled += deliveryIds.filter((id) => !this.unrecorded.has(id) && !justRetried.has(id)).length;
-    // Events the record could not settle for sure, and those of deliveries the disables failed.
-    const reopen = unique([...rows.filter((r) => r.recheck).map((r) => r.event_id), ...eventIds]);
-    if (reopen.length > 0) await queryWithinBudget(this.deps, completeEvents(schema, reopen), 'completing events');
+    // The events of the deliveries the disables failed.
+    if (eventIds.length > 0) await queryWithinBudget(this.deps, completeEvents(schema, unique(eventIds)), 'completing events');
   }
 
-  /** Deliveries claimed but never started go back at once rather than waiting out their lease. */
+  /**
+   * Deliveries claimed but never started go back at once rather than waiting out their lease; made
+   * after the budget ends, so a row lock held on one is waited for only within the budget's bound.
+   */
   private async releaseWaiting(): Promise<void> {
     const unstarted = [...[...this.waiting.values()].flat(), ...this.unsent.splice(0)];
     this.waiting.clear();
     if (unstarted.length > 0) {
       const claims = unstarted.map((d) => ({ id: d.id, attempt: d.attempts }));
-      await this.deps.db.query(releaseClaims(this.deps.schema, claims));
+      await queryWithinBudget(this.deps, releaseClaims(this.deps.schema, claims), 'giving back unsent deliveries');
     }
   }
 }
@@ -463,6 +542,13 @@ function toWebhook(claimed: ClaimedDelivery) {
     body: `{"type":${JSON.stringify(claimed.event_type)},"timestamp":${JSON.stringify(claimed.created_at.toISOString())},"data":${claimed.payload}}`,
     secrets: claimed.previous_secret ? [claimed.secret, claimed.previous_secret] : [claimed.secret],
   };
+}
+
+/** A database error as the run reports it: what failed, Postgres' reason, and what became of the deliveries. */
+function named(what: string, error: unknown, consequence: string): OutboxError {
+  if (error instanceof OutboxError) return error; // already names what failed (a lock wait)
+  const reason = error instanceof Error ? error.message : String(error);
+  return new OutboxError(`${what} failed: ${reason} — ${consequence}`, { cause: error });
 }
 
 function unique(ids: string[]): string[] {

@@ -25,7 +25,7 @@ export async function namingLockWait<T>(what: string, work: () => Promise<T>): P
   } catch (error) {
     if (!hasPgCode(error, PgErrorCode.lockNotAvailable)) throw error;
     throw new OutboxError(
-      `${what} gave up waiting for a row lock another transaction holds (on webhook_endpoints or outbox_events) — ` +
+      `${what} gave up waiting for a row lock another transaction holds (on webhook_endpoints, outbox_events or webhook_deliveries) — ` +
         "end that transaction (pg_stat_activity: a long 'idle in transaction' session); " +
         'deliveries sent and not recorded go again when their leases lapse',
       { cause: error },

@@ -336,6 +336,11 @@ export function endpointsFailingTooLong(schema: SchemaName, ids: string[], hours
   };
 }
 
+/** Endpoints among `ids` no longer active: disabled (by hand, or by another run) since a run claimed their deliveries. */
+export function inactiveEndpoints(schema: SchemaName, ids: string[]): Sql {
+  return { text: `SELECT id::text FROM ${t(schema).endpoints} WHERE id = ANY($1::bigint[]) AND NOT is_active`, values: [ids] };
+}
+
 /**
  * Disables an endpoint and fails its pending deliveries (nothing will be sent to it), returning
  * the events those deliveries belonged to so they can be completed.
