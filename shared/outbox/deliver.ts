@@ -4,7 +4,7 @@ import type { SchemaName } from '../db/identifiers.js';
 import type { TimeBudget } from '../runtime/budget.js';
 import { decide } from './decide.js';
 import { disableEndpoints } from './endpoints.js';
-import { OutboxError } from './errors.js';
+import { type OutboxError, stepFailed } from './errors.js';
 import type { SendOutcome, WebhookSender } from './http.js';
 import type { FailedAttempt } from './log-messages.js';
 import { lockWaitSetting, namingLockWait, queryWithinBudget } from './lock-wait.js';
@@ -213,7 +213,7 @@ class DeliveryRun {
     // What was sent is recorded even when the give-back fails.
     const releaseError = await this.releaseWaiting().then(
       () => undefined,
-      (error: unknown) => named('giving back unsent deliveries', error, 'they go again when their leases lapse'),
+      (error: unknown) => stepFailed('giving back unsent deliveries', error, 'they go again when their leases lapse'),
     );
     this.recordInBackground();
     await Promise.all([this.recording, fed, this.checking]);
@@ -236,7 +236,7 @@ class DeliveryRun {
     return feed
       .run(landed)
       .catch((error: unknown) => {
-        this.feedError = named('fanning out events', error, 'what it made was delivered; the rest stays pending for the next run');
+        this.feedError = stepFailed('fanning out events', error, 'what it made was delivered; the rest stays pending for the next run');
       })
       .finally(() => {
         this.feedOpen = false;
@@ -262,7 +262,7 @@ class DeliveryRun {
         return this.recordError === undefined ? this.record(batch, outcomes) : undefined;
       })
       .catch((error: unknown) => {
-        this.recordError ??= named(
+        this.recordError ??= stepFailed(
           'recording webhook outcomes',
           error,
           'the deliveries sent and not recorded go again when their leases lapse',
@@ -286,7 +286,7 @@ class DeliveryRun {
           for (const row of rows) this.disabled.add(row.id);
         },
         (error: unknown) => {
-          this.claimError ??= named(
+          this.claimError ??= stepFailed(
             'checking endpoints',
             error,
             'the POSTs already sent were recorded and the deliveries claimed and not sent given back',
@@ -310,7 +310,7 @@ class DeliveryRun {
     return this.deps.db.query<ClaimedDelivery>(query).then(
       (result) => result.rows,
       (error: unknown) => {
-        this.claimError ??= named(
+        this.claimError ??= stepFailed(
           'claiming due deliveries',
           error,
           'the POSTs already sent were recorded and the deliveries claimed and not sent given back',
@@ -542,13 +542,6 @@ function toWebhook(claimed: ClaimedDelivery) {
     body: `{"type":${JSON.stringify(claimed.event_type)},"timestamp":${JSON.stringify(claimed.created_at.toISOString())},"data":${claimed.payload}}`,
     secrets: claimed.previous_secret ? [claimed.secret, claimed.previous_secret] : [claimed.secret],
   };
-}
-
-/** A database error as the run reports it: what failed, Postgres' reason, and what became of the deliveries. */
-function named(what: string, error: unknown, consequence: string): OutboxError {
-  if (error instanceof OutboxError) return error; // already names what failed (a lock wait)
-  const reason = error instanceof Error ? error.message : String(error);
-  return new OutboxError(`${what} failed: ${reason} — ${consequence}`, { cause: error });
 }
 
 function unique(ids: string[]): string[] {

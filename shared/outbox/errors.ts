@@ -2,6 +2,18 @@ import { ChoresError } from '../errors.js';
 
 export class OutboxError extends ChoresError {}
 
+/**
+ * A failed step of a run as it reports it: what failed, Postgres' reason, and what became of the
+ * deliveries, instead of a bare 'terminating connection due to administrator command'.
+ *
+ * @example stepFailed('claiming due deliveries', error, 'the claimed deliveries were given back')
+ */
+export function stepFailed(what: string, error: unknown, consequence: string): OutboxError {
+  if (error instanceof OutboxError) return error; // already names what failed (a lock wait)
+  const reason = error instanceof Error ? error.message : String(error);
+  return new OutboxError(`${what} failed: ${reason} — ${consequence}`, { cause: error });
+}
+
 /** A webhook URL the SSRF policy refuses; `reason` says which rule and how to allow it. */
 export class UnsafeUrlError extends OutboxError {
   /** The URL as shown: its origin, without credentials, path or query (see `shownUrl`). */

@@ -1,6 +1,7 @@
 import { deliverDue, emptyDeliveryStats, type DeliveryDeps, type DeliveryFeed, type DeliveryStats } from './deliver.js';
 import { queryWithinBudget } from './lock-wait.js';
 import { replayAndDeliver, type ReplayFilter } from './replay.js';
+import { stepFailed } from './errors.js';
 import { analyzeOutbox, countBacklog, fanOut, type AttemptTrigger } from './sql.js';
 
 // Events fanned out per statement: one short transaction inserting a few thousand delivery rows.
@@ -60,7 +61,9 @@ export async function deliverEvents(
   eventIds: string[],
   trigger: AttemptTrigger = 'fast-path',
 ): Promise<OutboxDeliverStats> {
-  const { rows } = await queryWithinBudget(deps, fanOut(deps.schema, eventIds.length, eventIds), 'the fan-out');
+  const { rows } = await queryWithinBudget(deps, fanOut(deps.schema, eventIds.length, eventIds), 'the fan-out').catch((error: unknown) => {
+    throw stepFailed('fanning out events', error, 'nothing was sent; the events stay pending for a retry or the next sweep');
+  });
   const delivery = await deliverDue(deps, eventIds, trigger);
   return finish(deps, rows.length, delivery);
 }

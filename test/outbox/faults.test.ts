@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryStats } from '../../shared/outbox/deliver.js';
 import { disableEndpointByHand } from '../../shared/outbox/endpoints.js';
-import { sweepOutbox } from '../../shared/outbox/service.js';
+import { deliverEvents, sweepOutbox } from '../../shared/outbox/service.js';
 import { claimDue, completeEvents, recordResults, type ClaimedDelivery } from '../../shared/outbox/sql.js';
 import { budgetUntil } from '../../shared/runtime/budget.js';
 import { schema, testDatabase } from '../helpers/db.js';
@@ -344,6 +344,30 @@ describe('a fan-out whose connection is lost', () => {
     expect(String(failure)).toMatch(/^OutboxError: fanning out events failed: terminating connection due to administrator command/);
     expect(retry).toMatchObject({ fannedOut: 1, delivered: 1 });
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([`msg_${eventId}`]);
+  });
+
+  it('on the fast path, fails naming the fan-out and leaves the event pending, nothing sent', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
+    const app = await db.connect();
+    let failure: unknown;
+    try {
+      await app.query('BEGIN');
+      await app.query('SELECT 1 FROM chores.webhook_endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
+      const run = deliverEvents(deps, [eventId!]).catch((error: unknown) => error);
+      await terminateWaiting('WITH ev AS (');
+      failure = await run;
+    } finally {
+      await app.query('ROLLBACK');
+      app.release();
+    }
+    const { rows } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
+
+    expect(String(failure)).toMatch(
+      /^OutboxError: fanning out events failed: terminating connection due to administrator command — nothing was sent/,
+    );
+    expect(rows).toEqual([{ status: 'pending' }]);
+    expect(receiver.received).toHaveLength(0);
   });
 });
 
