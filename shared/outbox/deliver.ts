@@ -181,6 +181,9 @@ class DeliveryRun {
       const byteBudget = PAYLOAD_BYTES_IN_MEMORY - this.heldBytes;
       if (!nothingMoreDue && !this.awaitingFeed && !this.deps.budget.expired() && room >= CLAIM_MIN && byteBudget > 0) {
         const batchesBefore = this.feedBatches;
+        // The lease runs from the claim statement's start (its now()), not from its answer: a claim
+        // that waited (on a migration's table lock, say) must not make the run think its lease longer.
+        const leaseEnds = Date.now() + this.leaseMs;
         const claimed = await this.claim(room, full, byteBudget);
         // Fewer rows than asked means nothing else is due, unless some endpoints were left out or
         // the byte budget cut the claim short.
@@ -194,7 +197,6 @@ class DeliveryRun {
             else nothingMoreDue = true;
           }
         } else if (claimed.length < room && !cutByBytes) this.lastShortClaimAt = performance.now();
-        const leaseEnds = Date.now() + this.leaseMs;
         for (const delivery of claimed) {
           this.leaseEnds.set(delivery, leaseEnds);
           this.enqueue(delivery);
