@@ -322,23 +322,29 @@ describe('the end of the budget', () => {
 });
 
 describe('a fan-out whose connection is lost', () => {
-  it('fails the run naming the fan-out and leaves the event pending for the next run', async () => {
-    const endpoint = await addTestEndpoint(db, receiver.url);
-    const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
-    // An app's open transaction holds the endpoint row: the fan-out's insert waits for it and its
-    // backend is terminated while it waits.
+  /**
+   * Runs `run` while an app's open transaction holds the endpoint row: the fan-out's insert waits for
+   * it, and its backend is terminated while it waits. Returns what the run failed with.
+   */
+  async function cutOffFanOut(endpointId: string, run: () => Promise<unknown>): Promise<unknown> {
     const app = await db.connect();
-    let failure: unknown;
     try {
       await app.query('BEGIN');
-      await app.query('SELECT 1 FROM chores.webhook_endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
-      const run = sweepOutbox(deps).catch((error: unknown) => error);
+      await app.query('SELECT 1 FROM chores.webhook_endpoints WHERE id = $1 FOR UPDATE', [endpointId]);
+      const failure = run().catch((error: unknown) => error);
       await terminateWaiting('WITH ev AS (');
-      failure = await run;
+      return await failure;
     } finally {
       await app.query('ROLLBACK');
       app.release();
     }
+  }
+
+  it('fails the run naming the fan-out and leaves the event pending for the next run', async () => {
+    const endpoint = await addTestEndpoint(db, receiver.url);
+    const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
+
+    const failure = await cutOffFanOut(endpoint.id, () => sweepOutbox(deps));
     const retry = await sweepOutbox(deps);
 
     expect(String(failure)).toMatch(/^OutboxError: fanning out events failed: terminating connection due to administrator command/);
@@ -349,18 +355,8 @@ describe('a fan-out whose connection is lost', () => {
   it('on the fast path, fails naming the fan-out and leaves the event pending, nothing sent', async () => {
     const endpoint = await addTestEndpoint(db, receiver.url);
     const [eventId] = await publishEvents(db, [{ type: 'x', payload: {} }]);
-    const app = await db.connect();
-    let failure: unknown;
-    try {
-      await app.query('BEGIN');
-      await app.query('SELECT 1 FROM chores.webhook_endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
-      const run = deliverEvents(deps, [eventId!]).catch((error: unknown) => error);
-      await terminateWaiting('WITH ev AS (');
-      failure = await run;
-    } finally {
-      await app.query('ROLLBACK');
-      app.release();
-    }
+
+    const failure = await cutOffFanOut(endpoint.id, () => deliverEvents(deps, [eventId!]));
     const { rows } = await db.query('SELECT status FROM chores.outbox_events WHERE id = $1', [eventId]);
 
     expect(String(failure)).toMatch(
