@@ -173,9 +173,10 @@ class DeliveryRun {
     let nothingMoreDue = false;
     for (;;) {
       const room = CLAIM_WINDOW - this.inFlight() - this.waitingCount();
-      // Once outcomes cannot be recorded, claim nothing more: the leases of what was sent lapse and
-      // those deliveries are retried (at least once, never lost).
-      if (this.recordError !== undefined) nothingMoreDue = true;
+      // Once outcomes cannot be recorded, or a claim or endpoint check failed, claim nothing more: the
+      // leases of what was sent and not recorded lapse and those deliveries are retried (at least
+      // once, never lost). An endpoint check fails between claims, so this is where it stops them.
+      if (this.failed) nothingMoreDue = true;
       const othersIdle = performance.now() - this.lastShortClaimAt < SHORT_CLAIM_PAUSE_MS;
       const full = othersIdle ? [] : this.saturatedEndpoints();
       const byteBudget = PAYLOAD_BYTES_IN_MEMORY - this.heldBytes;
