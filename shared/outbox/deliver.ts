@@ -54,6 +54,8 @@ const LEASE_SAFETY_MS = 5_000;
 // claimed included; without asking, the run POSTed every one of them it held (up to the claim
 // window) after the disable. One lookup by key per endpoint held, at most this often.
 const ENDPOINT_CHECK_MS = 1_000;
+// What a run that stops midway (a failed claim or endpoint check) did with its deliveries.
+const STOPPED_MIDWAY = 'the POSTs already sent were recorded and the deliveries claimed and not sent given back';
 
 /**
  * Deliveries still being created while a run delivers: the sweep's fan-out. `run` creates them in
@@ -289,11 +291,7 @@ class DeliveryRun {
           for (const row of rows) this.disabled.add(row.id);
         },
         (error: unknown) => {
-          this.claimError ??= stepFailed(
-            'checking endpoints',
-            error,
-            'the POSTs already sent were recorded and the deliveries claimed and not sent given back',
-          );
+          this.claimError ??= stepFailed('checking endpoints', error, STOPPED_MIDWAY);
         },
       )
       .finally(() => {
@@ -313,11 +311,7 @@ class DeliveryRun {
     return this.deps.db.query<ClaimedDelivery>(query).then(
       (result) => result.rows,
       (error: unknown) => {
-        this.claimError ??= stepFailed(
-          'claiming due deliveries',
-          error,
-          'the POSTs already sent were recorded and the deliveries claimed and not sent given back',
-        );
+        this.claimError ??= stepFailed('claiming due deliveries', error, STOPPED_MIDWAY);
         return [];
       },
     );
